@@ -36,7 +36,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/cfn-lint $(wildcard $(TEMPLATES))
+	$(BIN)/cfn-lint $(if $(wildcard smbundle/cfn_rules/*.py),--append-rules smbundle/cfn_rules) -- $(wildcard $(TEMPLATES))
 
 $(SCAN_STAMP):
 	test -x $(SCAN_VENV)/bin/python || $(PYTHON) -m venv $(SCAN_VENV)
