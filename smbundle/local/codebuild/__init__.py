@@ -1,0 +1,1 @@
+"""Embedded AWS extensions and local executors for codebuild."""

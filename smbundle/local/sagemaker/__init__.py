@@ -1,0 +1,1 @@
+"""Embedded-AWS extensions of SageMaker (endpoints in CloudFormation, projects, runtime, pipelines)."""
