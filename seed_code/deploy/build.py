@@ -1,0 +1,298 @@
+#!/usr/bin/env python3
+"""Render the staging and prod stage configs for the newest Approved model package.
+
+Runs in the deploy pipeline's Build stage (buildspec.yml). It finds the newest *Approved* package of the model
+package group, validates both stage configs, and writes them in CodePipeline TemplateConfiguration format
+(``{"Parameters": {...}, "Tags": {...}}``, every value a string) for the CloudFormation deploy actions.
+
+Where a stage setting comes from (first found wins):
+  1. the value committed in staging-config.json / prod-config.json in this repository;
+  2. the project's choice at project creation (environment variables set by the deploy build project:
+     STAGING_MEMORY_SIZE_MB, STAGING_MAX_CONCURRENCY, STAGING_PROVISIONED_CONCURRENCY, PROD_INSTANCE_TYPE,
+     PROD_INSTANCE_COUNT, PROD_SAMPLING_PERCENTAGE);
+  3. the defaults below (the blog's: 2048 MB, MaxConcurrency 20; one ml.m5.large with data capture).
+
+Every problem is reported as one line on stderr with exit code 1, and then no export file is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import logging
+import os
+import re
+import sys
+import tempfile
+from pathlib import Path
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+log = logging.getLogger("build")
+
+MEMORY_SIZES = ("1024", "2048", "3072", "4096", "5120", "6144")
+STAGES = ("staging", "prod")
+# Settings a stage config may carry, with the environment variable of the project parameter and the default.
+STAGE_SETTINGS = {
+    "staging": {
+        "MemorySizeInMB": ("STAGING_MEMORY_SIZE_MB", "2048"),
+        "MaxConcurrency": ("STAGING_MAX_CONCURRENCY", "20"),
+        "ProvisionedConcurrency": ("STAGING_PROVISIONED_CONCURRENCY", "0"),
+    },
+    "prod": {
+        "EndpointInstanceType": ("PROD_INSTANCE_TYPE", "ml.m5.large"),
+        "EndpointInstanceCount": ("PROD_INSTANCE_COUNT", "1"),
+        "EnableDataCapture": (None, "true"),
+        "SamplingPercentage": ("PROD_SAMPLING_PERCENTAGE", "80"),
+    },
+}
+# Parameters build.py injects; a stage config must not set them.
+INJECTED = ("SageMakerProjectName", "ModelPackageName", "ModelExecutionRoleArn", "DataCaptureUploadPath")
+TOP_LEVEL_KEYS = ("Parameters", "Tags")
+
+
+class BuildError(Exception):
+    """A problem the user must fix; the message is the whole story, in one line."""
+
+
+def retry_config() -> Config:
+    return Config(retries={"mode": "standard", "max_attempts": 5})
+
+
+def newest_approved_package(sagemaker, group_name: str) -> dict:
+    """The newest Approved package of the group, scanning every page (the API pages before it filters)."""
+    newest = None
+    kwargs = {
+        "ModelPackageGroupName": group_name,
+        "ModelApprovalStatus": "Approved",
+        "SortBy": "CreationTime",
+        "SortOrder": "Descending",
+        "MaxResults": 100,
+    }
+    try:
+        for page in sagemaker.get_paginator("list_model_packages").paginate(**kwargs):
+            for summary in page["ModelPackageSummaryList"]:
+                if newest is None or summary["CreationTime"] > newest["CreationTime"]:
+                    newest = summary
+    except ClientError as exc:
+        raise BuildError(f"cannot list model packages of group {group_name}: {exc.response['Error']['Message']}") from exc
+    if newest is None:
+        raise BuildError(
+            f"no Approved model package in model package group {group_name}: approve one in SageMaker Studio "
+            "(Models > Registered models) or with aws sagemaker update-model-package --model-approval-status Approved"
+        )
+    return newest
+
+
+def load_config(path: Path) -> dict:
+    try:
+        config = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise BuildError(f"stage config {path} does not exist") from None
+    except json.JSONDecodeError as exc:
+        raise BuildError(f"stage config {path} is not valid JSON: {exc}") from None
+    if not isinstance(config, dict):
+        raise BuildError(f"stage config {path} must be a JSON object with 'Parameters' and 'Tags'")
+    return config
+
+
+def _closest(name: str, known) -> str:
+    match = difflib.get_close_matches(name, list(known), n=1, cutoff=0.5)
+    return f" (did you mean {match[0]}?)" if match else ""
+
+
+def validate_config(path: Path, config: dict, expected_stage: str) -> dict[str, str]:
+    """Check a stage config; return its parameters (strings)."""
+    for key in config:
+        if key not in TOP_LEVEL_KEYS:
+            raise BuildError(f"{path}: unknown key {key!r}{_closest(key, TOP_LEVEL_KEYS)}; allowed: Parameters, Tags")
+    parameters = config.get("Parameters")
+    if not isinstance(parameters, dict):
+        raise BuildError(f"{path}: 'Parameters' must be an object of string values")
+    tags = config.get("Tags", {})
+    if not isinstance(tags, dict) or not all(isinstance(v, str) for v in tags.values()):
+        raise BuildError(f"{path}: 'Tags' must be an object of string values")
+    for key, value in parameters.items():
+        if not isinstance(value, str):
+            raise BuildError(
+                f"{path}: parameter {key} must be a string (CodePipeline requires it), e.g. \"{value}\" not {value}"
+                if isinstance(value, int | float)
+                else f"{path}: parameter {key} must be a string (CodePipeline requires it)"
+            )
+    stage = parameters.get("StageName")
+    if stage is None:
+        raise BuildError(f"{path}: Parameters.StageName is missing; set it to \"{expected_stage}\"")
+    if stage != expected_stage:
+        raise BuildError(f"{path}: StageName is {stage!r} but this file configures {expected_stage!r}")
+    known = set(STAGE_SETTINGS[stage]) | {"StageName"}
+    for key in parameters:
+        if key in INJECTED:
+            raise BuildError(f"{path}: parameter {key} is set by build.py; remove it from the stage config")
+        if key not in known:
+            other = next((s for s in STAGES if key in STAGE_SETTINGS[s]), None)
+            hint = f" ({key} applies to the {other} stage only)" if other else _closest(key, known)
+            raise BuildError(f"{path}: unknown parameter {key!r}{hint}")
+    return dict(parameters)
+
+
+def resolve_settings(stage: str, committed: dict[str, str], environ) -> dict[str, str]:
+    """Committed value > project parameter (environment) > default."""
+    resolved = {}
+    for key, (env_name, default) in STAGE_SETTINGS[stage].items():
+        if key in committed:
+            resolved[key] = committed[key]
+        elif env_name and environ.get(env_name, "") != "":
+            resolved[key] = environ[env_name]
+        else:
+            resolved[key] = default
+    return resolved
+
+
+def check_values(label: str, stage: str, values: dict[str, str]) -> None:
+    def integer(key: str, low: int, high: int | None) -> int:
+        raw = values[key]
+        if not re.fullmatch(r"\d+", raw):
+            raise BuildError(f"{label}: {key} must be a whole number, got {raw!r}")
+        number = int(raw)
+        if number < low or (high is not None and number > high):
+            bound = f"between {low} and {high}" if high is not None else f"at least {low}"
+            raise BuildError(f"{label}: {key} must be {bound}, got {number}")
+        return number
+
+    if stage == "staging":
+        if values["MemorySizeInMB"] not in MEMORY_SIZES:
+            raise BuildError(
+                f"{label}: MemorySizeInMB must be one of {', '.join(MEMORY_SIZES)}, got {values['MemorySizeInMB']!r}"
+            )
+        maximum = integer("MaxConcurrency", 1, 200)
+        provisioned = integer("ProvisionedConcurrency", 0, 200)
+        if provisioned > maximum:
+            raise BuildError(
+                f"{label}: ProvisionedConcurrency ({provisioned}) must not exceed MaxConcurrency ({maximum})"
+            )
+    else:
+        if not re.fullmatch(r"ml\.[a-z0-9]+\.[a-z0-9]+", values["EndpointInstanceType"]):
+            raise BuildError(
+                f"{label}: EndpointInstanceType must look like ml.<family>.<size> (e.g. ml.m5.large), "
+                f"got {values['EndpointInstanceType']!r}"
+            )
+        integer("EndpointInstanceCount", 1, None)
+        integer("SamplingPercentage", 0, 100)
+        if values["EnableDataCapture"] not in ("true", "false"):
+            raise BuildError(f"{label}: EnableDataCapture must be \"true\" or \"false\"")
+
+
+def project_tags(sagemaker, project_arn: str | None) -> dict[str, str]:
+    if not project_arn:
+        return {}
+    tags: dict[str, str] = {}
+    try:
+        for page in sagemaker.get_paginator("list_tags").paginate(ResourceArn=project_arn):
+            for tag in page.get("Tags", []):
+                if not tag["Key"].startswith("aws:"):  # reserved: CloudFormation refuses to set them
+                    tags[tag["Key"]] = tag["Value"]
+    except (ClientError, BotoCoreError) as exc:
+        raise BuildError(f"cannot read the tags of project {project_arn}: {exc}") from exc
+    return tags
+
+
+def render(args, environ, sagemaker) -> dict[Path, dict]:
+    """Validate everything, then return {export path: export content}. Writes nothing."""
+    configs = {
+        "staging": (Path(args.import_staging_config), Path(args.export_staging_config)),
+        "prod": (Path(args.import_prod_config), Path(args.export_prod_config)),
+    }
+    validated = {}
+    for stage, (source, _) in configs.items():
+        config = load_config(source)
+        committed = validate_config(source, config, stage)
+        settings = resolve_settings(stage, committed, environ)
+        check_values(str(source), stage, settings)
+        validated[stage] = (settings, dict(config.get("Tags") or {}))
+
+    package = newest_approved_package(sagemaker, args.model_package_group_name)
+    log.info("deploying %s (created %s)", package["ModelPackageArn"], package["CreationTime"])
+    extra_tags = project_tags(sagemaker, args.sagemaker_project_arn)
+
+    exports = {}
+    for stage, (settings, committed_tags) in validated.items():
+        parameters = {
+            "StageName": stage,
+            "SageMakerProjectName": args.sagemaker_project_name,
+            "ModelPackageName": package["ModelPackageArn"],
+            "ModelExecutionRoleArn": args.model_execution_role,
+            "DataCaptureUploadPath": f"s3://{args.s3_bucket}/datacapture/{args.sagemaker_project_name}-{stage}",
+            **settings,
+        }
+        tags = {
+            **extra_tags,
+            **committed_tags,
+            "sagemaker:deployment-stage": stage,
+            "sagemaker:project-id": args.sagemaker_project_id,
+            "sagemaker:project-name": args.sagemaker_project_name,
+        }
+        exports[configs[stage][1]] = {"Parameters": parameters, "Tags": tags}
+    return exports
+
+
+def write_atomically(exports: dict[Path, dict]) -> None:
+    """Write every export or none: temporary files first, renamed only when all are written."""
+    pending = []
+    try:
+        for path, content in exports.items():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            handle = tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False)
+            with handle:
+                json.dump(content, handle, indent=2, sort_keys=True)
+                handle.write("\n")
+            pending.append((Path(handle.name), path))
+        for temporary, path in pending:
+            os.replace(temporary, path)
+    finally:
+        for temporary, _ in pending:
+            temporary.unlink(missing_ok=True)
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--log-level", default=os.environ.get("LOGLEVEL", "INFO").upper())
+    parser.add_argument("--model-execution-role", required=True, help="role ARN the endpoints' models run with")
+    parser.add_argument("--model-package-group-name", required=True)
+    parser.add_argument("--sagemaker-project-id", required=True)
+    parser.add_argument("--sagemaker-project-name", required=True)
+    parser.add_argument("--sagemaker-project-arn", help="when given, the project's tags are added to the stacks")
+    parser.add_argument("--s3-bucket", required=True, help="artifact bucket (data capture goes there)")
+    parser.add_argument("--import-staging-config", default="staging-config.json")
+    parser.add_argument("--import-prod-config", default="prod-config.json")
+    parser.add_argument("--export-staging-config", default="staging-config-export.json")
+    parser.add_argument("--export-prod-config", default="prod-config-export.json")
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=args.log_level, format="%(levelname)s %(message)s")
+    for name in ("sagemaker_project_name", "sagemaker_project_id", "model_execution_role", "s3_bucket"):
+        if not getattr(args, name):
+            print(f"error: --{name.replace('_', '-')} is empty; check the build project's environment", file=sys.stderr)
+            return 1
+    try:
+        sagemaker = boto3.client("sagemaker", config=retry_config())
+        exports = render(args, os.environ, sagemaker)
+        write_atomically(exports)
+    except BuildError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except (ClientError, BotoCoreError) as exc:
+        print(f"error: AWS call failed: {exc}", file=sys.stderr)
+        return 1
+    for path, content in exports.items():
+        print(f"wrote {path}: {json.dumps(content['Parameters'], sort_keys=True)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
