@@ -78,7 +78,9 @@ def newest_approved_package(sagemaker, group_name: str) -> dict:
                 if newest is None or summary["CreationTime"] > newest["CreationTime"]:
                     newest = summary
     except ClientError as exc:
-        raise BuildError(f"cannot list model packages of group {group_name}: {exc.response['Error']['Message']}") from exc
+        raise BuildError(
+            f"cannot list model packages of group {group_name}: {exc.response['Error']['Message']}"
+        ) from exc
     if newest is None:
         raise BuildError(
             f"no Approved model package in model package group {group_name}: approve one in SageMaker Studio "
@@ -108,7 +110,9 @@ def validate_config(path: Path, config: dict, expected_stage: str) -> dict[str, 
     """Check a stage config; return its parameters (strings)."""
     for key in config:
         if key not in TOP_LEVEL_KEYS:
-            raise BuildError(f"{path}: unknown key {key!r}{_closest(key, TOP_LEVEL_KEYS)}; allowed: Parameters, Tags")
+            raise BuildError(
+                f"{path}: unknown key {key!r}{_closest(key, TOP_LEVEL_KEYS)}; allowed: Parameters, Tags"
+            )
     parameters = config.get("Parameters")
     if not isinstance(parameters, dict):
         raise BuildError(f"{path}: 'Parameters' must be an object of string values")
@@ -118,13 +122,13 @@ def validate_config(path: Path, config: dict, expected_stage: str) -> dict[str, 
     for key, value in parameters.items():
         if not isinstance(value, str):
             raise BuildError(
-                f"{path}: parameter {key} must be a string (CodePipeline requires it), e.g. \"{value}\" not {value}"
+                f'{path}: parameter {key} must be a string (CodePipeline requires it), e.g. "{value}" not {value}'
                 if isinstance(value, int | float)
                 else f"{path}: parameter {key} must be a string (CodePipeline requires it)"
             )
     stage = parameters.get("StageName")
     if stage is None:
-        raise BuildError(f"{path}: Parameters.StageName is missing; set it to \"{expected_stage}\"")
+        raise BuildError(f'{path}: Parameters.StageName is missing; set it to "{expected_stage}"')
     if stage != expected_stage:
         raise BuildError(f"{path}: StageName is {stage!r} but this file configures {expected_stage!r}")
     known = set(STAGE_SETTINGS[stage]) | {"StageName"}
@@ -182,7 +186,7 @@ def check_values(label: str, stage: str, values: dict[str, str]) -> None:
         integer("EndpointInstanceCount", 1, None)
         integer("SamplingPercentage", 0, 100)
         if values["EnableDataCapture"] not in ("true", "false"):
-            raise BuildError(f"{label}: EnableDataCapture must be \"true\" or \"false\"")
+            raise BuildError(f'{label}: EnableDataCapture must be "true" or "false"')
 
 
 def project_tags(sagemaker, project_arn: str | None) -> dict[str, str]:
@@ -257,13 +261,19 @@ def write_atomically(exports: dict[Path, dict]) -> None:
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--log-level", default=os.environ.get("LOGLEVEL", "INFO").upper())
-    parser.add_argument("--model-execution-role", required=True, help="role ARN the endpoints' models run with")
+    parser.add_argument(
+        "--model-execution-role", required=True, help="role ARN the endpoints' models run with"
+    )
     parser.add_argument("--model-package-group-name", required=True)
     parser.add_argument("--sagemaker-project-id", required=True)
     parser.add_argument("--sagemaker-project-name", required=True)
-    parser.add_argument("--sagemaker-project-arn", help="when given, the project's tags are added to the stacks")
+    parser.add_argument(
+        "--sagemaker-project-arn", help="when given, the project's tags are added to the stacks"
+    )
     parser.add_argument("--s3-bucket", required=True, help="artifact bucket (data capture goes there)")
     parser.add_argument("--import-staging-config", default="staging-config.json")
     parser.add_argument("--import-prod-config", default="prod-config.json")
@@ -277,7 +287,10 @@ def main(argv=None) -> int:
     logging.basicConfig(level=args.log_level, format="%(levelname)s %(message)s")
     for name in ("sagemaker_project_name", "sagemaker_project_id", "model_execution_role", "s3_bucket"):
         if not getattr(args, name):
-            print(f"error: --{name.replace('_', '-')} is empty; check the build project's environment", file=sys.stderr)
+            print(
+                f"error: --{name.replace('_', '-')} is empty; check the build project's environment",
+                file=sys.stderr,
+            )
             return 1
     try:
         sagemaker = boto3.client("sagemaker", config=retry_config())

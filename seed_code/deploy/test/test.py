@@ -78,7 +78,9 @@ def wait_in_service(sagemaker, endpoint_name: str, timeout_s: float, poll_s: flo
         if status == "InService":
             return endpoint
         if status in ("Failed", "OutOfService", "Deleting"):
-            raise TestFailure(f"endpoint {endpoint_name} is {status}: {endpoint.get('FailureReason', '')}")
+            raise TestFailure(
+                f"endpoint {endpoint_name} is {status}: {endpoint.get('FailureReason', 'no FailureReason given')}"
+            )
         if time.monotonic() > deadline:
             raise TestFailure(f"endpoint {endpoint_name} still {status} after {timeout_s:.0f} s")
         time.sleep(poll_s)
@@ -180,9 +182,9 @@ def registered_test_split(sagemaker, s3, package_arn: str) -> tuple[list[list[st
     """The held-out rows (label first) and the registered MSE, when the package records them."""
     package = sagemaker.describe_model_package(ModelPackageName=package_arn)
     uri = (package.get("CustomerMetadataProperties") or {}).get("TestDataS3Uri")
-    statistics_uri = (((package.get("ModelMetrics") or {}).get("ModelQuality") or {}).get("Statistics") or {}).get(
-        "S3Uri"
-    )
+    statistics_uri = (
+        ((package.get("ModelMetrics") or {}).get("ModelQuality") or {}).get("Statistics") or {}
+    ).get("S3Uri")
     if not uri or not statistics_uri:
         return None
     rows = read_rows(_read_s3(s3, uri).decode())
@@ -206,7 +208,11 @@ def replay_phase(invoker: Invoker, rows: list[list[str]], registered_mse: float,
             return {"rows": len(rows), "passed": False, "reason": "a replay request failed"}
         predictions.extend(parse_predictions(body))
     if len(predictions) != len(labels):
-        return {"rows": len(rows), "passed": False, "reason": f"{len(predictions)} answers for {len(labels)} rows"}
+        return {
+            "rows": len(rows),
+            "passed": False,
+            "reason": f"{len(predictions)} answers for {len(labels)} rows",
+        }
     measured = statistics.fmean((p - y) ** 2 for p, y in zip(predictions, labels, strict=True))
     difference = abs(measured - registered_mse) / max(registered_mse, 1e-9)
     return {
@@ -219,7 +225,9 @@ def replay_phase(invoker: Invoker, rows: list[list[str]], registered_mse: float,
     }
 
 
-def load_phase(invoker: Invoker, rows: list[list[str]], rate_per_minute: float, duration_s: float, concurrency: int):
+def load_phase(
+    invoker: Invoker, rows: list[list[str]], rate_per_minute: float, duration_s: float, concurrency: int
+):
     """Requests scheduled at a fixed rate; at most ``concurrency`` in flight; late requests are sent at once."""
     interval = 60.0 / rate_per_minute
     total = int(duration_s * rate_per_minute / 60.0)
@@ -242,7 +250,7 @@ def load_phase(invoker: Invoker, rows: list[list[str]], rate_per_minute: float, 
         for future in [pool.submit(worker) for _ in range(concurrency)]:
             future.result()
     elapsed = time.perf_counter() - started
-    succeeded = (len(invoker.latencies_ms) - before[3])
+    succeeded = len(invoker.latencies_ms) - before[3]
     return {
         "target_rate_per_minute": rate_per_minute,
         "duration_s": round(elapsed, 3),
@@ -323,15 +331,25 @@ def run(args) -> dict:
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--import-build-config", default=os.environ.get("BUILD_CONFIG", "staging-config-export.json"))
-    parser.add_argument("--export-test-results", default=os.environ.get("EXPORT_TEST_RESULTS", "test-results.json"))
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--import-build-config", default=os.environ.get("BUILD_CONFIG", "staging-config-export.json")
+    )
+    parser.add_argument(
+        "--export-test-results", default=os.environ.get("EXPORT_TEST_RESULTS", "test-results.json")
+    )
     parser.add_argument("--sample-file", default=str(SAMPLE_FILE))
     parser.add_argument("--wait-timeout-s", type=float, default=1800.0, help="bound on waiting for InService")
     parser.add_argument("--poll-s", type=float, default=15.0)
-    parser.add_argument("--rate-per-minute", type=float, default=0.0, help="load phase rate (0: no load phase)")
+    parser.add_argument(
+        "--rate-per-minute", type=float, default=0.0, help="load phase rate (0: no load phase)"
+    )
     parser.add_argument("--duration-s", type=float, default=0.0, help="load phase duration")
-    parser.add_argument("--concurrency", type=int, default=10, help="client concurrency (keep <= MaxConcurrency)")
+    parser.add_argument(
+        "--concurrency", type=int, default=10, help="client concurrency (keep <= MaxConcurrency)"
+    )
     parser.add_argument("--max-throttle-retries", type=int, default=6)
     parser.add_argument("--max-error-rate", type=float, default=0.0)
     parser.add_argument("--max-p99-ms", type=float)

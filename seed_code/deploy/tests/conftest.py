@@ -1,0 +1,32 @@
+"""Fixtures of the deploy repository's own tests (self-contained: boto3, moto and pytest only)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+for path in (REPO, REPO / "test"):
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
+
+
+@pytest.fixture(autouse=True)
+def aws_environment(monkeypatch):
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    for name in (
+        "STAGING_MEMORY_SIZE_MB",
+        "STAGING_MAX_CONCURRENCY",
+        "STAGING_PROVISIONED_CONCURRENCY",
+        "PROD_INSTANCE_TYPE",
+        "PROD_INSTANCE_COUNT",
+        "PROD_SAMPLING_PERCENTAGE",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_REGION", "us-east-1")

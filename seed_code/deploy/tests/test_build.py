@@ -1,0 +1,237 @@
+"""build.py against moto: which package it picks, what it writes, and how it refuses bad configs."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+
+import boto3
+import build
+import pytest
+from botocore.stub import Stubber
+from moto import mock_aws
+
+REPO = build.Path(build.__file__).resolve().parent
+GROUP = "demo-p-abc123"
+
+
+@pytest.fixture
+def sagemaker():
+    with mock_aws():
+        client = boto3.client("sagemaker")
+        client.create_model_package_group(ModelPackageGroupName=GROUP)
+        yield client
+
+
+def register(client, status: str) -> str:
+    arn = client.create_model_package(
+        ModelPackageGroupName=GROUP,
+        ModelApprovalStatus=status,
+        InferenceSpecification={
+            "Containers": [{"Image": "img", "ModelDataUrl": "s3://b/model.tar.gz"}],
+            "SupportedContentTypes": ["text/csv"],
+            "SupportedResponseMIMETypes": ["text/csv"],
+        },
+    )["ModelPackageArn"]
+    time.sleep(0.002)  # distinct creation times
+    return arn
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch):
+    for name in ("staging-config.json", "prod-config.json"):
+        shutil.copy(REPO / name, tmp_path / name)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def args(*extra):
+    return [
+        "--model-execution-role",
+        "arn:aws:iam::123456789012:role/service-role/Exec",
+        "--model-package-group-name",
+        GROUP,
+        "--sagemaker-project-id",
+        "p-abc123",
+        "--sagemaker-project-name",
+        "demo",
+        "--s3-bucket",
+        "sagemaker-project-p-abc123",
+        *extra,
+    ]
+
+
+def exports(path):
+    return [p.name for p in sorted(path.glob("*-export.json"))]
+
+
+def test_newest_approved_package_among_mixed_statuses(sagemaker, workdir):
+    register(sagemaker, "Approved")
+    newest_approved = register(sagemaker, "Approved")
+    register(sagemaker, "Rejected")
+    register(sagemaker, "PendingManualApproval")
+    assert build.main(args()) == 0
+    staging = json.loads((workdir / "staging-config-export.json").read_text())
+    prod = json.loads((workdir / "prod-config-export.json").read_text())
+    assert staging["Parameters"]["ModelPackageName"] == newest_approved
+    assert prod["Parameters"]["ModelPackageName"] == newest_approved
+    assert staging["Parameters"] | {} == {
+        "StageName": "staging",
+        "SageMakerProjectName": "demo",
+        "ModelPackageName": newest_approved,
+        "ModelExecutionRoleArn": "arn:aws:iam::123456789012:role/service-role/Exec",
+        "DataCaptureUploadPath": "s3://sagemaker-project-p-abc123/datacapture/demo-staging",
+        "MemorySizeInMB": "2048",
+        "MaxConcurrency": "20",
+        "ProvisionedConcurrency": "0",
+    }
+    assert prod["Parameters"]["EndpointInstanceType"] == "ml.m5.large"
+    assert prod["Parameters"]["EnableDataCapture"] == "true"
+    assert staging["Tags"] == {
+        "sagemaker:deployment-stage": "staging",
+        "sagemaker:project-id": "p-abc123",
+        "sagemaker:project-name": "demo",
+    }
+    assert all(isinstance(v, str) for v in {**staging["Parameters"], **prod["Parameters"]}.values())
+
+
+def test_newest_approved_found_beyond_the_first_page(sagemaker, workdir):
+    for _ in range(105):
+        register(sagemaker, "PendingManualApproval")
+    oldest = register(sagemaker, "Approved")
+    for _ in range(3):
+        register(sagemaker, "Rejected")
+    newest = register(sagemaker, "Approved")
+    assert oldest != newest
+    assert build.main(args()) == 0
+    assert (
+        json.loads((workdir / "staging-config-export.json").read_text())["Parameters"]["ModelPackageName"]
+        == newest
+    )
+
+
+def test_no_approved_package_names_the_group_and_writes_nothing(sagemaker, workdir, capsys):
+    register(sagemaker, "PendingManualApproval")
+    assert build.main(args()) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: no Approved model package in model package group demo-p-abc123")
+    assert len(err.splitlines()) == 1
+    assert exports(workdir) == []
+
+
+def test_project_parameters_apply_and_committed_values_win(sagemaker, workdir, monkeypatch):
+    register(sagemaker, "Approved")
+    monkeypatch.setenv("STAGING_MEMORY_SIZE_MB", "4096")
+    monkeypatch.setenv("STAGING_MAX_CONCURRENCY", "50")
+    monkeypatch.setenv("PROD_INSTANCE_TYPE", "ml.c5.xlarge")
+    staging = {"Parameters": {"StageName": "staging", "MaxConcurrency": "30"}, "Tags": {"team": "ml"}}
+    (workdir / "staging-config.json").write_text(json.dumps(staging))
+    assert build.main(args()) == 0
+    exported = json.loads((workdir / "staging-config-export.json").read_text())
+    assert exported["Parameters"]["MemorySizeInMB"] == "4096"  # project parameter
+    assert exported["Parameters"]["MaxConcurrency"] == "30"  # committed value wins
+    assert exported["Tags"]["team"] == "ml"
+    prod = json.loads((workdir / "prod-config-export.json").read_text())
+    assert prod["Parameters"]["EndpointInstanceType"] == "ml.c5.xlarge"
+
+
+PROJECT_ARN = "arn:aws:sagemaker:us-east-1:123456789012:project/demo"
+
+
+def test_project_tags_are_added_except_reserved_ones(sagemaker, workdir, monkeypatch):
+    register(sagemaker, "Approved")
+    tags = [{"Key": "cost-center", "Value": "42"}, {"Key": "aws:servicecatalog:productArn", "Value": "x"}]
+    stubbed = boto3.client("sagemaker")
+    with Stubber(stubbed) as stubber:
+        stubber.add_response("list_tags", {"Tags": tags}, {"ResourceArn": PROJECT_ARN})
+        assert build.project_tags(stubbed, PROJECT_ARN) == {"cost-center": "42"}
+
+
+def test_a_failure_to_read_project_tags_is_an_error(sagemaker, workdir, capsys, monkeypatch):
+    register(sagemaker, "Approved")
+    failing = boto3.client("sagemaker")
+    stubber = Stubber(failing)
+    stubber.add_client_error(
+        "list_tags", "AccessDeniedException", "not authorized to perform: sagemaker:ListTags"
+    )
+    stubber.activate()
+    real_client = boto3.client
+
+    def client(service, *a, **kw):
+        if service != "sagemaker":
+            return real_client(service, *a, **kw)
+        real = real_client(service, *a, **kw)
+        original = real.get_paginator
+        real.get_paginator = lambda name: (
+            failing.get_paginator(name) if name == "list_tags" else original(name)
+        )
+        return real
+
+    monkeypatch.setattr(build.boto3, "client", client)
+    assert build.main(args("--sagemaker-project-arn", PROJECT_ARN)) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"error: cannot read the tags of project {PROJECT_ARN}")
+    assert "not authorized" in err
+    assert exports(workdir) == []
+
+
+@pytest.mark.parametrize(
+    ("stage", "parameters", "message"),
+    [
+        (
+            "staging",
+            {"MemorySizeInMB": "1500"},
+            "MemorySizeInMB must be one of 1024, 2048, 3072, 4096, 5120, 6144",
+        ),
+        ("staging", {"MemorySizeInMB": 2048}, "parameter MemorySizeInMB must be a string"),
+        ("staging", {"MaxConcurrency": "0"}, "MaxConcurrency must be between 1 and 200, got 0"),
+        ("staging", {"MaxConcurrency": "201"}, "MaxConcurrency must be between 1 and 200, got 201"),
+        (
+            "staging",
+            {"MaxConcurency": "20"},
+            "unknown parameter 'MaxConcurency' (did you mean MaxConcurrency?)",
+        ),
+        (
+            "staging",
+            {"MaxConcurrency": "5", "ProvisionedConcurrency": "6"},
+            "ProvisionedConcurrency (6) must not exceed",
+        ),
+        ("staging", {"EndpointInstanceType": "ml.m5.large"}, "applies to the prod stage only"),
+        (
+            "prod",
+            {"EndpointInstanceType": "m5.large"},
+            "EndpointInstanceType must look like ml.<family>.<size>",
+        ),
+        ("prod", {"SamplingPercentage": "101"}, "SamplingPercentage must be between 0 and 100, got 101"),
+        ("prod", {"ModelPackageName": "x"}, "parameter ModelPackageName is set by build.py"),
+    ],
+)
+def test_invalid_stage_config_one_line_error_and_no_files(
+    sagemaker, workdir, capsys, stage, parameters, message
+):
+    register(sagemaker, "Approved")
+    config = {"Parameters": {"StageName": stage, **parameters}, "Tags": {}}
+    (workdir / f"{stage}-config.json").write_text(json.dumps(config))
+    assert build.main(args()) == 1
+    err = capsys.readouterr().err.strip()
+    assert message in err
+    assert len(err.splitlines()) == 1
+    assert exports(workdir) == []
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('{"Parameters": {}}', "Parameters.StageName is missing"),
+        ('{"Parameters": {"StageName": "Prod"}}', "StageName is 'Prod' but this file configures 'prod'"),
+        ('{"Parameters": {"StageName": "prod"}, "Tag": {}}', "unknown key 'Tag' (did you mean Tags?)"),
+        ("{not json", "is not valid JSON"),
+    ],
+)
+def test_invalid_prod_file(sagemaker, workdir, capsys, content, message):
+    register(sagemaker, "Approved")
+    (workdir / "prod-config.json").write_text(content)
+    assert build.main(args()) == 1
+    assert message in capsys.readouterr().err
+    assert exports(workdir) == []
