@@ -248,11 +248,10 @@ def write_atomically(exports: dict[Path, dict]) -> None:
     try:
         for path, content in exports.items():
             path.parent.mkdir(parents=True, exist_ok=True)
-            handle = tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False)
-            with handle:
+            with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False) as handle:
+                pending.append((Path(handle.name), path))
                 json.dump(content, handle, indent=2, sort_keys=True)
                 handle.write("\n")
-            pending.append((Path(handle.name), path))
         for temporary, path in pending:
             os.replace(temporary, path)
     finally:

@@ -1,0 +1,152 @@
+"""The deploy seed's endpoint template: lint-clean, serverless for staging, instances + data capture for prod."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import boto3
+import pytest
+from cfnlint.api import lint_file
+
+REPO = Path(__file__).resolve().parents[1]
+DEPLOY = REPO / "seed_code" / "deploy"
+TEMPLATE = DEPLOY / "endpoint-config-template.yml"
+GROUP = "demo-p-abc123"
+
+
+def test_template_has_no_lint_findings():
+    assert [f"{m.rule.id} {m.message} line {m.linenumber}" for m in lint_file(TEMPLATE)] == []
+
+
+@pytest.fixture
+def exports(aws, tmp_path, monkeypatch):
+    """Run build.py for real (subprocess-free: its main) against an approved package in moto."""
+    sagemaker = boto3.client("sagemaker")
+    sagemaker.create_model_package_group(ModelPackageGroupName=GROUP)
+    arn = sagemaker.create_model_package(
+        ModelPackageGroupName=GROUP,
+        ModelApprovalStatus="Approved",
+        InferenceSpecification={
+            "Containers": [
+                {
+                    "Image": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1",
+                    "ModelDataUrl": "s3://b/model.tar.gz",
+                }
+            ],
+            "SupportedContentTypes": ["text/csv"],
+            "SupportedResponseMIMETypes": ["text/csv"],
+        },
+    )["ModelPackageArn"]
+    sys.path.insert(0, str(DEPLOY))
+    try:
+        import build
+    finally:
+        sys.path.remove(str(DEPLOY))
+    monkeypatch.chdir(tmp_path)
+    code = build.main(
+        [
+            "--model-execution-role",
+            "arn:aws:iam::123456789012:role/service-role/Exec",
+            "--model-package-group-name",
+            GROUP,
+            "--sagemaker-project-id",
+            "p-abc123",
+            "--sagemaker-project-name",
+            "demo",
+            "--s3-bucket",
+            "sagemaker-project-p-abc123",
+            "--import-staging-config",
+            str(DEPLOY / "staging-config.json"),
+            "--import-prod-config",
+            str(DEPLOY / "prod-config.json"),
+        ]
+    )
+    assert code == 0
+    return {
+        stage: json.loads((tmp_path / f"{stage}-config-export.json").read_text())
+        for stage in ("staging", "prod")
+    }, arn
+
+
+def deploy(stage_export: dict, stack_name: str):
+    cloudformation = boto3.client("cloudformation")
+    cloudformation.create_stack(
+        StackName=stack_name,
+        TemplateBody=TEMPLATE.read_text(),
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in stage_export["Parameters"].items()],
+        Tags=[{"Key": k, "Value": v} for k, v in stage_export["Tags"].items()],
+    )
+    stack = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
+    assert stack["StackStatus"] == "CREATE_COMPLETE"
+    return {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
+
+
+def test_staging_export_deploys_a_serverless_endpoint(exports):
+    (rendered, package_arn) = exports
+    outputs = deploy(rendered["staging"], "sagemaker-demo-p-abc123-deploy-staging")
+    sagemaker = boto3.client("sagemaker")
+    endpoint = sagemaker.describe_endpoint(EndpointName="demo-staging")
+    assert outputs["EndpointName"] == "demo-staging"
+    assert outputs["EndpointArn"] == endpoint["EndpointArn"]
+    variant = endpoint["ProductionVariants"][0]
+    assert variant["CurrentServerlessConfig"] == {"MemorySizeInMB": 2048, "MaxConcurrency": 20}
+    assert "DataCaptureConfig" not in endpoint
+    config = sagemaker.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
+    (config_variant,) = config["ProductionVariants"]
+    assert "InstanceType" not in config_variant
+    assert not config.get("DataCaptureConfig")
+    model = sagemaker.describe_model(ModelName=config_variant["ModelName"])
+    assert model["PrimaryContainer"]["ModelPackageName"] == package_arn
+
+
+def test_prod_export_deploys_instances_with_data_capture(exports):
+    (rendered, _) = exports
+    deploy(rendered["prod"], "sagemaker-demo-p-abc123-deploy-prod")
+    sagemaker = boto3.client("sagemaker")
+    endpoint = sagemaker.describe_endpoint(EndpointName="demo-prod")
+    assert "CurrentServerlessConfig" not in endpoint["ProductionVariants"][0]
+    assert endpoint["DataCaptureConfig"] == {
+        "EnableCapture": True,
+        "CaptureStatus": "Started",
+        "CurrentSamplingPercentage": 80,
+        "DestinationS3Uri": "s3://sagemaker-project-p-abc123/datacapture/demo-prod",
+    }
+    config = sagemaker.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
+    (variant,) = config["ProductionVariants"]
+    assert (variant["InstanceType"], variant["InitialInstanceCount"]) == ("ml.m5.large", 1)
+    capture = config["DataCaptureConfig"]
+    assert [o["CaptureMode"] for o in capture["CaptureOptions"]] == ["Input", "Output"]
+    assert capture["CaptureContentTypeHeader"] == {"CsvContentTypes": ["text/csv"]}
+
+
+@pytest.mark.parametrize(
+    ("variant", "message"),
+    [
+        (
+            {
+                "InstanceType": "ml.m5.large",
+                "InitialInstanceCount": 1,
+                "ServerlessConfig": {"MemorySizeInMB": 2048, "MaxConcurrency": 20},
+            },
+            "not both",
+        ),
+        ({"ServerlessConfig": {"MemorySizeInMB": 2048, "MaxConcurrency": 201}}, "between 1 and 200"),
+        (
+            {"ServerlessConfig": {"MemorySizeInMB": 2048, "MaxConcurrency": 5, "ProvisionedConcurrency": 6}},
+            "ProvisionedConcurrency (6)",
+        ),
+    ],
+)
+def test_embedded_sagemaker_rejects_what_sagemaker_rejects(aws, variant, message):
+    sagemaker = boto3.client("sagemaker")
+    sagemaker.create_model(
+        ModelName="m", ExecutionRoleArn="arn:aws:iam::123456789012:role/r", PrimaryContainer={"Image": "i"}
+    )
+    with pytest.raises(
+        sagemaker.exceptions.ClientError, match=message.replace("(", r"\(").replace(")", r"\)")
+    ):
+        sagemaker.create_endpoint_config(
+            EndpointConfigName="c", ProductionVariants=[{"VariantName": "v", "ModelName": "m", **variant}]
+        )
