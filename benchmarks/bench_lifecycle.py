@@ -78,7 +78,9 @@ def bench_load(rate_per_minute: int, duration_s: int, concurrency: int, workdir:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rate-per-minute", type=int, default=20000)
     parser.add_argument("--duration-s", type=int, default=30)
     parser.add_argument("--concurrency", type=int, default=20)
