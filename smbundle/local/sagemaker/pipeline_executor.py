@@ -1,0 +1,403 @@
+"""Execute a SageMaker Pipeline definition locally, step by step, as SageMaker would.
+
+- ``Processing``: inputs are copied from the embedded S3 into a local directory tree that mirrors the container's
+  ``/opt/ml/...`` paths; the entrypoint runs as a subprocess with this Python (every entrypoint element and argument
+  that starts with ``/opt/ml/`` is mapped to the local tree); outputs are uploaded to their S3 destinations.
+- ``Training`` with the built-in XGBoost image: trains with xgboost-cpu on the ``train``/``validation`` channels
+  (CSV, label first) with the definition's hyperparameters, and writes ``model.tar.gz`` (``xgboost-model``) where
+  SageMaker would.
+- ``Condition``, ``RegisterModel``, ``Model`` and ``Fail`` as the service runs them.
+
+Steps run in dependency order (``DependsOn`` and data references). The first failing step fails the execution.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import random
+import shutil
+import string
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from smbundle.local.s3 import objects
+from smbundle.local.sagemaker.pipeline_expressions import Context, evaluate_condition, references, resolve
+
+log = logging.getLogger(__name__)
+
+CONTAINER_ROOT = "/opt/ml/"
+NUMERIC_HYPERPARAMETERS = {
+    "num_round",
+    "max_depth",
+    "eta",
+    "gamma",
+    "min_child_weight",
+    "subsample",
+    "alpha",
+    "lambda",
+    "colsample_bytree",
+    "max_delta_step",
+    "num_parallel_tree",
+    "seed",
+}
+
+
+class StepFailed(Exception):
+    """A step failed; the message is its FailureReason."""
+
+
+@dataclass
+class StepRecord:
+    name: str
+    display_name: str | None
+    status: str = "Executing"
+    start_time: datetime = field(default_factory=lambda: datetime.now(UTC))
+    end_time: datetime | None = None
+    metadata: dict = field(default_factory=dict)
+    failure_reason: str | None = None
+
+    def to_api(self) -> dict:
+        record = {
+            "StepName": self.name,
+            "StepStatus": self.status,
+            "StartTime": self.start_time,
+            "Metadata": self.metadata,
+            "AttemptCount": 1,
+        }
+        if self.display_name:
+            record["StepDisplayName"] = self.display_name
+        if self.end_time:
+            record["EndTime"] = self.end_time
+        if self.failure_reason:
+            record["FailureReason"] = self.failure_reason
+        return record
+
+
+@dataclass
+class ExecutionState:
+    """What the embedded SageMaker shows of a running execution."""
+
+    status: str = "Executing"
+    failure_reason: str | None = None
+    steps: list[StepRecord] = field(default_factory=list)
+
+
+def _job_suffix() -> str:
+    return "".join(random.choices(string.ascii_lowercase + string.digits, k=12))
+
+
+class PipelineExecutor:
+    def __init__(
+        self,
+        definition: dict,
+        parameters: dict[str, str],
+        execution_arn: str,
+        state: ExecutionState,
+        sagemaker_backend,
+        workdir: Path | None = None,
+    ):
+        self.definition = definition
+        self.execution_arn = execution_arn
+        self.state = state
+        self.backend = sagemaker_backend
+        self.account_id = execution_arn.split(":")[4]
+        self.region = execution_arn.split(":")[3]
+        self.execution_id = execution_arn.rsplit("/", 1)[-1]
+        self.pipeline_name = execution_arn.split(":pipeline/")[1].split("/")[0]
+        self.workdir = workdir or Path(tempfile.mkdtemp(prefix=f"smbundle-pipeline-{self.execution_id}-"))
+        self.context = Context(
+            parameters=self._parameters(parameters),
+            execution={
+                "PipelineExecutionId": self.execution_id,
+                "PipelineExecutionArn": execution_arn,
+                "PipelineName": self.pipeline_name,
+                "PipelineArn": execution_arn.split("/execution/")[0],
+                "StartDateTime": datetime.now(UTC).isoformat(),
+                "CurrentDateTime": datetime.now(UTC).isoformat(),
+            },
+        )
+
+    def _parameters(self, overrides: dict[str, str]) -> dict[str, Any]:
+        casts = {"Integer": int, "Float": float, "Boolean": lambda v: str(v).lower() == "true", "String": str}
+        values = {}
+        for spec in self.definition.get("Parameters", []):
+            raw = overrides.get(spec["Name"], spec.get("DefaultValue"))
+            values[spec["Name"]] = None if raw is None else casts.get(spec.get("Type", "String"), str)(raw)
+        unknown = set(overrides) - set(values)
+        if unknown:
+            raise StepFailed(f"unknown pipeline parameters: {sorted(unknown)}")
+        return values
+
+    # -- orchestration -------------------------------------------------------------------------------------
+    def run(self) -> None:
+        try:
+            pending = deque(self.definition["Steps"])
+            done: set[str] = set()
+            while pending:
+                step = self._next_ready(pending, done)
+                pending.remove(step)
+                for extra in self._run_step(step):
+                    pending.append(extra)
+                done.add(step["Name"])
+            self.state.status = "Succeeded"
+        except StepFailed as failure:
+            self.state.status = "Failed"
+            self.state.failure_reason = str(failure)
+        except Exception as exc:  # an executor bug must still end the execution, visibly
+            log.exception("pipeline execution %s crashed", self.execution_arn)
+            self.state.status = "Failed"
+            self.state.failure_reason = f"local executor error: {exc}"
+        finally:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def _next_ready(self, pending: deque, done: set[str]) -> dict:
+        for step in pending:
+            needed = set(step.get("DependsOn", [])) | references(step.get("Arguments", {}))
+            needed |= references(step.get("PropertyFiles", []))
+            if needed <= done:
+                return step
+        names = [s["Name"] for s in pending]
+        raise StepFailed(f"steps {names} wait for steps that never run (check DependsOn and references)")
+
+    def _run_step(self, step: dict) -> list[dict]:
+        record = StepRecord(step["Name"], step.get("DisplayName"))
+        self.state.steps.append(record)
+        runner = {
+            "Processing": self._processing,
+            "Training": self._training,
+            "Condition": self._condition,
+            "RegisterModel": self._register_model,
+            "Model": self._model,
+            "Fail": self._fail,
+        }.get(step["Type"])
+        try:
+            if runner is None:
+                raise StepFailed(f"step type {step['Type']} cannot run locally")
+            arguments = resolve(step.get("Arguments", {}), self.context)
+            extra_steps = runner(step, arguments, record) or []
+            record.status = "Succeeded"
+            return extra_steps
+        except StepFailed as failure:
+            record.status = "Failed"
+            record.failure_reason = str(failure)
+            raise
+        finally:
+            record.end_time = datetime.now(UTC)
+
+    # -- step types ----------------------------------------------------------------------------------------
+    def _local(self, container_path: str, root: Path) -> Path:
+        return root / container_path[len(CONTAINER_ROOT) :]
+
+    def _map(self, value: str, root: Path) -> str:
+        return str(self._local(value, root)) if value.startswith(CONTAINER_ROOT) else value
+
+    def _download(self, uri: str, target: Path) -> None:
+        keys = objects.list_keys(uri, self.account_id)
+        bucket, prefix = objects.split_uri(uri)
+        if not keys:
+            raise StepFailed(f"input {uri} does not exist")
+        target.mkdir(parents=True, exist_ok=True)
+        for key in keys:
+            relative = key[len(prefix) :].lstrip("/") or Path(key).name
+            path = target / relative
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(objects.get_bytes(f"s3://{bucket}/{key}", self.account_id))
+
+    def _upload(self, source: Path, uri: str) -> None:
+        for path in sorted(p for p in source.rglob("*") if p.is_file()):
+            objects.put_bytes(
+                f"{uri.rstrip('/')}/{path.relative_to(source).as_posix()}", path.read_bytes(), self.account_id
+            )
+
+    def _processing(self, step: dict, arguments: dict, record: StepRecord) -> None:
+        job_name = f"pipelines-{self.execution_id}-{step['Name'][:40]}-{_job_suffix()}"
+        root = self.workdir / step["Name"]
+        for item in arguments.get("ProcessingInputs", []):
+            s3_input = item["S3Input"]
+            self._download(s3_input["S3Uri"], self._local(s3_input["LocalPath"], root))
+        outputs = arguments.get("ProcessingOutputConfig", {}).get("Outputs", [])
+        for item in outputs:
+            self._local(item["S3Output"]["LocalPath"], root).mkdir(parents=True, exist_ok=True)
+        app = arguments["AppSpecification"]
+        command = [self._map(str(v), root) for v in app.get("ContainerEntrypoint", [])]
+        command += [self._map(str(v), root) for v in app.get("ContainerArguments", [])]
+        if command and Path(command[0]).name in ("python", "python3"):
+            command[0] = sys.executable
+        completed = subprocess.run(
+            command,
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=False,
+            env=_subprocess_env(arguments.get("Environment", {})),
+        )
+        (root / "job.log").write_text(completed.stdout + completed.stderr)
+        if completed.returncode != 0:
+            tail = " | ".join((completed.stderr or completed.stdout).strip().splitlines()[-3:])
+            raise StepFailed(
+                f"ProcessingJob {job_name} failed: AlgorithmError: exit code {completed.returncode}: {tail}"
+            )
+        for item in outputs:
+            self._upload(self._local(item["S3Output"]["LocalPath"], root), item["S3Output"]["S3Uri"])
+        for spec in step.get("PropertyFiles", []):
+            output = next(o for o in outputs if o["OutputName"] == spec["OutputName"])
+            path = self._local(output["S3Output"]["LocalPath"], root) / spec["FilePath"]
+            if not path.is_file():
+                raise StepFailed(
+                    f"property file {spec['FilePath']} was not written to output {spec['OutputName']}"
+                )
+            self.context.property_files.setdefault(step["Name"], {})[spec["PropertyFileName"]] = json.loads(
+                path.read_text()
+            )
+        arn = f"arn:aws:sagemaker:{self.region}:{self.account_id}:processing-job/{job_name}"
+        record.metadata = {"ProcessingJob": {"Arn": arn}}
+        self.context.steps[step["Name"]] = dict(
+            arguments, ProcessingJobName=job_name, ProcessingJobArn=arn, ProcessingJobStatus="Completed"
+        )
+
+    def _training(self, step: dict, arguments: dict, record: StepRecord) -> None:
+        image = arguments["AlgorithmSpecification"].get("TrainingImage", "")
+        if "sagemaker-xgboost" not in image:
+            raise StepFailed(
+                f"training image {image} cannot run locally (only the built-in XGBoost algorithm can)"
+            )
+        import numpy as np
+        import xgboost
+
+        channels = {}
+        for channel in arguments.get("InputDataConfig", []):
+            uri = channel["DataSource"]["S3DataSource"]["S3Uri"]
+            target = self.workdir / step["Name"] / channel["ChannelName"]
+            self._download(uri, target)
+            parts = [np.loadtxt(p, delimiter=",", ndmin=2) for p in sorted(target.rglob("*")) if p.is_file()]
+            data = np.vstack(parts)
+            channels[channel["ChannelName"]] = xgboost.DMatrix(data[:, 1:], label=data[:, 0])
+        if "train" not in channels:
+            raise StepFailed("ClientError: the XGBoost algorithm needs a 'train' channel")
+        hyperparameters = dict(arguments.get("HyperParameters", {}))
+        rounds = int(float(hyperparameters.pop("num_round", 100)))
+        params = {k: _hyperparameter(k, v) for k, v in hyperparameters.items()}
+        evals = [(matrix, name) for name, matrix in channels.items()]
+        history: dict = {}
+        booster = xgboost.train(
+            params,
+            channels["train"],
+            num_boost_round=rounds,
+            evals=evals,
+            evals_result=history,
+            verbose_eval=False,
+        )
+        job_name = f"pipelines-{self.execution_id}-{step['Name'][:40]}-{_job_suffix()}"
+        model_path = self.workdir / step["Name"] / "xgboost-model"
+        booster.save_model(str(model_path))
+        archive = io.BytesIO()
+        with tarfile.open(fileobj=archive, mode="w:gz") as tar:
+            tar.add(model_path, arcname="xgboost-model")
+        output_path = arguments["OutputDataConfig"]["S3OutputPath"].rstrip("/")
+        artifact = f"{output_path}/{job_name}/output/model.tar.gz"
+        objects.put_bytes(artifact, archive.getvalue(), self.account_id)
+        metrics = [
+            {"MetricName": f"{channel}:{metric}", "Value": float(values[-1])}
+            for channel, by_metric in history.items()
+            for metric, values in by_metric.items()
+        ]
+        arn = f"arn:aws:sagemaker:{self.region}:{self.account_id}:training-job/{job_name}"
+        record.metadata = {"TrainingJob": {"Arn": arn}}
+        self.context.steps[step["Name"]] = dict(
+            arguments,
+            TrainingJobName=job_name,
+            TrainingJobArn=arn,
+            TrainingJobStatus="Completed",
+            ModelArtifacts={"S3ModelArtifacts": artifact},
+            FinalMetricDataList=metrics,
+        )
+
+    def _condition(self, step: dict, arguments: dict, record: StepRecord) -> list[dict]:
+        raw = step["Arguments"]
+        outcome = all(evaluate_condition(c, self.context) for c in raw["Conditions"])
+        record.metadata = {"Condition": {"Outcome": str(outcome)}}
+        self.context.steps[step["Name"]] = {"Outcome": outcome}
+        return list(raw["IfSteps"] if outcome else raw["ElseSteps"])
+
+    def _register_model(self, step: dict, arguments: dict, record: StepRecord) -> None:
+        metrics = {k: v for k, v in (arguments.get("ModelMetrics") or {}).items() if v} or None
+        try:
+            arn = self.backend.create_model_package(
+                model_package_name=arguments.get("ModelPackageName"),
+                model_package_group_name=arguments.get("ModelPackageGroupName"),
+                model_package_description=arguments.get("ModelPackageDescription"),
+                inference_specification=arguments.get("InferenceSpecification"),
+                validation_specification=None,
+                source_algorithm_specification=None,
+                certify_for_marketplace=False,
+                tags=arguments.get("Tags"),
+                model_approval_status=arguments.get("ModelApprovalStatus"),
+                metadata_properties=arguments.get("MetadataProperties"),
+                model_metrics=metrics,
+                client_token=None,
+                customer_metadata_properties=arguments.get("CustomerMetadataProperties"),
+                drift_check_baselines=arguments.get("DriftCheckBaselines"),
+                domain=arguments.get("Domain"),
+                task=arguments.get("Task"),
+                sample_payload_url=arguments.get("SamplePayloadUrl"),
+                additional_inference_specifications=None,
+            )
+        except Exception as exc:  # moto raises its own validation errors
+            raise StepFailed(f"CreateModelPackage failed: {exc}") from exc
+        record.metadata = {"RegisterModel": {"Arn": arn}}
+        self.context.steps[step["Name"]] = {"ModelPackageArn": arn}
+
+    def _model(self, step: dict, arguments: dict, record: StepRecord) -> None:
+        name = f"pipelines-{self.execution_id}-{step['Name'][:40]}"[:63]
+        self.backend.create_model(
+            model_name=name,
+            execution_role_arn=arguments.get("ExecutionRoleArn"),
+            primary_container=arguments.get("PrimaryContainer") or (arguments.get("Containers") or [{}])[0],
+            vpc_config=arguments.get("VpcConfig", {}),
+            containers=arguments.get("Containers", []),
+            tags=[],
+        )
+        arn = f"arn:aws:sagemaker:{self.region}:{self.account_id}:model/{name}"
+        record.metadata = {"Model": {"Arn": arn}}
+        self.context.steps[step["Name"]] = {"ModelName": name}
+
+    def _fail(self, step: dict, arguments: dict, record: StepRecord) -> None:
+        message = str(arguments.get("ErrorMessage", ""))
+        record.metadata = {"Fail": {"ErrorMessage": message}}
+        raise StepFailed(message)
+
+
+def _hyperparameter(name: str, value: str) -> Any:
+    if name in NUMERIC_HYPERPARAMETERS:
+        number = float(value)
+        return (
+            int(number)
+            if number.is_integer() and name in ("max_depth", "num_parallel_tree", "seed")
+            else number
+        )
+    return value
+
+
+def _subprocess_env(extra: dict) -> dict:
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update({str(k): str(v) for k, v in extra.items()})
+    return env
+
+
+def wait_for(state: ExecutionState, timeout_s: float = 120.0) -> None:
+    """Block until the execution leaves ``Executing`` (for tests and the local lifecycle)."""
+    deadline = time.monotonic() + timeout_s
+    while state.status == "Executing" and time.monotonic() < deadline:
+        time.sleep(0.02)

@@ -1,0 +1,90 @@
+"""SageMaker Pipelines that really run: StartPipelineExecution executes the definition in the background.
+
+moto marks every execution Succeeded at once and runs nothing. Here an execution starts ``Executing``, a thread
+runs its definition (``pipeline_executor``), and ``DescribePipelineExecution`` / ``ListPipelineExecutionSteps``
+(which moto lacks) show the real statuses and failure reasons as the steps progress.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import UTC, datetime
+
+from moto.core.responses import ActionResult
+from moto.sagemaker import models, responses
+from moto.sagemaker.utils import get_pipeline_execution_from_arn
+
+from smbundle.local.sagemaker.pipeline_executor import ExecutionState, PipelineExecutor
+
+_applied = False
+
+
+def _state(execution) -> ExecutionState:
+    state = getattr(execution, "local_state", None)
+    if state is None:  # started before the extension was applied
+        state = ExecutionState(status=execution.pipeline_execution_status)
+    return state
+
+
+def _execute(backend, execution, definition: dict, parameters: dict[str, str]) -> None:
+    state = execution.local_state
+    try:
+        PipelineExecutor(definition, parameters, execution.arn, state, backend).run()
+    finally:
+        execution.pipeline_execution_status = state.status
+        execution.pipeline_execution_failure_reason = state.failure_reason
+        execution.last_modified_time = datetime.now(UTC)
+
+
+def apply() -> None:
+    global _applied
+    if _applied:
+        return
+    backend_class = models.SageMakerModelBackend
+    original_start = backend_class.start_pipeline_execution
+    original_describe = backend_class.describe_pipeline_execution
+
+    def start_pipeline_execution(self, pipeline_name, *args, **kwargs):
+        result = original_start(self, pipeline_name, *args, **kwargs)
+        execution = get_pipeline_execution_from_arn(self.pipelines, result["PipelineExecutionArn"])
+        execution.local_state = ExecutionState()
+        execution.pipeline_execution_status = "Executing"
+        definition = json.loads(execution.pipeline_definition_for_execution)
+        parameters = {p["Name"]: p["Value"] for p in (execution.pipeline_parameters or [])}
+        thread = threading.Thread(
+            target=_execute,
+            args=(self, execution, definition, parameters),
+            name=f"pipeline-{pipeline_name}",
+            daemon=True,
+        )
+        thread.start()
+        return result
+
+    def describe_pipeline_execution(self, pipeline_execution_arn):
+        answer = original_describe(self, pipeline_execution_arn)
+        execution = get_pipeline_execution_from_arn(self.pipelines, pipeline_execution_arn)
+        if execution.pipeline_execution_failure_reason:
+            answer["FailureReason"] = execution.pipeline_execution_failure_reason
+        else:
+            answer.pop("FailureReason", None)
+        return answer
+
+    def list_pipeline_execution_steps(self, pipeline_execution_arn, sort_order="Descending"):
+        execution = get_pipeline_execution_from_arn(self.pipelines, pipeline_execution_arn)
+        steps = [record.to_api() for record in _state(execution).steps]
+        steps.sort(key=lambda s: s["StartTime"], reverse=sort_order != "Ascending")
+        return {"PipelineExecutionSteps": steps}
+
+    def response_list_pipeline_execution_steps(self):
+        return ActionResult(
+            self.sagemaker_backend.list_pipeline_execution_steps(
+                self._get_param("PipelineExecutionArn"), self._get_param("SortOrder") or "Descending"
+            )
+        )
+
+    backend_class.start_pipeline_execution = start_pipeline_execution
+    backend_class.describe_pipeline_execution = describe_pipeline_execution
+    backend_class.list_pipeline_execution_steps = list_pipeline_execution_steps
+    responses.SageMakerResponse.list_pipeline_execution_steps = response_list_pipeline_execution_steps
+    _applied = True
