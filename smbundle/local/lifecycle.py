@@ -193,10 +193,10 @@ def _upload_input(run: LifecycleRun, data: bytes) -> None:
 def _source_provider(run: LifecycleRun):
     from smbundle.local.codecommit.repositories import checkout
 
-    account = run.client("sts").get_caller_identity()["Account"]
+    codecommit = run.client("codecommit")
 
     def provide(configuration: dict, target: Path) -> None:
-        checkout(configuration["RepositoryName"], target, account_id=account, region=run.options.region)
+        checkout(codecommit, configuration["RepositoryName"], configuration.get("BranchName", "main"), target)
 
     return provide
 
@@ -263,9 +263,9 @@ def _approve_and_deliver(run: LifecycleRun, names: dict, account: str) -> tuple[
             "ModelPackageGroupName": package["ModelPackageGroupName"],
             "ModelPackageVersion": package.get("ModelPackageVersion"),
             "ModelPackageArn": arn,
-            "ModelPackageName": package["ModelPackageName"],
+            "ModelPackageName": package.get("ModelPackageName", package["ModelPackageGroupName"]),
             "CreationTime": int(package["CreationTime"].timestamp() * 1000),
-            "ModelPackageStatus": package["ModelPackageStatus"],
+            "ModelPackageStatus": package.get("ModelPackageStatus", "Completed"),
             "ModelApprovalStatus": "Approved",
         },
         account=account,

@@ -257,6 +257,8 @@ def run_build(
         )
     if endpoint_url:
         env["AWS_ENDPOINT_URL"] = endpoint_url
+    # Stands in for the skipped install phase's `pip install .`: the checked-out code comes first on the path.
+    env["PYTHONPATH"] = str(source_dir)
     env.update(local_overrides or {})
 
     timeout_minutes = int(project.get("timeoutInMinutes") or 60)

@@ -298,7 +298,9 @@ class PipelineExecutor:
             verbose_eval=False,
         )
         job_name = f"pipelines-{self.execution_id}-{step['Name'][:40]}-{_job_suffix()}"
-        model_path = self.workdir / step["Name"] / "xgboost-model"
+        model_path = (
+            self.workdir / step["Name"] / "xgboost-model.ubj"
+        )  # XGBoost's binary format, as the container
         booster.save_model(str(model_path))
         archive = io.BytesIO()
         with tarfile.open(fileobj=archive, mode="w:gz") as tar:

@@ -1,0 +1,1 @@
+"""Embedded-AWS extensions of CodeCommit (repositories seeded by CloudFormation, with content)."""

@@ -1,0 +1,205 @@
+"""CodeCommit repositories with content: ``AWS::CodeCommit::Repository`` seeded from ``Code.S3``.
+
+moto's CodeCommit knows only repository metadata. Here a repository created by CloudFormation keeps the seed
+zip it was created from (read from the embedded S3, as CodeCommit does at creation: a missing object fails the
+stack), and GetBranch/GetFolder/GetFile serve that content, so a client (the local pipeline runner) can check
+the branch out through the API, exactly as it would read any CodeCommit repository.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import posixpath
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from moto.codecommit.models import codecommit_backends
+from moto.codecommit.responses import CodeCommitResponse
+from moto.core.common_models import CloudFormationModel
+
+from smbundle.local.cfn_support import refresh_model_map
+from smbundle.local.s3 import objects
+
+
+class SeededRepository(CloudFormationModel):
+    __module__ = "moto.codecommit.cfn_ext"
+
+    def __init__(self, account_id: str, region: str, name: str, metadata: dict):
+        self.account_id, self.region, self.name, self.metadata = account_id, region, name, metadata
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::CodeCommit::Repository"
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "RepositoryName"
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr in ("Arn", "Name", "CloneUrlHttp", "CloneUrlSsh")
+
+    def get_cfn_attribute(self, attribute_name: str) -> str:
+        return {
+            "Arn": self.metadata["Arn"],
+            "Name": self.name,
+            "CloneUrlHttp": self.metadata["cloneUrlHttp"],
+            "CloneUrlSsh": self.metadata["cloneUrlSsh"],
+        }[attribute_name]
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.metadata["repositoryId"]
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
+    ):
+        properties = cloudformation_json["Properties"]
+        name = properties.get("RepositoryName", resource_name)
+        backend = codecommit_backends[account_id][region_name]
+        code = properties.get("Code")
+        seed = None
+        if code:
+            s3 = code["S3"]
+            uri = f"s3://{s3['Bucket']}/{s3['Key']}"
+            seed = objects.get_bytes(uri, account_id)  # fails the stack when the seed is missing, as on AWS
+            zipfile.ZipFile(io.BytesIO(seed)).testzip()
+        metadata = backend.create_repository(name, properties.get("RepositoryDescription", ""))
+        repository = backend.repositories[name]
+        repository.branches = {}
+        if seed is not None:
+            branch = code.get("BranchName", "main")
+            repository.branches[branch] = seed
+            metadata["defaultBranch"] = branch
+        return cls(account_id, region_name, name, metadata)
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        codecommit_backends[account_id][region_name].delete_repository(self.name)
+
+    @classmethod
+    def delete_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name):
+        codecommit_backends[account_id][region_name].delete_repository(resource_name)
+
+
+def _archive(repository, branch: str) -> zipfile.ZipFile:
+    branches = getattr(repository, "branches", {})
+    if branch not in branches:
+        raise KeyError(branch)
+    return zipfile.ZipFile(io.BytesIO(branches[branch]))
+
+
+def _commit_id(repository, branch: str) -> str:
+    return hashlib.sha1(repository.branches[branch]).hexdigest()
+
+
+def _error(code: str, message: str) -> tuple[int, dict, str]:
+    return 400, {"x-amzn-ErrorType": code}, json.dumps({"__type": code, "message": message})
+
+
+def _repository(response: CodeCommitResponse, name: str):
+    return response.codecommit_backend.repositories.get(name)
+
+
+def get_branch(self: CodeCommitResponse) -> Any:
+    repository = _repository(self, self._get_param("repositoryName"))
+    branch = self._get_param("branchName")
+    if repository is None:
+        return _error(
+            "RepositoryDoesNotExistException", f"{self._get_param('repositoryName')} does not exist"
+        )
+    if branch not in getattr(repository, "branches", {}):
+        return _error("BranchDoesNotExistException", f"Branch {branch} does not exist")
+    return json.dumps({"branch": {"branchName": branch, "commitId": _commit_id(repository, branch)}})
+
+
+def get_folder(self: CodeCommitResponse) -> Any:
+    repository = _repository(self, self._get_param("repositoryName"))
+    branch = self._get_param("commitSpecifier") or "main"
+    folder = (self._get_param("folderPath") or "/").strip("/")
+    if repository is None:
+        return _error("RepositoryDoesNotExistException", "repository does not exist")
+    try:
+        names = _archive(repository, branch).namelist()
+    except KeyError:
+        return _error("CommitDoesNotExistException", f"{branch} does not exist")
+    prefix = f"{folder}/" if folder else ""
+    files, folders = [], set()
+    for name in names:
+        if not name.startswith(prefix) or name.endswith("/"):
+            continue
+        rest = name[len(prefix) :]
+        if "/" in rest:
+            folders.add(prefix + rest.split("/", 1)[0])
+        else:
+            files.append({"absolutePath": name, "relativePath": rest, "fileMode": "NORMAL"})
+    sub_folders = [{"absolutePath": f, "relativePath": posixpath.basename(f)} for f in sorted(folders)]
+    return json.dumps(
+        {
+            "commitId": _commit_id(repository, branch),
+            "folderPath": folder or "/",
+            "files": files,
+            "subFolders": sub_folders,
+        }
+    )
+
+
+def get_file(self: CodeCommitResponse) -> Any:
+    repository = _repository(self, self._get_param("repositoryName"))
+    branch = self._get_param("commitSpecifier") or "main"
+    path = self._get_param("filePath").lstrip("/")
+    if repository is None:
+        return _error("RepositoryDoesNotExistException", "repository does not exist")
+    try:
+        content = _archive(repository, branch).read(path)
+    except KeyError:
+        return _error("FileDoesNotExistException", f"{path} does not exist in {branch}")
+    return json.dumps(
+        {
+            "commitId": _commit_id(repository, branch),
+            "blobId": hashlib.sha1(content).hexdigest(),
+            "filePath": path,
+            "fileMode": "NORMAL",
+            "fileSize": len(content),
+            "fileContent": base64.b64encode(content).decode(),
+        }
+    )
+
+
+def checkout(codecommit_client, repository_name: str, branch: str, target: Path) -> int:
+    """Write a branch's files into ``target`` through the CodeCommit API; returns the number of files."""
+    count = 0
+    folders = ["/"]
+    while folders:
+        folder = folders.pop()
+        answer = codecommit_client.get_folder(
+            repositoryName=repository_name, folderPath=folder, commitSpecifier=branch
+        )
+        folders.extend(sub["absolutePath"] for sub in answer.get("subFolders", []))
+        for item in answer.get("files", []):
+            content = codecommit_client.get_file(
+                repositoryName=repository_name, filePath=item["absolutePath"], commitSpecifier=branch
+            )["fileContent"]
+            path = target / item["absolutePath"]
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(content)
+            count += 1
+    return count
+
+
+_applied = False
+
+
+def apply() -> None:
+    global _applied
+    if _applied:
+        return
+    CodeCommitResponse.get_branch = get_branch
+    CodeCommitResponse.get_folder = get_folder
+    CodeCommitResponse.get_file = get_file
+    refresh_model_map()
+    _applied = True

@@ -1,0 +1,191 @@
+"""SageMaker Projects as Studio calls them: CreateProject provisions the Service Catalog product.
+
+CreateProject passes ``SageMakerProjectName`` and ``SageMakerProjectId`` to the product template, tags the stack
+with ``sagemaker:project-name`` / ``sagemaker:project-id``, and reports ``CreateCompleted`` or ``CreateFailed``.
+DescribeProject, ListProjects, DeleteProject (terminates the provisioned product) and ListTags/AddTags on a
+project ARN (moto errors on them) complete the picture.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import re
+import string
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from moto.core.responses import ActionResult, EmptyResult
+from moto.sagemaker import models, responses
+from moto.sagemaker.exceptions import ValidationError
+
+from smbundle.local.servicecatalog import catalog
+
+NAME_PATTERN = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,31}$")
+
+
+@dataclass
+class Project:
+    name: str
+    project_id: str
+    arn: str
+    description: str
+    provisioning: dict
+    provisioned_product_id: str | None
+    status: str
+    status_message: str | None
+    tags: list[dict]
+    created: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def describe(self) -> dict:
+        answer = {
+            "ProjectArn": self.arn,
+            "ProjectName": self.name,
+            "ProjectId": self.project_id,
+            "ProjectDescription": self.description,
+            "ServiceCatalogProvisioningDetails": self.provisioning,
+            "ServiceCatalogProvisionedProductDetails": {
+                "ProvisionedProductId": self.provisioned_product_id or "",
+                "ProvisionedProductStatusMessage": self.status_message or "",
+            },
+            "ProjectStatus": self.status,
+            "CreationTime": self.created,
+        }
+        return answer
+
+    def summary(self) -> dict:
+        return {
+            "ProjectName": self.name,
+            "ProjectDescription": self.description,
+            "ProjectArn": self.arn,
+            "ProjectId": self.project_id,
+            "CreationTime": self.created,
+            "ProjectStatus": self.status,
+        }
+
+
+def _projects(backend) -> dict[str, Project]:
+    if not hasattr(backend, "local_projects"):
+        backend.local_projects = {}
+    return backend.local_projects
+
+
+def create_project(backend, name: str, description: str, provisioning: dict, tags: list[dict]) -> Project:
+    if not name or not NAME_PATTERN.match(name):
+        raise ValidationError(
+            message=f"Value '{name}' at 'projectName' failed to satisfy constraint: Member must satisfy regular expression pattern: ^[a-zA-Z0-9](-*[a-zA-Z0-9]){{0,31}}"
+        )
+    projects = _projects(backend)
+    if name in projects:
+        raise ValidationError(message=f"Project {name} already exists.")
+    project_id = "p-" + "".join(random.choices(string.ascii_lowercase + string.digits, k=12))
+    arn = f"arn:aws:sagemaker:{backend.region_name}:{backend.account_id}:project/{name.lower()}"
+    project_tags = [
+        *tags,
+        {"Key": "sagemaker:project-name", "Value": name},
+        {"Key": "sagemaker:project-id", "Value": project_id},
+    ]
+    parameters = [
+        *provisioning.get("ProvisioningParameters", []),
+        {"Key": "SageMakerProjectName", "Value": name},
+        {"Key": "SageMakerProjectId", "Value": project_id},
+    ]
+    service_catalog = catalog.backend_for(backend.account_id, backend.region_name)
+    status, message, pp_id = "CreateCompleted", None, None
+    try:
+        record = catalog.provision(
+            service_catalog,
+            provisioning["ProductId"],
+            provisioning.get("ProvisioningArtifactId"),
+            f"SageMaker-{name}-{project_id}",
+            parameters,
+            project_tags,
+        )
+        pp_id = record["ProvisionedProductId"]
+        if record["Status"] != "SUCCEEDED":
+            status = "CreateFailed"
+            message = "; ".join(e["Description"] for e in record["RecordErrors"])
+    except catalog.CatalogError as exc:
+        status, message = "CreateFailed", str(exc)
+    project = Project(
+        name, project_id, arn, description or "", provisioning, pp_id, status, message, project_tags
+    )
+    projects[name] = project
+    return project
+
+
+def _find(backend, name: str) -> Project:
+    project = _projects(backend).get(name)
+    if project is None:
+        raise ValidationError(message=f"Project {name} does not exist.")
+    return project
+
+
+def delete_project(backend, name: str) -> None:
+    project = _find(backend, name)
+    if project.provisioned_product_id:
+        service_catalog = catalog.backend_for(backend.account_id, backend.region_name)
+        with contextlib.suppress(catalog.CatalogError):
+            catalog.terminate(service_catalog, project.provisioned_product_id, None)
+    del _projects(backend)[name]
+
+
+def _project_by_arn(backend, arn: str) -> Project | None:
+    return next((p for p in _projects(backend).values() if p.arn == arn), None)
+
+
+_applied = False
+
+
+def apply() -> None:
+    global _applied
+    if _applied:
+        return
+    response = responses.SageMakerResponse
+    backend_class = models.SageMakerModelBackend
+
+    def r_create_project(self):
+        project = create_project(
+            self.sagemaker_backend,
+            self._get_param("ProjectName"),
+            self._get_param("ProjectDescription"),
+            self._get_param("ServiceCatalogProvisioningDetails") or {},
+            self._get_param("Tags") or [],
+        )
+        return ActionResult({"ProjectArn": project.arn, "ProjectId": project.project_id})
+
+    def r_describe_project(self):
+        return ActionResult(_find(self.sagemaker_backend, self._get_param("ProjectName")).describe())
+
+    def r_list_projects(self):
+        projects = sorted(_projects(self.sagemaker_backend).values(), key=lambda p: p.created, reverse=True)
+        return ActionResult({"ProjectSummaryList": [p.summary() for p in projects]})
+
+    def r_delete_project(self):
+        delete_project(self.sagemaker_backend, self._get_param("ProjectName"))
+        return EmptyResult()
+
+    original_list_tags = backend_class.list_tags
+    original_add_tags = backend_class.add_tags
+
+    def list_tags(self, arn, *args, **kwargs):
+        project = _project_by_arn(self, arn)
+        if project is not None:
+            return project.tags, None
+        return original_list_tags(self, arn, *args, **kwargs)
+
+    def add_tags(self, arn, tags):
+        project = _project_by_arn(self, arn)
+        if project is not None:
+            keys = {t["Key"] for t in tags}
+            project.tags = [t for t in project.tags if t["Key"] not in keys] + list(tags)
+            return project.tags
+        return original_add_tags(self, arn, tags)
+
+    response.create_project = r_create_project
+    response.describe_project = r_describe_project
+    response.list_projects = r_list_projects
+    response.delete_project = r_delete_project
+    backend_class.list_tags = list_tags
+    backend_class.add_tags = add_tags
+    _applied = True

@@ -1,0 +1,1 @@
+"""Embedded-AWS extensions of Service Catalog (artifacts, portfolios, constraints, provisioning)."""

@@ -1,0 +1,311 @@
+"""Service Catalog as SageMaker Projects use it, on top of moto's portfolios and products.
+
+moto implements 11 of Service Catalog's operations. This adds what publishing and provisioning need:
+provisioning artifacts (create, list, describe, update/deprecate, delete), product/portfolio associations,
+principals, LAUNCH constraints, product search, launch paths, and ProvisionProduct / TerminateProvisionedProduct,
+which run the artifact's template through the embedded CloudFormation. State lives on moto's backend object, so
+``/moto-api/reset`` clears it with everything else.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import string
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlparse
+
+from moto.cloudformation.models import cloudformation_backends
+from moto.servicecatalog.models import ServiceCatalogBackend, servicecatalog_backends
+
+from smbundle.local.s3 import objects
+
+
+class CatalogError(Exception):
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+
+
+def _id(prefix: str) -> str:
+    return prefix + "".join(random.choices(string.ascii_lowercase + string.digits, k=13))
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Artifact:
+    id: str
+    name: str
+    description: str
+    template_url: str
+    type: str = "CLOUD_FORMATION_TEMPLATE"
+    active: bool = True
+    guidance: str = "DEFAULT"
+    created: datetime = field(default_factory=_now)
+
+    def detail(self) -> dict:
+        return {
+            "Id": self.id,
+            "Name": self.name,
+            "Description": self.description,
+            "Type": self.type,
+            "CreatedTime": self.created,
+            "Active": self.active,
+            "Guidance": self.guidance,
+        }
+
+
+@dataclass
+class Provisioned:
+    id: str
+    name: str
+    arn: str
+    product_id: str
+    artifact_id: str
+    stack_id: str | None
+    status: str
+    created: datetime
+    tags: list[dict]
+    last_record_id: str
+
+    def detail(self) -> dict:
+        return {
+            "Name": self.name,
+            "Arn": self.arn,
+            "Type": "CFN_STACK",
+            "Id": self.id,
+            "Status": self.status,
+            "CreatedTime": self.created,
+            "LastRecordId": self.last_record_id,
+            "LastProvisioningRecordId": self.last_record_id,
+            "LastSuccessfulProvisioningRecordId": self.last_record_id,
+            "ProductId": self.product_id,
+            "ProvisioningArtifactId": self.artifact_id,
+            "PhysicalId": self.stack_id or "",
+            "Tags": self.tags,
+        }
+
+
+@dataclass
+class CatalogState:
+    artifacts: dict[str, list[Artifact]] = field(default_factory=dict)  # product id -> artifacts
+    portfolio_products: dict[str, list[str]] = field(default_factory=dict)
+    principals: dict[str, list[dict]] = field(default_factory=dict)
+    constraints: list[dict] = field(default_factory=list)
+    provisioned: dict[str, Provisioned] = field(default_factory=dict)
+    records: dict[str, dict] = field(default_factory=dict)
+    tokens: dict[str, str] = field(default_factory=dict)
+
+
+def state(backend: ServiceCatalogBackend) -> CatalogState:
+    if not hasattr(backend, "catalog_state"):
+        backend.catalog_state = CatalogState()
+    return backend.catalog_state
+
+
+def backend_for(account_id: str, region: str) -> ServiceCatalogBackend:
+    return servicecatalog_backends[account_id][region]
+
+
+def product(backend: ServiceCatalogBackend, product_id: str):
+    found = backend.products.get(product_id)
+    if found is None:
+        raise CatalogError("ResourceNotFoundException", f"Product {product_id} not found.")
+    return found
+
+
+def artifact(
+    backend: ServiceCatalogBackend, product_id: str, artifact_id: str | None, name: str | None = None
+) -> Artifact:
+    for candidate in state(backend).artifacts.get(product(backend, product_id).id, []):
+        if candidate.id == artifact_id or (name and candidate.name == name):
+            return candidate
+    raise CatalogError("ResourceNotFoundException", f"Provisioning artifact {artifact_id or name} not found.")
+
+
+def add_artifact(
+    backend: ServiceCatalogBackend, product_id: str, parameters: dict, token: str | None = None
+) -> Artifact:
+    key = f"artifact:{product_id}:{token}" if token else None
+    catalog = state(backend)
+    if key and key in catalog.tokens:
+        return artifact(backend, product_id, catalog.tokens[key])
+    url = (parameters.get("Info") or {}).get("LoadTemplateFromURL")
+    if not url:
+        raise CatalogError("InvalidParametersException", "Info.LoadTemplateFromURL is required.")
+    if not parameters.get("DisableTemplateValidation"):
+        read_template(backend.account_id, url)
+    created = Artifact(
+        id=_id("pa-"),
+        name=parameters.get("Name") or "v1",
+        description=parameters.get("Description") or "",
+        template_url=url,
+        type=parameters.get("Type", "CLOUD_FORMATION_TEMPLATE"),
+    )
+    catalog.artifacts.setdefault(product_id, []).append(created)
+    if key:
+        catalog.tokens[key] = created.id
+    return created
+
+
+def read_template(account_id: str, url: str) -> str:
+    """The template body behind an S3 HTTPS URL (virtual-hosted, path-style or regional) in the embedded S3."""
+    parsed = urlparse(url)
+    host, path = parsed.netloc, parsed.path.lstrip("/")
+    if ".s3" in host and not host.startswith("s3"):
+        bucket, key = host.split(".s3", 1)[0], path
+    else:
+        bucket, _, key = path.partition("/")
+    try:
+        return objects.get_bytes(f"s3://{bucket}/{key}", account_id).decode()
+    except Exception as exc:
+        raise CatalogError(
+            "InvalidParametersException", f"Unable to load the template from {url}: {exc}"
+        ) from exc
+
+
+def provision(
+    backend: ServiceCatalogBackend,
+    product_id: str,
+    artifact_id: str | None,
+    name: str,
+    parameters: list[dict],
+    tags: list[dict],
+    artifact_name: str | None = None,
+) -> dict:
+    """ProvisionProduct: run the artifact's template as a stack; returns the record."""
+    chosen = artifact(backend, product_id, artifact_id, artifact_name)
+    if not chosen.active:
+        raise CatalogError("InvalidParametersException", f"Provisioning artifact {chosen.id} is not active.")
+    catalog = state(backend)
+    if any(p.name == name for p in catalog.provisioned.values()):
+        raise CatalogError(
+            "DuplicateResourceException", f"A provisioned product named {name} already exists."
+        )
+    pp_id = _id("pp-")
+    record_id = _id("rec-")
+    template = read_template(backend.account_id, chosen.template_url)
+    stack_name = f"SC-{backend.account_id}-{pp_id}"
+    cloudformation = cloudformation_backends[backend.account_id][backend.region_name]
+    errors, status, stack_id, outputs = [], "SUCCEEDED", None, []
+    try:
+        stack = cloudformation.create_stack(
+            name=stack_name,
+            template=template,
+            parameters={p["Key"]: p["Value"] for p in parameters},
+            tags={t["Key"]: t["Value"] for t in tags},
+        )
+        stack_id = stack.stack_id
+        if stack.status != "CREATE_COMPLETE":
+            raise CatalogError("StackFailed", f"stack {stack_name} is {stack.status}")
+        outputs = [
+            {
+                "OutputKey": o["OutputKey"],
+                "OutputValue": str(o["OutputValue"]),
+                "Description": o["Description"] or "",
+            }
+            for o in stack.outputs or []
+        ]
+    except Exception as exc:
+        status = "FAILED"
+        errors = [{"Code": type(exc).__name__, "Description": str(exc)}]
+    provisioned = Provisioned(
+        id=pp_id,
+        name=name,
+        arn=f"arn:aws:servicecatalog:{backend.region_name}:{backend.account_id}:stack/{name}/{pp_id}",
+        product_id=product_id,
+        artifact_id=chosen.id,
+        stack_id=stack_id,
+        status="AVAILABLE" if status == "SUCCEEDED" else "ERROR",
+        created=_now(),
+        tags=tags,
+        last_record_id=record_id,
+    )
+    catalog.provisioned[pp_id] = provisioned
+    record = {
+        "RecordId": record_id,
+        "ProvisionedProductName": name,
+        "Status": status,
+        "CreatedTime": provisioned.created,
+        "UpdatedTime": _now(),
+        "ProvisionedProductType": "CFN_STACK",
+        "RecordType": "PROVISION_PRODUCT",
+        "ProvisionedProductId": pp_id,
+        "ProductId": product_id,
+        "ProvisioningArtifactId": chosen.id,
+        "RecordErrors": errors,
+        "RecordTags": tags,
+        "outputs": outputs,
+    }
+    catalog.records[record_id] = record
+    return record
+
+
+def terminate(backend: ServiceCatalogBackend, pp_id: str | None, name: str | None) -> dict:
+    catalog = state(backend)
+    found = next(
+        (p for p in catalog.provisioned.values() if p.id == pp_id or (name and p.name == name)), None
+    )
+    if found is None:
+        raise CatalogError("ResourceNotFoundException", f"Provisioned product {pp_id or name} not found.")
+    if found.stack_id:
+        cloudformation_backends[backend.account_id][backend.region_name].delete_stack(found.stack_id)
+    del catalog.provisioned[found.id]
+    record_id = _id("rec-")
+    record = {
+        "RecordId": record_id,
+        "ProvisionedProductName": found.name,
+        "Status": "SUCCEEDED",
+        "CreatedTime": _now(),
+        "UpdatedTime": _now(),
+        "ProvisionedProductType": "CFN_STACK",
+        "RecordType": "TERMINATE_PROVISIONED_PRODUCT",
+        "ProvisionedProductId": found.id,
+        "ProductId": found.product_id,
+        "ProvisioningArtifactId": found.artifact_id,
+        "RecordErrors": [],
+        "outputs": [],
+    }
+    catalog.records[record_id] = record
+    return record
+
+
+def public_record(record: dict) -> dict:
+    return {k: v for k, v in record.items() if k != "outputs"}
+
+
+def new_constraint(backend: ServiceCatalogBackend, body: dict[str, Any]) -> dict:
+    catalog = state(backend)
+    token = body.get("IdempotencyToken")
+    for existing in catalog.constraints:
+        same = (existing["PortfolioId"], existing["ProductId"], existing["Type"]) == (
+            body["PortfolioId"],
+            body["ProductId"],
+            body["Type"],
+        )
+        if same and (existing.get("token") == token or body["Type"] == "LAUNCH"):
+            if existing.get("token") == token:
+                return existing
+            raise CatalogError(
+                "DuplicateResourceException", "A LAUNCH constraint already exists for this product."
+            )
+    parameters = body["Parameters"]
+    json.loads(parameters)
+    constraint = {
+        "ConstraintId": f"cons-{uuid.uuid4().hex[:13]}",
+        "Type": body["Type"],
+        "Description": body.get("Description", ""),
+        "Owner": backend.account_id,
+        "ProductId": body["ProductId"],
+        "PortfolioId": body["PortfolioId"],
+        "Parameters": parameters,
+        "token": token,
+    }
+    catalog.constraints.append(constraint)
+    return constraint

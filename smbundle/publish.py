@@ -1,0 +1,527 @@
+"""Publish and version the product: seed-code zips and the rendered template to S3, then Service Catalog
+(portfolio, product tagged for Studio, one provisioning artifact per content version, principals, launch
+constraint), or a SageMaker S3 project template.
+
+Every step is find-or-create, so a re-run after a failure half way converges to the same end state. A new
+provisioning artifact is added only when the template or the seed code changed (the version label is a hash of
+their content). Preflight checks run before any write; a dry run makes read calls only.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from smbundle import packaging, templates
+
+log = logging.getLogger(__name__)
+
+VISIBILITY_TAG = {"Key": "sagemaker:studio-visibility", "Value": "true"}
+DEFAULT_PRODUCT_NAME = "MLOps template: build, train, serverless staging, instance prod"
+DEFAULT_PORTFOLIO_NAME = "SageMaker organization templates"
+PRODUCT_ROLE_SERVICES = {
+    "AmazonSageMakerServiceCatalogProductsCodeBuildRole": "codebuild.amazonaws.com",
+    "AmazonSageMakerServiceCatalogProductsCodePipelineRole": "codepipeline.amazonaws.com",
+    "AmazonSageMakerServiceCatalogProductsEventsRole": "events.amazonaws.com",
+    "AmazonSageMakerServiceCatalogProductsCloudformationRole": "cloudformation.amazonaws.com",
+    "AmazonSageMakerServiceCatalogProductsExecutionRole": "sagemaker.amazonaws.com",
+}
+ENABLE_PROJECTS_FIX = (
+    "enable SageMaker projects for the Studio domain (SageMaker console > Domains > <domain> > Domain settings > "
+    "SageMaker Projects and JumpStart), which creates the service-role/AmazonSageMakerServiceCatalogProducts* roles"
+)
+
+
+class PublishError(Exception):
+    """Publishing cannot go on; the message says what to fix."""
+
+
+class PreflightError(PublishError):
+    def __init__(self, problems: list[str]):
+        super().__init__(f"{len(problems)} prerequisite(s) missing: " + " | ".join(problems))
+        self.problems = problems
+
+
+@dataclass
+class PublishOptions:
+    repo_root: Path
+    product_name: str = DEFAULT_PRODUCT_NAME
+    portfolio_name: str = DEFAULT_PORTFOLIO_NAME
+    portfolio_id: str | None = None
+    bucket: str | None = None
+    principal_arns: list[str] = field(default_factory=list)
+    launch_role_arn: str | None = None
+    keep_versions: int | None = None
+    target: str = "servicecatalog"  # or "s3"
+    domain_id: str | None = None
+    region: str | None = None
+    endpoint_url: str | None = None
+    profile: str | None = None
+    dry_run: bool = False
+    owner: str = "ML platform team"
+    description: str = (
+        "Model build and deploy pipelines: SageMaker Pipeline with an MSE gate, serverless staging endpoint with "
+        "real tests, manual approval, instance-backed production endpoint with data capture."
+    )
+    support_email: str | None = None
+    support_url: str | None = None
+    support_description: str = "See the README of the template repository; contact the ML platform team."
+
+
+@dataclass
+class Content:
+    """What a version is made of: the two seed zips and the template rendered to point at them."""
+
+    version: str
+    build_zip: bytes
+    deploy_zip: bytes
+    build_key: str
+    deploy_key: str
+    template_key: str
+    template_body: str
+
+
+def _client(session, service: str, endpoint_url: str | None):
+    return session.client(service, endpoint_url=endpoint_url, config=Config(retries={"mode": "standard"}))
+
+
+def build_content(repo_root: Path, product_name: str, bucket: str) -> Content:
+    build_zip = packaging.deterministic_zip(repo_root / "seed_code" / "build")
+    deploy_zip = packaging.deterministic_zip(repo_root / "seed_code" / "deploy")
+    template = templates.load(repo_root / "service_catalog" / "product.yaml")
+    source = templates.to_yaml(template).encode()
+    version = "v-" + packaging.content_hash(source, build_zip, deploy_zip)[:12]
+    prefix = f"smbundle/{_slug(product_name)}/{version}"
+    build_key, deploy_key = f"{prefix}/seed-code/build.zip", f"{prefix}/seed-code/deploy.zip"
+    rendered = templates.render_product(template, bucket, build_key, deploy_key)
+    return Content(
+        version,
+        build_zip,
+        deploy_zip,
+        build_key,
+        deploy_key,
+        f"{prefix}/product.yaml",
+        templates.to_yaml(rendered),
+    )
+
+
+def _slug(name: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in name.lower()).strip("-")[:60]
+
+
+def template_url(bucket: str, region: str, key: str) -> str:
+    return f"https://{bucket}.s3.{region}.amazonaws.com/{key}"
+
+
+class Publisher:
+    def __init__(
+        self, options: PublishOptions, session=None, before_write: Callable[[str], None] | None = None
+    ):
+        self.options = options
+        self.session = session or boto3.session.Session(
+            profile_name=options.profile, region_name=options.region
+        )
+        self.region = self.session.region_name or "us-east-1"
+        self.before_write = before_write or (lambda step: None)
+        self.clients: dict = {}
+        self.plan: list[str] = []
+        self.changed = False
+
+    def client(self, service: str):
+        if service not in self.clients:
+            self.clients[service] = _client(self.session, service, self.options.endpoint_url)
+        return self.clients[service]
+
+    def write(self, step: str, function, *args, **kwargs):
+        """Every write goes through here: planned in a dry run, executed otherwise."""
+        self.plan.append(step)
+        self.changed = True
+        if self.options.dry_run:
+            return None
+        self.before_write(step)
+        log.info("%s", step)
+        return function(*args, **kwargs)
+
+    # -- preflight -------------------------------------------------------------------------------------------
+    def preflight(self, account: str) -> None:
+        iam = self.client("iam")
+        problems = []
+        roles = dict(PRODUCT_ROLE_SERVICES)
+        if self.options.target == "servicecatalog":
+            launch = self.options.launch_role_arn or self.default_launch_role(account)
+            roles[launch.split("/")[-1]] = "servicecatalog.amazonaws.com"
+        for name, service in roles.items():
+            problem = _check_role(iam, name, service)
+            if problem:
+                problems.append(problem)
+        for principal in self.options.principal_arns:
+            problem = _check_principal(iam, principal)
+            if problem:
+                problems.append(problem)
+        if self.options.target == "servicecatalog" and not self.options.principal_arns:
+            problems.append(
+                "no --principal-arn given: without a Studio execution role associated with the portfolio the "
+                "template is invisible in Studio; pass the domain's or user profile's execution role ARN"
+            )
+        if self.options.target == "s3" and not self.options.domain_id:
+            problems.append(
+                "--target s3 needs --domain-id (the Studio domain to tag with the template location)"
+            )
+        if problems:
+            raise PreflightError(problems)
+
+    def default_launch_role(self, account: str) -> str:
+        return f"arn:aws:iam::{account}:role/service-role/AmazonSageMakerServiceCatalogProductsLaunchRole"
+
+    # -- S3 --------------------------------------------------------------------------------------------------
+    def ensure_bucket(self, bucket: str) -> None:
+        s3 = self.client("s3")
+        try:
+            s3.head_bucket(Bucket=bucket)
+            return
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] not in ("404", "NoSuchBucket", "NotFound"):
+                raise PublishError(f"bucket {bucket} exists but is not accessible: {exc}") from exc
+        kwargs = {"Bucket": bucket}
+        if self.region != "us-east-1":
+            kwargs["CreateBucketConfiguration"] = {"LocationConstraint": self.region}
+        self.write(f"create bucket {bucket}", s3.create_bucket, **kwargs)
+        self.write(
+            f"encrypt bucket {bucket}",
+            s3.put_bucket_encryption,
+            Bucket=bucket,
+            ServerSideEncryptionConfiguration={
+                "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+            },
+        )
+        self.write(
+            f"block public access on {bucket}",
+            s3.put_public_access_block,
+            Bucket=bucket,
+            PublicAccessBlockConfiguration={
+                "BlockPublicAcls": True,
+                "IgnorePublicAcls": True,
+                "BlockPublicPolicy": True,
+                "RestrictPublicBuckets": True,
+            },
+        )
+        self.write(
+            f"enable versioning on {bucket}",
+            s3.put_bucket_versioning,
+            Bucket=bucket,
+            VersioningConfiguration={"Status": "Enabled"},
+        )
+
+    def upload(self, bucket: str, key: str, body: bytes, tagging: str | None = None) -> None:
+        s3 = self.client("s3")
+        try:
+            existing = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+            if existing == body:
+                return
+        except ClientError:
+            pass
+        kwargs = {"Bucket": bucket, "Key": key, "Body": body, "ServerSideEncryption": "AES256"}
+        if tagging:
+            kwargs["Tagging"] = tagging
+        self.write(f"upload s3://{bucket}/{key}", s3.put_object, **kwargs)
+
+    # -- Service Catalog ---------------------------------------------------------------------------------------
+    def find_portfolio(self) -> str | None:
+        catalog = self.client("servicecatalog")
+        if self.options.portfolio_id:
+            catalog.describe_portfolio(Id=self.options.portfolio_id)
+            return self.options.portfolio_id
+        for page in catalog.get_paginator("list_portfolios").paginate():
+            for portfolio in page["PortfolioDetails"]:
+                if portfolio["DisplayName"] == self.options.portfolio_name:
+                    return portfolio["Id"]
+        return None
+
+    def find_product(self) -> str | None:
+        catalog = self.client("servicecatalog")
+        answer = catalog.search_products_as_admin(Filters={"FullTextSearch": [self.options.product_name]})
+        for detail in answer.get("ProductViewDetails", []):
+            if detail["ProductViewSummary"]["Name"] == self.options.product_name:
+                return detail["ProductViewSummary"]["ProductId"]
+        return None
+
+    def publish_servicecatalog(self, account: str, bucket: str, content: Content) -> dict:
+        catalog = self.client("servicecatalog")
+        url = template_url(bucket, self.region, content.template_key)
+        artifact_parameters = {
+            "Name": content.version,
+            "Description": f"content hash {content.version}",
+            "Info": {"LoadTemplateFromURL": url},
+            "Type": "CLOUD_FORMATION_TEMPLATE",
+        }
+        portfolio_id = self.find_portfolio()
+        if portfolio_id is None:
+            answer = self.write(
+                f"create portfolio {self.options.portfolio_name!r}",
+                catalog.create_portfolio,
+                DisplayName=self.options.portfolio_name,
+                ProviderName=self.options.owner,
+                Description="SageMaker project templates published by smbundle",
+                IdempotencyToken=_token("portfolio", self.options.portfolio_name),
+            )
+            portfolio_id = answer["PortfolioDetail"]["Id"] if answer else "(new portfolio)"
+
+        product_id = self.find_product()
+        artifact_id = None
+        if product_id is None:
+            product_args = {
+                "Name": self.options.product_name,
+                "Owner": self.options.owner,
+                "Description": self.options.description,
+                "Distributor": self.options.owner,
+                "SupportDescription": self.options.support_description,
+                "ProductType": "CLOUD_FORMATION_TEMPLATE",
+                "Tags": [VISIBILITY_TAG],
+                "ProvisioningArtifactParameters": artifact_parameters,
+                "IdempotencyToken": _token("product", self.options.product_name),
+            }
+            if self.options.support_email:
+                product_args["SupportEmail"] = self.options.support_email
+            if self.options.support_url:
+                product_args["SupportUrl"] = self.options.support_url
+            answer = self.write(
+                f"create product {self.options.product_name!r} ({content.version})",
+                catalog.create_product,
+                **product_args,
+            )
+            if answer:
+                product_id = answer["ProductViewDetail"]["ProductViewSummary"]["ProductId"]
+                artifact_id = answer["ProvisioningArtifactDetail"]["Id"]
+        if product_id and not artifact_id and not self.options.dry_run:
+            artifacts = catalog.list_provisioning_artifacts(ProductId=product_id)[
+                "ProvisioningArtifactDetails"
+            ]
+            existing = next((a for a in artifacts if a["Name"] == content.version), None)
+            if existing:
+                artifact_id = existing["Id"]
+            else:
+                answer = self.write(
+                    f"add provisioning artifact {content.version} to {product_id}",
+                    catalog.create_provisioning_artifact,
+                    ProductId=product_id,
+                    Parameters=artifact_parameters,
+                    IdempotencyToken=_token("artifact", product_id, content.version),
+                )
+                artifact_id = answer["ProvisioningArtifactDetail"]["Id"]
+        elif product_id and self.options.dry_run and not artifact_id:
+            artifacts = catalog.list_provisioning_artifacts(ProductId=product_id)[
+                "ProvisioningArtifactDetails"
+            ]
+            existing = next((a for a in artifacts if a["Name"] == content.version), None)
+            if existing:
+                artifact_id = existing["Id"]
+            else:
+                self.write(f"add provisioning artifact {content.version} to {product_id}", lambda: None)
+
+        if product_id and portfolio_id and not self.options.dry_run:
+            self.associate(account, portfolio_id, product_id)
+            self.deprecate_old(product_id, artifact_id)
+        elif self.options.dry_run:
+            self.associate(account, portfolio_id, product_id)
+
+        return {
+            "portfolio_id": portfolio_id,
+            "product_id": product_id,
+            "provisioning_artifact_id": artifact_id,
+        }
+
+    def associate(self, account: str, portfolio_id: str | None, product_id: str | None) -> None:
+        catalog = self.client("servicecatalog")
+        known_portfolio = portfolio_id and not portfolio_id.startswith("(")
+        linked = []
+        if product_id and known_portfolio:
+            linked = [
+                p["Id"] for p in catalog.list_portfolios_for_product(ProductId=product_id)["PortfolioDetails"]
+            ]
+        if portfolio_id not in linked:
+            self.write(
+                f"associate product {product_id} with portfolio {portfolio_id}",
+                catalog.associate_product_with_portfolio,
+                ProductId=product_id,
+                PortfolioId=portfolio_id,
+            )
+        principals = []
+        if known_portfolio:
+            principals = [
+                p["PrincipalARN"]
+                for p in catalog.list_principals_for_portfolio(PortfolioId=portfolio_id)["Principals"]
+            ]
+        for principal in self.options.principal_arns:
+            if principal not in principals:
+                self.write(
+                    f"grant portfolio {portfolio_id} to {principal}",
+                    catalog.associate_principal_with_portfolio,
+                    PortfolioId=portfolio_id,
+                    PrincipalARN=principal,
+                    PrincipalType="IAM",
+                )
+        constraints = []
+        if known_portfolio and product_id:
+            constraints = catalog.list_constraints_for_portfolio(
+                PortfolioId=portfolio_id, ProductId=product_id
+            )["ConstraintDetails"]
+        if not any(c["Type"] == "LAUNCH" for c in constraints):
+            role = self.options.launch_role_arn or self.default_launch_role(account)
+            self.write(
+                f"launch constraint on {product_id} with role {role}",
+                catalog.create_constraint,
+                PortfolioId=portfolio_id,
+                ProductId=product_id,
+                Type="LAUNCH",
+                Parameters=json.dumps({"RoleArn": role}),
+                Description="SageMaker projects launch role",
+                IdempotencyToken=_token("launch", portfolio_id or "", product_id or ""),
+            )
+
+    def deprecate_old(self, product_id: str, current_id: str | None) -> None:
+        keep = self.options.keep_versions
+        if not keep:
+            return
+        catalog = self.client("servicecatalog")
+        artifacts = catalog.list_provisioning_artifacts(ProductId=product_id)["ProvisioningArtifactDetails"]
+        active = sorted(
+            (a for a in artifacts if a.get("Active", True)), key=lambda a: a["CreatedTime"], reverse=True
+        )
+        active.sort(key=lambda a: a["Id"] != current_id)  # the current version is always kept
+        for old in active[keep:]:
+            self.write(
+                f"deprecate provisioning artifact {old['Name']} ({old['Id']})",
+                catalog.update_provisioning_artifact,
+                ProductId=product_id,
+                ProvisioningArtifactId=old["Id"],
+                Active=False,
+                Guidance="DEPRECATED",
+            )
+
+    def publish_s3(self, bucket: str, content: Content) -> dict:
+        s3 = self.client("s3")
+        cors = {
+            "CORSRules": [
+                {
+                    "AllowedHeaders": ["*"],
+                    "AllowedMethods": ["GET", "PUT", "POST", "HEAD", "DELETE"],
+                    "AllowedOrigins": ["https://*.sagemaker.aws"],
+                    "ExposeHeaders": [
+                        "ETag",
+                        "x-amz-delete-marker",
+                        "x-amz-id-2",
+                        "x-amz-request-id",
+                        "x-amz-server-side-encryption",
+                        "x-amz-version-id",
+                    ],
+                }
+            ]
+        }
+        try:
+            current = s3.get_bucket_cors(Bucket=bucket)["CORSRules"]
+        except ClientError:
+            current = None
+        if current != cors["CORSRules"]:
+            self.write(
+                f"set CORS for SageMaker Studio on {bucket}",
+                s3.put_bucket_cors,
+                Bucket=bucket,
+                CORSConfiguration=cors,
+            )
+        key = f"templates/{_slug(self.options.product_name)}.yaml"
+        self.upload(bucket, key, content.template_body.encode(), tagging="sagemaker%3Astudio-visibility=true")
+        location = f"s3://{bucket}/templates/"
+        sagemaker = self.client("sagemaker")
+        domain_arn = sagemaker.describe_domain(DomainId=self.options.domain_id)["DomainArn"]
+        tags = {t["Key"]: t["Value"] for t in sagemaker.list_tags(ResourceArn=domain_arn).get("Tags", [])}
+        if tags.get("sagemaker:projectS3TemplatesLocation") != location:
+            self.write(
+                f"tag domain {self.options.domain_id} with sagemaker:projectS3TemplatesLocation={location}",
+                sagemaker.add_tags,
+                ResourceArn=domain_arn,
+                Tags=[{"Key": "sagemaker:projectS3TemplatesLocation", "Value": location}],
+            )
+        return {"template_url": template_url(bucket, self.region, key), "templates_location": location}
+
+    # -- the whole thing -------------------------------------------------------------------------------------
+    def run(self) -> dict:
+        account = self.client("sts").get_caller_identity()["Account"]
+        self.preflight(account)
+        bucket = self.options.bucket or f"smbundle-templates-{account}-{self.region}"
+        content = build_content(self.options.repo_root, self.options.product_name, bucket)
+        self.ensure_bucket(bucket)
+        self.upload(bucket, content.build_key, content.build_zip)
+        self.upload(bucket, content.deploy_key, content.deploy_zip)
+        self.upload(bucket, content.template_key, content.template_body.encode())
+        result = {
+            "target": self.options.target,
+            "version": content.version,
+            "bucket": bucket,
+            "template_url": template_url(bucket, self.region, content.template_key),
+            "seed_code": {
+                "build": f"s3://{bucket}/{content.build_key}",
+                "deploy": f"s3://{bucket}/{content.deploy_key}",
+            },
+        }
+        if self.options.target == "s3":
+            result.update(self.publish_s3(bucket, content))
+        else:
+            result.update(self.publish_servicecatalog(account, bucket, content))
+        result.update({"changed": self.changed, "dry_run": self.options.dry_run, "plan": self.plan})
+        return result
+
+
+def _check_role(iam, name: str, service: str) -> str | None:
+    try:
+        role = iam.get_role(RoleName=name)["Role"]
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "NoSuchEntity":
+            return f"role {name} does not exist: {ENABLE_PROJECTS_FIX}"
+        raise
+    document = role["AssumeRolePolicyDocument"]
+    if isinstance(document, str):
+        document = json.loads(document)
+    principals = []
+    for statement in document.get("Statement", []):
+        if statement.get("Effect") == "Allow":
+            service_principal = (statement.get("Principal") or {}).get("Service", [])
+            principals.extend(
+                service_principal if isinstance(service_principal, list) else [service_principal]
+            )
+    if service not in principals:
+        return f"role {name} does not trust {service}: add it to the role's trust policy (or re-create the role: {ENABLE_PROJECTS_FIX})"
+    return None
+
+
+def _check_principal(iam, arn: str) -> str | None:
+    kind, _, path_and_name = arn.split(":", 5)[-1].partition("/")
+    name = path_and_name.split("/")[-1]
+    try:
+        if kind == "role":
+            iam.get_role(RoleName=name)
+        elif kind == "user":
+            iam.get_user(UserName=name)
+        elif kind == "group":
+            iam.get_group(GroupName=name)
+        else:
+            return f"principal {arn} is not an IAM role, user or group ARN"
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "NoSuchEntity":
+            return f"principal {arn} does not exist: pass the Studio domain's or user profile's execution role ARN"
+        raise
+    return None
+
+
+def _token(*parts: str) -> str:
+    return packaging.content_hash(*(p.encode() for p in parts))[:32]
+
+
+def publish(options: PublishOptions, session=None, before_write=None) -> dict:
+    return Publisher(options, session, before_write).run()

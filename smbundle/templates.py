@@ -1,0 +1,60 @@
+"""Loading, rendering and linting CloudFormation templates (parsed with cfnlint.decode, dumped with cfn-flip)."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+from cfn_flip import dump_yaml
+from cfnlint.decode import decode_str
+
+
+class TemplateError(Exception):
+    """A template that cannot be used as it is."""
+
+
+def load(path: Path) -> dict:
+    template, matches = decode_str(Path(path).read_text())
+    if template is None or matches:
+        problems = (
+            "; ".join(f"{m.rule.id} {m.message} (line {m.linenumber})" for m in matches) or "cannot parse"
+        )
+        raise TemplateError(f"{path}: {problems}")
+    return template
+
+
+def render_product(template: dict, bucket: str, build_key: str, deploy_key: str) -> dict:
+    """Set where the seed code lives: Mappings.SeedCode.S3 (structured, never string replacement)."""
+    rendered = copy.deepcopy(_plain(template))
+    try:
+        location = rendered["Mappings"]["SeedCode"]["S3"]
+    except KeyError:
+        raise TemplateError(
+            "the product template has no Mappings.SeedCode.S3 entry for the seed-code location"
+        ) from None
+    missing = {"Bucket", "BuildKey", "DeployKey"} - set(location)
+    if missing:
+        raise TemplateError(f"Mappings.SeedCode.S3 lacks {sorted(missing)}")
+    location.update({"Bucket": bucket, "BuildKey": build_key, "DeployKey": deploy_key})
+    return rendered
+
+
+def to_yaml(template: dict) -> str:
+    return dump_yaml(_plain(template), clean_up=False, long_form=False)
+
+
+def _plain(value):
+    """cfnlint's node types (dict_node, str_node) as plain Python values."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, str):
+        return str(value)
+    return value
+
+
+def lint(path: Path) -> list[str]:
+    from cfnlint.api import lint_file
+
+    return [f"{m.rule.id} {m.message} (line {m.linenumber})" for m in lint_file(Path(path))]
