@@ -156,10 +156,8 @@ def print_digest(summary: dict, summary_path: Path) -> None:
         f"({summary['model_package']['ModelApprovalStatus']})"
     )
     if staging:
-        print(
-            f"staging:        {staging['EndpointName']} {staging['EndpointStatus']} serverless "
-            f"{json.dumps(staging.get('CurrentServerlessConfig'))}"
-        )
+        serverless = staging["ProductionVariants"][0].get("CurrentServerlessConfig")
+        print(f"staging:        {staging['EndpointName']} {staging['EndpointStatus']} serverless {json.dumps(serverless)}")
     if prod:
         variant = prod["ProductionVariants"][0]
         capture = prod.get("DataCaptureConfig", {})

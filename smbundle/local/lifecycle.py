@@ -64,6 +64,7 @@ class LocalRunOptions:
     auto_approve: bool = True
     stop_before_prod: bool = False
     product_name: str = "mlops-serverless-staging"
+    repo_root: Path = REPO_ROOT  # where service_catalog/ and seed_code/ are read from
 
 
 # reporter(event, name, status, seconds, detail): event is "start" or "end"; name is "Stage" or "Stage / Action".
@@ -148,7 +149,7 @@ def _publish(run: LifecycleRun) -> dict:
 
     result = publish(
         PublishOptions(
-            repo_root=REPO_ROOT,
+            repo_root=run.options.repo_root,
             product_name=run.options.product_name,
             region=run.options.region,
             endpoint_url=run.options.endpoint_url,
