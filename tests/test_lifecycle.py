@@ -1,0 +1,140 @@
+"""The whole lifecycle on the embedded AWS, and its fidelity: a broken product fails where AWS would."""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+from pathlib import Path
+
+import pytest
+
+from smbundle.local import server
+from smbundle.local.lifecycle import LifecycleFailed, LocalRunOptions, run_lifecycle
+from smbundle.local.sample_data import generate_rows
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def embedded():
+    with server.start() as aws:
+        yield aws
+
+
+def product_copy(tmp_path: Path) -> Path:
+    """A copy of what the lifecycle reads, to break on purpose."""
+    root = tmp_path / "repo"
+    shutil.copytree(REPO / "service_catalog", root / "service_catalog")
+    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info", ".pytest_cache")
+    shutil.copytree(REPO / "seed_code", root / "seed_code", ignore=ignore)
+    return root
+
+
+def run(embedded, tmp_path, name, **options):
+    events = []
+    summary = run_lifecycle(
+        LocalRunOptions(workdir=tmp_path / "work", project_name=name, endpoint_url=embedded.url, **options),
+        lambda event, stage, status, seconds: events.append((event, stage, status)),
+    )
+    return summary, events
+
+
+@pytest.fixture(scope="module")
+def happy(embedded, tmp_path_factory):
+    return run(embedded, tmp_path_factory.mktemp("happy"), "happy-path")
+
+
+def test_lifecycle_reaches_prod_with_a_serverless_staging(happy):
+    summary, events = happy
+    staging = summary["staging"]["DescribeEndpoint"]
+    assert staging["EndpointName"] == "happy-path-staging"
+    assert staging["ProductionVariants"][0]["CurrentServerlessConfig"] == {
+        "MemorySizeInMB": 2048,
+        "MaxConcurrency": 20,
+    }
+    prod = summary["prod"]
+    assert prod["DescribeEndpoint"]["EndpointStatus"] == "InService"
+    variant = prod["DescribeEndpointConfig"]["ProductionVariants"][0]
+    assert variant["InstanceType"] == "ml.m5.large" and "ServerlessConfig" not in variant
+    assert prod["DescribeEndpoint"]["DataCaptureConfig"]["EnableCapture"] is True
+    assert summary["model_package"]["ModelApprovalStatus"] == "Approved"
+    assert summary["model_package"]["metrics"]["regression_metrics"]["mse"]["value"] < 6.0
+    assert all(entry["status"] == "Succeeded" for entry in summary["stages"].values())
+    assert list(summary["stages"])[-1] == "ModelDeploy.DeployProd"
+    json.dumps(summary, default=str)  # the summary is JSON
+
+
+def test_staging_test_really_invoked_the_model(happy):
+    results = happy[0]["test_results"]
+    assert results["passed"] is True
+    assert results["invocations"] > 100 and results["errors"] == 0
+    assert results["replay"]["passed"] is True
+    assert results["replay"]["measured_mse"] == pytest.approx(results["replay"]["registered_mse"], rel=1e-3)
+    assert results["load"]["succeeded"] == results["load"]["requests"]
+
+
+def test_progress_reports_every_action_start_and_end(happy):
+    _, events = happy
+    ends = [stage for event, stage, status in events if event == "end"]
+    assert "ModelDeploy / DeployStaging / TestStaging" in ends
+    assert "ModelDeploy / DeployProd / DeployResourcesProd" in ends
+    starts = [stage for event, stage, _ in events if event == "start"]
+    assert sorted(starts) == sorted(ends)
+
+
+def test_stop_before_prod_leaves_prod_undeployed(embedded, tmp_path):
+    summary, _ = run(embedded, tmp_path, "stop-early", stop_before_prod=True)
+    assert summary["staging"] is not None
+    assert summary["prod"] is None
+    assert summary["stages"]["ModelDeploy.DeployStaging"]["status"] == "Stopped"
+
+
+def test_buildspec_reading_a_variable_the_project_does_not_set(embedded, tmp_path):
+    root = product_copy(tmp_path)
+    buildspec = root / "seed_code" / "build" / "codebuild-buildspec.yml"
+    buildspec.write_text(
+        buildspec.read_text().replace('--region "$AWS_REGION"', '--region "$SAGEMAKER_REGION"')
+    )
+    with pytest.raises(LifecycleFailed) as failure:
+        run(embedded, tmp_path, "broken-env", repo_root=root)
+    assert failure.value.stage == "ModelBuild.Build"
+    assert failure.value.action == "BuildAndExecuteSageMakerPipeline"
+    assert "$SAGEMAKER_REGION, which build project" in str(failure.value)
+
+
+def test_event_pattern_that_no_longer_matches_the_approval(embedded, tmp_path):
+    root = product_copy(tmp_path)
+    template = root / "service_catalog" / "product.yaml"
+    template.write_text(
+        template.read_text().replace(
+            "ModelApprovalStatus: [Approved, Rejected]", "ModelApprovalStatus: [Approve]"
+        )
+    )
+    with pytest.raises(LifecycleFailed) as failure:
+        run(embedded, tmp_path, "broken-rule", repo_root=root)
+    assert failure.value.stage == "ApproveModelPackage"
+    assert "started no pipeline" in str(failure.value)
+
+
+def test_stage_config_with_an_invalid_memory_size(embedded, tmp_path):
+    root = product_copy(tmp_path)
+    config = root / "seed_code" / "deploy" / "staging-config.json"
+    config.write_text(json.dumps({"Parameters": {"StageName": "staging", "MemorySizeInMB": "1500"}}))
+    with pytest.raises(LifecycleFailed) as failure:
+        run(embedded, tmp_path, "broken-config", repo_root=root)
+    assert failure.value.stage == "ModelDeploy.Build"
+    assert any("MemorySizeInMB must be one of 1024, 2048" in line for line in failure.value.log_tail)
+
+
+def test_model_that_fails_the_mse_gate(embedded, tmp_path):
+    rows = generate_rows(1500, seed=3)
+    rng = random.Random(5)
+    noisy = tmp_path / "noisy.csv"
+    noisy.write_text("".join(",".join(map(str, row[:-1] + [rng.randint(1, 29)])) + "\n" for row in rows))
+    with pytest.raises(LifecycleFailed) as failure:
+        run(embedded, tmp_path, "bad-model", input_data=noisy)
+    assert failure.value.stage == "ModelBuild.Build"
+    text = "\n".join(failure.value.log_tail)
+    assert "FailAbaloneModelMse" in text and "Failed" in text
+    assert "Model not registered: test MSE" in text and "is above MseThreshold 6.0" in text
