@@ -1,0 +1,210 @@
+"""The abalone SageMaker Pipeline: preprocess -> train (built-in XGBoost) -> evaluate -> MSE gate -> register | fail.
+
+                                                   MSE <= MseThreshold
+    PreprocessAbaloneData -> TrainAbaloneModel -> EvaluateAbaloneModel -> CheckMseAbaloneEvaluation
+                                                                           |-> RegisterAbaloneModel (model package)
+                                                                           `-> FailAbaloneModelMse (message has MSE)
+
+The registered package carries its model-quality metrics (evaluation.json) and, in CustomerMetadataProperties
+``TestDataS3Uri``, where its held-out test split lives, so the deploy repository's staging test can replay it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sagemaker import image_uris
+from sagemaker.estimator import Estimator
+from sagemaker.inputs import TrainingInput
+from sagemaker.model import Model
+from sagemaker.model_metrics import MetricsSource, ModelMetrics
+from sagemaker.processing import ProcessingInput, ProcessingOutput, ScriptProcessor
+from sagemaker.sklearn.processing import SKLearnProcessor
+from sagemaker.workflow.condition_step import ConditionStep
+from sagemaker.workflow.conditions import ConditionLessThanOrEqualTo
+from sagemaker.workflow.execution_variables import ExecutionVariables
+from sagemaker.workflow.fail_step import FailStep
+from sagemaker.workflow.functions import Join, JsonGet
+from sagemaker.workflow.model_step import ModelStep
+from sagemaker.workflow.parameters import ParameterFloat, ParameterInteger, ParameterString
+from sagemaker.workflow.pipeline import Pipeline
+from sagemaker.workflow.pipeline_context import PipelineSession
+from sagemaker.workflow.properties import PropertyFile
+from sagemaker.workflow.steps import ProcessingStep, TrainingStep
+
+HERE = Path(__file__).resolve().parent
+SKLEARN_VERSION = "1.4-2"  # newest scikit-learn processing container the SDK knows
+XGBOOST_VERSION = "3.0-5"  # newest built-in XGBoost container the SDK knows
+DEFAULT_INPUT_DATA_URL = "s3://sagemaker-sample-files/datasets/tabular/uci_abalone/abalone.csv"
+HYPERPARAMETERS = {
+    "objective": "reg:squarederror",
+    "num_round": 50,
+    "max_depth": 5,
+    "eta": 0.2,
+    "gamma": 4,
+    "min_child_weight": 6,
+    "subsample": 0.7,
+}
+
+
+def get_pipeline(
+    region: str,
+    role: str,
+    default_bucket: str,
+    pipeline_name: str,
+    model_package_group_name: str,
+    base_job_prefix: str = "abalone",
+    sagemaker_session: PipelineSession | None = None,
+) -> Pipeline:
+    session = sagemaker_session or PipelineSession(default_bucket=default_bucket)
+    prefix = f"s3://{default_bucket}/{base_job_prefix}"
+
+    processing_instance_type = ParameterString("ProcessingInstanceType", default_value="ml.m5.xlarge")
+    processing_instance_count = ParameterInteger("ProcessingInstanceCount", default_value=1)
+    training_instance_type = ParameterString("TrainingInstanceType", default_value="ml.m5.xlarge")
+    training_instance_count = ParameterInteger("TrainingInstanceCount", default_value=1)
+    model_approval_status = ParameterString("ModelApprovalStatus", default_value="PendingManualApproval")
+    input_data = ParameterString("InputDataUrl", default_value=DEFAULT_INPUT_DATA_URL)
+    mse_threshold = ParameterFloat("MseThreshold", default_value=6.0)
+
+    # Outputs go under a per-execution prefix, so a package's test split stays where its metadata says.
+    def execution_prefix(name: str) -> Join:
+        return Join(on="/", values=[prefix, ExecutionVariables.PIPELINE_EXECUTION_ID, name])
+
+    sklearn_processor = SKLearnProcessor(
+        framework_version=SKLEARN_VERSION,
+        instance_type=processing_instance_type,
+        instance_count=processing_instance_count,
+        base_job_name=f"{base_job_prefix}-preprocess",
+        sagemaker_session=session,
+        role=role,
+    )
+    step_process = ProcessingStep(
+        name="PreprocessAbaloneData",
+        step_args=sklearn_processor.run(
+            inputs=[ProcessingInput(source=input_data, destination="/opt/ml/processing/input")],
+            outputs=[
+                ProcessingOutput(output_name=name, source=f"/opt/ml/processing/{name}", destination=execution_prefix(name))
+                for name in ("train", "validation", "test")
+            ],
+            code=str(HERE / "preprocess.py"),
+            arguments=["--input-dir", "/opt/ml/processing/input", "--output-dir", "/opt/ml/processing"],
+        ),
+    )
+    outputs = step_process.properties.ProcessingOutputConfig.Outputs
+
+    image_uri = image_uris.retrieve("xgboost", region=region, version=XGBOOST_VERSION)
+    estimator = Estimator(
+        image_uri=image_uri,
+        instance_type=training_instance_type,
+        instance_count=training_instance_count,
+        output_path=f"{prefix}/training",
+        base_job_name=f"{base_job_prefix}-train",
+        sagemaker_session=session,
+        role=role,
+        hyperparameters=HYPERPARAMETERS,
+    )
+    step_train = TrainingStep(
+        name="TrainAbaloneModel",
+        step_args=estimator.fit(
+            inputs={
+                channel: TrainingInput(s3_data=outputs[channel].S3Output.S3Uri, content_type="text/csv")
+                for channel in ("train", "validation")
+            }
+        ),
+    )
+
+    evaluation_report = PropertyFile(name="AbaloneEvaluationReport", output_name="evaluation", path="evaluation.json")
+    evaluator = ScriptProcessor(
+        image_uri=image_uri,
+        command=["python3"],
+        instance_type=processing_instance_type,
+        instance_count=1,
+        base_job_name=f"{base_job_prefix}-evaluate",
+        sagemaker_session=session,
+        role=role,
+    )
+    step_eval = ProcessingStep(
+        name="EvaluateAbaloneModel",
+        step_args=evaluator.run(
+            inputs=[
+                ProcessingInput(
+                    source=step_train.properties.ModelArtifacts.S3ModelArtifacts, destination="/opt/ml/processing/model"
+                ),
+                ProcessingInput(source=outputs["test"].S3Output.S3Uri, destination="/opt/ml/processing/test"),
+            ],
+            outputs=[
+                ProcessingOutput(
+                    output_name="evaluation",
+                    source="/opt/ml/processing/evaluation",
+                    destination=execution_prefix("evaluation"),
+                )
+            ],
+            code=str(HERE / "evaluate.py"),
+            arguments=[
+                "--model-dir",
+                "/opt/ml/processing/model",
+                "--test-dir",
+                "/opt/ml/processing/test",
+                "--output-dir",
+                "/opt/ml/processing/evaluation",
+            ],
+        ),
+        property_files=[evaluation_report],
+    )
+
+    model_metrics = ModelMetrics(
+        model_statistics=MetricsSource(
+            s3_uri=Join(on="/", values=[execution_prefix("evaluation"), "evaluation.json"]),
+            content_type="application/json",
+        )
+    )
+    model = Model(
+        image_uri=image_uri,
+        model_data=step_train.properties.ModelArtifacts.S3ModelArtifacts,
+        sagemaker_session=session,
+        role=role,
+    )
+    step_register = ModelStep(
+        name="RegisterAbaloneModel",
+        step_args=model.register(
+            content_types=["text/csv"],
+            response_types=["text/csv"],
+            inference_instances=["ml.t2.medium", "ml.m5.large", "ml.m5.xlarge"],
+            transform_instances=["ml.m5.large"],
+            model_package_group_name=model_package_group_name,
+            approval_status=model_approval_status,
+            model_metrics=model_metrics,
+            customer_metadata_properties={
+                "TestDataS3Uri": Join(on="/", values=[execution_prefix("test"), "test.csv"]),
+            },
+            description="Abalone ring-count regressor (XGBoost), registered by the build pipeline",
+        ),
+    )
+
+    mse = JsonGet(step_name=step_eval.name, property_file=evaluation_report, json_path="regression_metrics.mse.value")
+    step_fail = FailStep(
+        name="FailAbaloneModelMse",
+        error_message=Join(on=" ", values=["Model not registered: test MSE", mse, "is above MseThreshold", mse_threshold]),
+    )
+    step_condition = ConditionStep(
+        name="CheckMseAbaloneEvaluation",
+        conditions=[ConditionLessThanOrEqualTo(left=mse, right=mse_threshold)],
+        if_steps=[step_register],
+        else_steps=[step_fail],
+    )
+
+    return Pipeline(
+        name=pipeline_name,
+        parameters=[
+            processing_instance_type,
+            processing_instance_count,
+            training_instance_type,
+            training_instance_count,
+            model_approval_status,
+            input_data,
+            mse_threshold,
+        ],
+        steps=[step_process, step_train, step_eval, step_condition],
+        sagemaker_session=session,
+    )

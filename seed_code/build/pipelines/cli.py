@@ -1,0 +1,199 @@
+"""Console commands of the model build repository.
+
+run-pipeline              upsert the SageMaker Pipeline, start it, wait, print each step, fail when it fails
+get-pipeline-definition   print the pipeline definition JSON (no execution)
+
+Both read the SageMaker project settings from flags whose defaults are the environment variables the project's
+CodeBuild project sets: SAGEMAKER_PROJECT_NAME, SAGEMAKER_PROJECT_ID, SAGEMAKER_PROJECT_ARN, ARTIFACT_BUCKET,
+SAGEMAKER_PIPELINE_ROLE_ARN, AWS_REGION. The pipeline and the model package group are named
+<project name>-<project id>.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+TERMINAL = {"Succeeded", "Failed", "Stopped"}
+
+
+class PipelineError(Exception):
+    """One line for the user."""
+
+
+def _parser(description: str) -> argparse.ArgumentParser:
+    env = os.environ.get
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--project-name", default=env("SAGEMAKER_PROJECT_NAME"), help="env SAGEMAKER_PROJECT_NAME")
+    parser.add_argument("--project-id", default=env("SAGEMAKER_PROJECT_ID"), help="env SAGEMAKER_PROJECT_ID")
+    parser.add_argument("--project-arn", default=env("SAGEMAKER_PROJECT_ARN"), help="env SAGEMAKER_PROJECT_ARN")
+    parser.add_argument("--role-arn", default=env("SAGEMAKER_PIPELINE_ROLE_ARN"), help="env SAGEMAKER_PIPELINE_ROLE_ARN")
+    parser.add_argument("--default-bucket", default=env("ARTIFACT_BUCKET"), help="env ARTIFACT_BUCKET")
+    parser.add_argument("--region", default=env("AWS_REGION") or env("AWS_DEFAULT_REGION"), help="env AWS_REGION")
+    return parser
+
+
+def _require(args, *names) -> None:
+    missing = [f"--{n.replace('_', '-')}" for n in names if not getattr(args, n)]
+    if missing:
+        raise PipelineError(f"missing {', '.join(missing)} (or the environment variable named in --help)")
+
+
+def _session(region: str):
+    return boto3.session.Session(region_name=region)
+
+
+def _opt_out_of_telemetry() -> None:
+    """SAGEMAKER_TELEMETRY_OPT_OUT=true: the SDK sends no telemetry request.
+
+    The SDK's own switch is a defaults config file (TelemetryOptOut), but with any config file present the
+    SDK 2.x validates it against its JSON schema on every lookup, which costs seconds per pipeline build.
+    """
+    if os.environ.get("SAGEMAKER_TELEMETRY_OPT_OUT", "").lower() == "true":
+        from sagemaker.telemetry import telemetry_logging
+
+        telemetry_logging._send_telemetry_request = lambda *args, **kwargs: None
+
+
+def build_pipeline(args, boto_session):
+    _opt_out_of_telemetry()
+    from sagemaker.workflow.pipeline_context import PipelineSession
+
+    from pipelines.abalone.pipeline import get_pipeline
+
+    name = f"{args.project_name}-{args.project_id}"
+    sagemaker_client = boto_session.client("sagemaker", config=Config(retries={"mode": "standard"}))
+    session = PipelineSession(
+        boto_session=boto_session, sagemaker_client=sagemaker_client, default_bucket=args.default_bucket
+    )
+    pipeline = get_pipeline(
+        region=args.region,
+        role=args.role_arn,
+        default_bucket=args.default_bucket,
+        pipeline_name=name,
+        model_package_group_name=name,
+        base_job_prefix=name,
+        sagemaker_session=session,
+    )
+    return pipeline, sagemaker_client
+
+
+def project_tags(sagemaker_client, args) -> list[dict]:
+    tags = {}
+    if args.project_arn:
+        try:
+            for page in sagemaker_client.get_paginator("list_tags").paginate(ResourceArn=args.project_arn):
+                tags.update({t["Key"]: t["Value"] for t in page["Tags"] if not t["Key"].startswith("aws:")})
+        except ClientError as exc:
+            raise PipelineError(f"cannot read the tags of project {args.project_arn}: {exc}") from exc
+    tags["sagemaker:project-name"] = args.project_name
+    tags["sagemaker:project-id"] = args.project_id
+    return [{"Key": k, "Value": v} for k, v in tags.items()]
+
+
+def ensure_model_package_group(sagemaker_client, name: str, tags: list[dict]) -> None:
+    """The product stack owns the group; create it only when the pipeline runs outside a project."""
+    try:
+        sagemaker_client.describe_model_package_group(ModelPackageGroupName=name)
+    except ClientError:
+        sagemaker_client.create_model_package_group(ModelPackageGroupName=name, Tags=tags)
+
+
+def wait(sagemaker_client, execution_arn: str, timeout_s: float, poll_s: float) -> dict:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        execution = sagemaker_client.describe_pipeline_execution(PipelineExecutionArn=execution_arn)
+        if execution["PipelineExecutionStatus"] in TERMINAL:
+            return execution
+        if time.monotonic() > deadline:
+            raise PipelineError(
+                f"pipeline execution {execution_arn} still {execution['PipelineExecutionStatus']} after "
+                f"{timeout_s:.0f} s (--timeout-seconds); it keeps running in SageMaker"
+            )
+        time.sleep(poll_s)
+
+
+def print_steps(sagemaker_client, execution_arn: str) -> None:
+    steps = []
+    for page in sagemaker_client.get_paginator("list_pipeline_execution_steps").paginate(
+        PipelineExecutionArn=execution_arn, SortOrder="Ascending"
+    ):
+        steps.extend(page["PipelineExecutionSteps"])
+    for step in steps:
+        reason = f" - {step['FailureReason']}" if step.get("FailureReason") else ""
+        print(f"  {step['StepName']:<40} {step['StepStatus']}{reason}", flush=True)
+
+
+def parse_parameters(pairs: list[str]) -> list[dict]:
+    parameters = []
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise PipelineError(f"--parameter {pair!r} must look like Name=Value")
+        parameters.append({"Name": name, "Value": value})
+    return parameters
+
+
+def run_pipeline(argv=None) -> int:
+    parser = _parser("Upsert and run the SageMaker Pipeline; wait for it; fail when the execution fails.")
+    parser.add_argument("--parameter", action="append", default=[], help="execution parameter Name=Value")
+    parser.add_argument("--timeout-seconds", type=float, default=float(os.environ.get("PIPELINE_TIMEOUT_SECONDS", 7200)))
+    parser.add_argument("--poll-seconds", type=float, default=float(os.environ.get("PIPELINE_POLL_SECONDS", 30)))
+    args = parser.parse_args(argv)
+    try:
+        _require(args, "project_name", "project_id", "role_arn", "default_bucket", "region")
+        parameters = parse_parameters(args.parameter)
+        pipeline, sagemaker_client = build_pipeline(args, _session(args.region))
+        tags = project_tags(sagemaker_client, args)
+        ensure_model_package_group(sagemaker_client, pipeline.name, tags)
+        pipeline.upsert(role_arn=args.role_arn, tags=tags)
+        started = sagemaker_client.start_pipeline_execution(
+            PipelineName=pipeline.name,
+            PipelineParameters=parameters,
+            PipelineExecutionDisplayName=f"codebuild-{int(time.time())}",
+        )
+        arn = started["PipelineExecutionArn"]
+        print(f"started {arn}", flush=True)
+        execution = wait(sagemaker_client, arn, args.timeout_seconds, args.poll_seconds)
+        print_steps(sagemaker_client, arn)
+    except PipelineError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except (ClientError, BotoCoreError) as exc:
+        print(f"error: AWS call failed: {exc}", file=sys.stderr)
+        return 1
+    status = execution["PipelineExecutionStatus"]
+    print(f"pipeline {pipeline.name} execution {status}", flush=True)
+    if status != "Succeeded":
+        print(f"error: pipeline execution {status}: {execution.get('FailureReason', 'see the steps above')}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def get_pipeline_definition(argv=None) -> int:
+    parser = _parser("Print the SageMaker Pipeline definition JSON (nothing is created or started).")
+    parser.add_argument("--file-name", help="write the definition to this file instead of stdout")
+    args = parser.parse_args(argv)
+    try:
+        _require(args, "project_name", "project_id", "role_arn", "default_bucket", "region")
+        pipeline, _ = build_pipeline(args, _session(args.region))
+        definition = json.dumps(json.loads(pipeline.definition()), indent=2)
+    except PipelineError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except (ClientError, BotoCoreError) as exc:
+        print(f"error: AWS call failed: {exc}", file=sys.stderr)
+        return 1
+    if args.file_name:
+        with open(args.file_name, "w") as handle:
+            handle.write(definition + "\n")
+    else:
+        print(definition)
+    return 0
