@@ -157,7 +157,9 @@ def print_digest(summary: dict, summary_path: Path) -> None:
     )
     if staging:
         serverless = staging["ProductionVariants"][0].get("CurrentServerlessConfig")
-        print(f"staging:        {staging['EndpointName']} {staging['EndpointStatus']} serverless {json.dumps(serverless)}")
+        print(
+            f"staging:        {staging['EndpointName']} {staging['EndpointStatus']} serverless {json.dumps(serverless)}"
+        )
     if prod:
         variant = prod["ProductionVariants"][0]
         capture = prod.get("DataCaptureConfig", {})
@@ -173,6 +175,9 @@ def print_digest(summary: dict, summary_path: Path) -> None:
             f"{results.get('invocations')} invocations, {results.get('errors')} errors, "
             f"{results.get('throttles')} throttles, p50 {latency.get('p50')} ms, p99 {latency.get('p99')} ms"
         )
+    estimate = summary.get("cost_estimate") or {}
+    if "recommendation" in estimate:
+        print(f"cost at {estimate['seconds_per_inference'] * 1000:.1f} ms measured: {estimate['recommendation']}")
     print(f"summary:        {summary_path}")
 
 

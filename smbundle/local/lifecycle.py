@@ -304,7 +304,20 @@ def _summary(run, names, project, package_arn, deploy_result, data_label) -> dic
         "test_results": _test_results(deploy_result),
         "stages": run.stages,
     }
+    summary["cost_estimate"] = _cost_estimate(summary["test_results"], run.options.region)
     return summary
+
+
+def _cost_estimate(results: dict | None, region: str) -> dict | None:
+    """The cost planner at the latency the staging test measured, with the blog's traffic profile."""
+    from smbundle.cost import CostInputError, estimate_from_test_results
+
+    if not results:
+        return None
+    try:
+        return estimate_from_test_results(results, region=region)
+    except CostInputError as exc:
+        return {"error": str(exc)}
 
 
 def _endpoint(sagemaker, name: str) -> dict | None:

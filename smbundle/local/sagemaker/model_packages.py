@@ -18,14 +18,28 @@ def apply() -> None:
         return
     original = models.SageMakerModelBackend.update_model_package
 
-    def update_model_package(self, model_package_arn, model_approval_status, approval_description,
-                             customer_metadata_properties, *args, **kwargs):
+    def update_model_package(
+        self,
+        model_package_arn,
+        model_approval_status,
+        approval_description,
+        customer_metadata_properties,
+        *args,
+        **kwargs,
+    ):
         arn = self.model_package_name_mapping.get(model_package_arn, model_package_arn)
         package = self.model_packages.get(arn)
         merged = dict((package.customer_metadata_properties or {}) if package else {})
         merged.update(customer_metadata_properties or {})
-        return original(self, model_package_arn, model_approval_status, approval_description, merged or None,
-                        *args, **kwargs)
+        return original(
+            self,
+            model_package_arn,
+            model_approval_status,
+            approval_description,
+            merged or None,
+            *args,
+            **kwargs,
+        )
 
     models.SageMakerModelBackend.update_model_package = update_model_package
     _applied = True

@@ -1,0 +1,277 @@
+"""Serverless staging vs an instance: monthly cost, break-even, and whether the test traffic fits MaxConcurrency.
+
+Traffic profile (as in the AWS blog): ``runs_per_day`` test runs of ``peak_minutes`` minutes at
+``peak_per_minute`` invocations per minute, and ``steady_per_hour`` invocations per hour the rest of the day.
+Serverless bills inference seconds (per millisecond, priced by memory size) plus data processed in and out;
+an instance bills every hour of the month. Peak concurrency follows Little's law: arrival rate x latency.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+PRICES_FILE = Path(__file__).with_name("data") / "prices.json"
+MEMORY_SIZES = (1024, 2048, 3072, 4096, 5120, 6144)
+MAX_CONCURRENCY_LIMIT = 200
+KB_PER_GB = 1024 * 1024
+QUOTA_CAVEAT = (
+    "serverless concurrency is also capped per account and Region across all serverless endpoints (200 by the "
+    "documentation, 10 reported on some newer accounts): check `aws service-quotas list-service-quotas "
+    "--service-code sagemaker` before relying on MaxConcurrency"
+)
+
+
+class CostInputError(ValueError):
+    """An input the model cannot use; the message says which and how to fix it."""
+
+
+@dataclass
+class Profile:
+    peak_per_minute: float = 10_000
+    peak_minutes: float = 15
+    runs_per_day: float = 1
+    steady_per_hour: float = 50
+    seconds_per_inference: float = 1.0
+    memory_mb: int = 2048
+    max_concurrency: int = 20
+    provisioned_concurrency: int = 0
+    instance_type: str = "ml.m5.xlarge"
+    instance_count: int = 1
+    days: float = 30
+    region: str = "us-east-1"
+    request_kb: float = 0.0
+    response_kb: float = 0.0
+
+
+@dataclass
+class Prices:
+    per_gb_second: float
+    data_in_per_gb: float
+    data_out_per_gb: float
+    instance_per_hour: float
+    pc_per_gb_second: float | None = None
+
+
+def load_price_table(path: Path = PRICES_FILE) -> dict:
+    return json.loads(path.read_text())
+
+
+def resolve_prices(
+    profile: Profile, table: dict, per_gb_second=None, instance_per_hour=None, pc_per_gb_second=None
+):
+    region = table["regions"].get(profile.region)
+    if region is None and (per_gb_second is None or instance_per_hour is None):
+        known = ", ".join(sorted(table["regions"]))
+        raise CostInputError(
+            f"no prices for region {profile.region} (known: {known}); give --price-per-gb-second and "
+            "--instance-price-per-hour"
+        )
+    region = region or {"data_in_per_gb": 0.016, "data_out_per_gb": 0.016, "instances_per_hour": {}}
+    if instance_per_hour is None:
+        instance_per_hour = region["instances_per_hour"].get(profile.instance_type)
+        if instance_per_hour is None:
+            known = ", ".join(sorted(region["instances_per_hour"]))
+            raise CostInputError(
+                f"no price for instance type {profile.instance_type} in {profile.region} (known: {known}); "
+                "give --instance-price-per-hour"
+            )
+    if profile.provisioned_concurrency and pc_per_gb_second is None:
+        pc_per_gb_second = region.get("provisioned_concurrency_per_gb_second")
+        if pc_per_gb_second is None:
+            raise CostInputError(
+                "provisioned concurrency prices are not in the price file (they were not in any source we could "
+                "verify): give --pc-price-per-gb-second from https://aws.amazon.com/sagemaker/pricing/"
+            )
+    return Prices(
+        per_gb_second=per_gb_second if per_gb_second is not None else region["serverless_per_gb_second"],
+        data_in_per_gb=region["data_in_per_gb"],
+        data_out_per_gb=region["data_out_per_gb"],
+        instance_per_hour=instance_per_hour,
+        pc_per_gb_second=pc_per_gb_second,
+    )
+
+
+def validate(profile: Profile) -> None:
+    numbers = {
+        "peak-per-minute": profile.peak_per_minute,
+        "peak-minutes": profile.peak_minutes,
+        "runs-per-day": profile.runs_per_day,
+        "steady-per-hour": profile.steady_per_hour,
+        "request-kb": profile.request_kb,
+        "response-kb": profile.response_kb,
+        "provisioned-concurrency": profile.provisioned_concurrency,
+    }
+    for name, value in numbers.items():
+        if value < 0 or not math.isfinite(value):
+            raise CostInputError(f"--{name} must be zero or positive, got {value}")
+    if profile.seconds_per_inference <= 0:
+        raise CostInputError(f"--seconds-per-inference must be positive, got {profile.seconds_per_inference}")
+    if profile.days <= 0:
+        raise CostInputError(f"--days must be positive, got {profile.days}")
+    if profile.instance_count < 1:
+        raise CostInputError(f"--instance-count must be at least 1, got {profile.instance_count}")
+    if profile.memory_mb not in MEMORY_SIZES:
+        raise CostInputError(
+            f"--memory-mb {profile.memory_mb} does not exist: serverless offers {', '.join(map(str, MEMORY_SIZES))}"
+        )
+    if not 1 <= profile.max_concurrency <= MAX_CONCURRENCY_LIMIT:
+        raise CostInputError(
+            f"--max-concurrency must be between 1 and {MAX_CONCURRENCY_LIMIT}, got {profile.max_concurrency}"
+        )
+    if profile.provisioned_concurrency > profile.max_concurrency:
+        raise CostInputError("--provisioned-concurrency must not exceed --max-concurrency")
+    if profile.runs_per_day * profile.peak_minutes > 24 * 60:
+        raise CostInputError("--runs-per-day x --peak-minutes is longer than a day")
+
+
+def estimate(profile: Profile, prices: Prices) -> dict:
+    """Every figure of the report; money unrounded (``*_usd``) with display copies rounded to cents."""
+    validate(profile)
+    memory_gb = profile.memory_mb / 1024
+    per_second = prices.per_gb_second * memory_gb
+    test = profile.peak_per_minute * profile.peak_minutes * profile.runs_per_day * profile.days
+    steady_hours_per_day = 24 - profile.runs_per_day * profile.peak_minutes / 60
+    steady = profile.steady_per_hour * steady_hours_per_day * profile.days
+    inferences = test + steady
+    seconds = inferences * profile.seconds_per_inference
+    compute = seconds * per_second
+    data_per_inference = (
+        profile.request_kb / KB_PER_GB * prices.data_in_per_gb
+        + profile.response_kb / KB_PER_GB * prices.data_out_per_gb
+    )
+    data = inferences * data_per_inference
+    month_seconds = profile.days * 24 * 3600
+    provisioned = (
+        profile.provisioned_concurrency * memory_gb * month_seconds * prices.pc_per_gb_second
+        if profile.provisioned_concurrency
+        else 0.0
+    )
+    serverless = compute + data + provisioned
+    instance = prices.instance_per_hour * 24 * profile.days * profile.instance_count
+
+    # Break-even: where serverless costs as much as the instance.
+    cost_per_inference = profile.seconds_per_inference * per_second + data_per_inference
+    budget = instance - provisioned
+    break_even_inferences = budget / cost_per_inference if budget > 0 else 0.0
+    break_even_seconds = break_even_inferences * profile.seconds_per_inference
+    break_even_test_per_day = max(0.0, (break_even_inferences - steady) / profile.days)
+
+    # Little's law at the test peak.
+    needed = profile.peak_per_minute / 60 * profile.seconds_per_inference
+    needed_slots = math.ceil(needed - 1e-9) if needed > 0 else 0
+    throttling = needed_slots > profile.max_concurrency
+    fits_latency = profile.max_concurrency * 60 / profile.peak_per_minute if profile.peak_per_minute else None
+    cheaper = serverless < instance
+    result = {
+        "region": profile.region,
+        "memory_size_mb": profile.memory_mb,
+        "instance_type": profile.instance_type,
+        "instance_count": profile.instance_count,
+        "days": profile.days,
+        "seconds_per_inference": profile.seconds_per_inference,
+        "test_inferences_per_month": test,
+        "steady_inferences_per_month": steady,
+        "inferences_per_month": inferences,
+        "inference_seconds_per_month": seconds,
+        "serverless_compute_usd": compute,
+        "serverless_data_usd": data,
+        "serverless_provisioned_concurrency_usd": provisioned,
+        "serverless_monthly_usd": serverless,
+        "instance_monthly_usd": instance,
+        "difference_usd": instance - serverless,
+        "serverless_cheaper": cheaper,
+        "break_even_inference_seconds_per_month": break_even_seconds,
+        "break_even_test_inferences_per_day": break_even_test_per_day,
+        "peak_concurrency_needed": needed,
+        "peak_concurrency_slots": needed_slots,
+        "max_concurrency": profile.max_concurrency,
+        "throttling_expected": throttling,
+        "max_concurrency_that_fits": needed_slots if needed_slots <= MAX_CONCURRENCY_LIMIT else None,
+        "latency_that_fits_s": fits_latency,
+        "quota_caveat": QUOTA_CAVEAT,
+        "prices": asdict(prices),
+    }
+    result["rounded"] = {k: round(v, 2) for k, v in result.items() if k.endswith("_usd")}
+    result["recommendation"] = recommendation(result)
+    return result
+
+
+def recommendation(result: dict) -> str:
+    verdict = "serverless is cheaper" if result["serverless_cheaper"] else "the instance is cheaper"
+    money = (
+        f"serverless ${result['serverless_monthly_usd']:,.2f}/month vs {result['instance_type']} "
+        f"${result['instance_monthly_usd']:,.2f} ({verdict})"
+    )
+    if result["throttling_expected"]:
+        fix = (
+            f"raise MaxConcurrency to {result['max_concurrency_that_fits']}"
+            if result["max_concurrency_that_fits"]
+            else f"cut the peak rate or the latency (at most {result['latency_that_fits_s']:.3f} s fits)"
+        )
+        return (
+            f"{money}; but the test peak needs {result['peak_concurrency_slots']} concurrent invocations "
+            f"against MaxConcurrency {result['max_concurrency']}: {fix}, or expect throttling"
+        )
+    if result["serverless_cheaper"]:
+        return f"use serverless staging: {money}"
+    return f"keep an instance for staging: {money} (serverless only pays off below the break-even)"
+
+
+def memory_curves(profile: Profile, prices: Prices, test_per_day_max: float, points: int = 60) -> dict:
+    """Monthly serverless cost against daily test volume, one curve per memory size (for the plot)."""
+    xs = [test_per_day_max * i / (points - 1) for i in range(points)]
+    curves = {}
+    for memory in MEMORY_SIZES:
+        per_second = prices.per_gb_second * memory / 1024
+        steady = (
+            profile.steady_per_hour * (24 - profile.runs_per_day * profile.peak_minutes / 60) * profile.days
+        )
+        data = (
+            profile.request_kb * prices.data_in_per_gb + profile.response_kb * prices.data_out_per_gb
+        ) / KB_PER_GB
+        curves[memory] = [
+            (x * profile.days + steady) * (profile.seconds_per_inference * per_second + data) for x in xs
+        ]
+    return {"test_inferences_per_day": xs, "serverless_usd": curves}
+
+
+def from_test_results(path: Path) -> dict:
+    """Latency (mean, else p50, in seconds) and achieved rate from the staging test's results JSON."""
+    try:
+        results = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise CostInputError(f"test results file {path} does not exist") from None
+    except json.JSONDecodeError as exc:
+        raise CostInputError(f"test results file {path} is not JSON: {exc}") from None
+    latency = results.get("latency_ms") or {}
+    milliseconds = latency.get("mean") or latency.get("p50")
+    if not milliseconds:
+        raise CostInputError(
+            f"{path} has no latency_ms.mean or latency_ms.p50: is it a staging test results file?"
+        )
+    measured = {"seconds_per_inference": milliseconds / 1000}
+    if results.get("throughput_per_min"):
+        measured["peak_per_minute"] = float(results["throughput_per_min"])
+    if results.get("memory_size_mb"):
+        measured["memory_mb"] = int(results["memory_size_mb"])
+    if results.get("max_concurrency"):
+        measured["max_concurrency"] = int(results["max_concurrency"])
+    return measured
+
+
+def estimate_from_test_results(results: dict, **profile_fields) -> dict:
+    """The estimate at the latency a staging test measured (used by the local lifecycle's summary)."""
+    latency = results.get("latency_ms") or {}
+    milliseconds = latency.get("mean") or latency.get("p50")
+    fields = dict(profile_fields)
+    if milliseconds:
+        fields["seconds_per_inference"] = milliseconds / 1000
+    if results.get("memory_size_mb"):
+        fields["memory_mb"] = int(results["memory_size_mb"])
+    if results.get("max_concurrency"):
+        fields["max_concurrency"] = int(results["max_concurrency"])
+    profile = Profile(**fields)
+    return estimate(profile, resolve_prices(profile, load_price_table()))

@@ -1,0 +1,158 @@
+"""The cost and capacity planner: the blog's table exactly, the 2048 MB trap, throttling, break-even, errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from smbundle import cost
+
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "estimate_cost.py"
+BLOG = [
+    "--runs-per-day",
+    "1",
+    "--peak-minutes",
+    "15",
+    "--peak-per-minute",
+    "10000",
+    "--steady-per-hour",
+    "50",
+    "--seconds-per-inference",
+    "1",
+    "--instance-type",
+    "ml.m5.xlarge",
+    "--days",
+    "30",
+]
+
+
+def run(*args):
+    completed = subprocess.run(
+        [sys.executable, str(SCRIPT), *args], capture_output=True, text=True, check=False
+    )
+    return completed.returncode, completed.stdout, completed.stderr
+
+
+def estimate(**fields):
+    profile = cost.Profile(**fields)
+    return cost.estimate(profile, cost.resolve_prices(profile, cost.load_price_table()))
+
+
+def test_blog_table_exactly():
+    code, out, _ = run(*BLOG, "--memory-mb", "1024", "--json")
+    result = json.loads(out)
+    assert code == 0
+    assert result["test_inferences_per_month"] == 4_500_000
+    assert result["steady_inferences_per_month"] == 35_625
+    assert result["inferences_per_month"] == 4_535_625
+    assert result["inference_seconds_per_month"] == 4_535_625
+    assert result["rounded"]["serverless_monthly_usd"] == 90.71
+    assert result["rounded"]["instance_monthly_usd"] == 165.60
+    assert result["serverless_data_usd"] == 0
+    assert result["serverless_cheaper"] is True
+
+
+def test_template_default_2048_mb_costs_more_than_the_instance():
+    result = estimate(memory_mb=2048)
+    assert round(result["serverless_monthly_usd"], 2) == 181.43
+    assert result["serverless_cheaper"] is False
+    assert "the instance is cheaper" in result["recommendation"]
+
+
+def test_throttling_warning_by_littles_law():
+    result = estimate(memory_mb=1024, max_concurrency=20)
+    assert result["peak_concurrency_needed"] == pytest.approx(166.67, abs=0.01)
+    assert result["throttling_expected"] is True
+    assert result["max_concurrency_that_fits"] == 167
+    assert result["latency_that_fits_s"] == pytest.approx(0.12)
+    code, out, _ = run(*BLOG, "--memory-mb", "1024")
+    assert "WARNING: throttling expected: the test peak needs 167 concurrent invocations" in out
+    assert "service-quotas" in out
+    fits = estimate(memory_mb=1024, max_concurrency=200)
+    assert fits["throttling_expected"] is False
+
+
+def test_break_even():
+    result = estimate(memory_mb=1024)
+    # $165.60 / $0.00002 per second = 8,280,000 inference seconds a month
+    assert result["break_even_inference_seconds_per_month"] == pytest.approx(8_280_000)
+    # (8,280,000 - 35,625 steady) / 30 days
+    assert result["break_even_test_inferences_per_day"] == pytest.approx(274_812.5)
+    at_break_even = estimate(memory_mb=1024, peak_per_minute=274_812.5 / 15)
+    assert at_break_even["serverless_monthly_usd"] == pytest.approx(at_break_even["instance_monthly_usd"])
+
+
+def test_data_processing_and_provisioned_concurrency():
+    with_data = estimate(memory_mb=1024, request_kb=1, response_kb=1)
+    assert with_data["serverless_data_usd"] == pytest.approx(4_535_625 * 2 / 1024 / 1024 * 0.016)
+    with pytest.raises(cost.CostInputError, match="--pc-price-per-gb-second"):
+        estimate(memory_mb=1024, provisioned_concurrency=2)
+    profile = cost.Profile(memory_mb=1024, provisioned_concurrency=2)
+    prices = cost.resolve_prices(profile, cost.load_price_table(), pc_per_gb_second=0.000005)
+    result = cost.estimate(profile, prices)
+    assert result["serverless_provisioned_concurrency_usd"] == pytest.approx(2 * 1 * 30 * 86400 * 0.000005)
+
+
+def test_plot_is_a_png(tmp_path):
+    path = tmp_path / "cost.png"
+    code, out, _ = run(*BLOG, "--plot", str(path))
+    assert code == 0 and path.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    assert path.stat().st_size > 10_000
+
+
+def test_all_memory_sizes_in_one_table():
+    code, out, _ = run(*BLOG, "--memory-mb", "all", "--json")
+    rows = json.loads(out)
+    assert [r["memory_size_mb"] for r in rows] == list(cost.MEMORY_SIZES)
+    assert [round(r["serverless_monthly_usd"]) for r in rows] == [91, 181, 272, 363, 454, 544]
+
+
+def test_from_test_results(tmp_path):
+    results = tmp_path / "test-results.json"
+    results.write_text(
+        json.dumps(
+            {
+                "latency_ms": {"mean": 40.0, "p50": 30.0},
+                "throughput_per_min": 1200,
+                "memory_size_mb": 2048,
+                "max_concurrency": 20,
+            }
+        )
+    )
+    code, out, _ = run("--from-test-results", str(results), "--json")
+    result = json.loads(out)
+    assert code == 0
+    assert result["seconds_per_inference"] == 0.04
+    assert result["test_inferences_per_month"] == 1200 * 15 * 30
+    assert result["peak_concurrency_needed"] == pytest.approx(0.8)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--memory-mb", "1500"], "--memory-mb 1500 does not exist: serverless offers 1024, 2048"),
+        (["--peak-per-minute", "-5"], "--peak-per-minute must be zero or positive, got -5.0"),
+        (["--instance-type", "ml.x9.huge"], "no price for instance type ml.x9.huge"),
+        (["--region", "ap-south-2"], "no prices for region ap-south-2"),
+        (["--from-test-results", "/nonexistent.json"], "test results file /nonexistent.json does not exist"),
+        (["--max-concurrency", "500"], "--max-concurrency must be between 1 and 200"),
+    ],
+)
+def test_bad_inputs_get_one_clear_line(args, message):
+    code, out, err = run(*args)
+    assert code == 1 and out == ""
+    assert err.strip().startswith("error: ") and message in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_unknown_instance_with_an_explicit_price_works():
+    code, out, _ = run("--instance-type", "ml.x9.huge", "--instance-price-per-hour", "1.0", "--json")
+    assert code == 0 and json.loads(out)["instance_monthly_usd"] == 720.0
+
+
+def test_usage_error_exits_2():
+    assert run("--days", "lots")[0] == 2
