@@ -177,7 +177,9 @@ def print_digest(summary: dict, summary_path: Path) -> None:
         )
     estimate = summary.get("cost_estimate") or {}
     if "recommendation" in estimate:
-        print(f"cost at {estimate['seconds_per_inference'] * 1000:.1f} ms measured: {estimate['recommendation']}")
+        print(
+            f"cost at {estimate['seconds_per_inference'] * 1000:.1f} ms measured: {estimate['recommendation']}"
+        )
     print(f"summary:        {summary_path}")
 
 

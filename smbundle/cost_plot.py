@@ -25,7 +25,8 @@ def plot(profile: Profile, prices: Prices, result: dict, path: Path) -> None:
         width = 2.6 if memory == profile.memory_mb else 1.2
         (line,) = axes.plot(xs, ys, linewidth=width, label=f"serverless {memory} MB")
         # break-even with the instance, where the line crosses it
-        for (x0, y0), (x1, y1) in zip(zip(xs, ys), zip(xs[1:], ys[1:]), strict=False):
+        points = list(zip(xs, ys, strict=True))
+        for (x0, y0), (x1, y1) in zip(points, points[1:], strict=False):
             if y0 <= instance < y1:
                 x = x0 + (instance - y0) * (x1 - x0) / (y1 - y0)
                 axes.plot([x], [instance], "o", color=line.get_color())

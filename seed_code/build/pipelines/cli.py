@@ -31,12 +31,20 @@ class PipelineError(Exception):
 def _parser(description: str) -> argparse.ArgumentParser:
     env = os.environ.get
     parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--project-name", default=env("SAGEMAKER_PROJECT_NAME"), help="env SAGEMAKER_PROJECT_NAME")
+    parser.add_argument(
+        "--project-name", default=env("SAGEMAKER_PROJECT_NAME"), help="env SAGEMAKER_PROJECT_NAME"
+    )
     parser.add_argument("--project-id", default=env("SAGEMAKER_PROJECT_ID"), help="env SAGEMAKER_PROJECT_ID")
-    parser.add_argument("--project-arn", default=env("SAGEMAKER_PROJECT_ARN"), help="env SAGEMAKER_PROJECT_ARN")
-    parser.add_argument("--role-arn", default=env("SAGEMAKER_PIPELINE_ROLE_ARN"), help="env SAGEMAKER_PIPELINE_ROLE_ARN")
+    parser.add_argument(
+        "--project-arn", default=env("SAGEMAKER_PROJECT_ARN"), help="env SAGEMAKER_PROJECT_ARN"
+    )
+    parser.add_argument(
+        "--role-arn", default=env("SAGEMAKER_PIPELINE_ROLE_ARN"), help="env SAGEMAKER_PIPELINE_ROLE_ARN"
+    )
     parser.add_argument("--default-bucket", default=env("ARTIFACT_BUCKET"), help="env ARTIFACT_BUCKET")
-    parser.add_argument("--region", default=env("AWS_REGION") or env("AWS_DEFAULT_REGION"), help="env AWS_REGION")
+    parser.add_argument(
+        "--region", default=env("AWS_REGION") or env("AWS_DEFAULT_REGION"), help="env AWS_REGION"
+    )
     return parser
 
 
@@ -144,8 +152,12 @@ def parse_parameters(pairs: list[str]) -> list[dict]:
 def run_pipeline(argv=None) -> int:
     parser = _parser("Upsert and run the SageMaker Pipeline; wait for it; fail when the execution fails.")
     parser.add_argument("--parameter", action="append", default=[], help="execution parameter Name=Value")
-    parser.add_argument("--timeout-seconds", type=float, default=float(os.environ.get("PIPELINE_TIMEOUT_SECONDS", 7200)))
-    parser.add_argument("--poll-seconds", type=float, default=float(os.environ.get("PIPELINE_POLL_SECONDS", 30)))
+    parser.add_argument(
+        "--timeout-seconds", type=float, default=float(os.environ.get("PIPELINE_TIMEOUT_SECONDS", 7200))
+    )
+    parser.add_argument(
+        "--poll-seconds", type=float, default=float(os.environ.get("PIPELINE_POLL_SECONDS", 30))
+    )
     args = parser.parse_args(argv)
     try:
         _require(args, "project_name", "project_id", "role_arn", "default_bucket", "region")
@@ -172,7 +184,10 @@ def run_pipeline(argv=None) -> int:
     status = execution["PipelineExecutionStatus"]
     print(f"pipeline {pipeline.name} execution {status}", flush=True)
     if status != "Succeeded":
-        print(f"error: pipeline execution {status}: {execution.get('FailureReason', 'see the steps above')}", file=sys.stderr)
+        print(
+            f"error: pipeline execution {status}: {execution.get('FailureReason', 'see the steps above')}",
+            file=sys.stderr,
+        )
         return 1
     return 0
 

@@ -52,7 +52,7 @@ def runtime_config(concurrency: int) -> Config:
     return Config(
         read_timeout=READ_TIMEOUT_S,
         connect_timeout=10,
-        retries={"mode": "standard", "max_attempts": 1},
+        retries={"mode": "standard", "total_max_attempts": 1},
         max_pool_connections=max(10, concurrency),
     )
 

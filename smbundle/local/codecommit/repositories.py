@@ -98,7 +98,7 @@ def _commit_id(repository, branch: str) -> str:
 
 
 def _error(code: str, message: str) -> tuple[int, dict, str]:
-    return 400, {"x-amzn-ErrorType": code}, json.dumps({"__type": code, "message": message})
+    return 400, {"status": 400, "x-amzn-ErrorType": code}, json.dumps({"__type": code, "message": message})
 
 
 def _repository(response: CodeCommitResponse, name: str):

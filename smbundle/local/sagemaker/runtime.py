@@ -39,7 +39,7 @@ class InvocationError(Exception):
         body = {"__type": self.code, "message": str(self), **self.extra}
         return (
             self.status,
-            {"x-amzn-ErrorType": self.code, "Content-Type": "application/json"},
+            {"status": self.status, "x-amzn-ErrorType": self.code, "Content-Type": "application/json"},
             json.dumps(body),
         )
 

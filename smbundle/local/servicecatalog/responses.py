@@ -21,7 +21,11 @@ def _handler(function):
         try:
             return _json(function(self.servicecatalog_backend, body))
         except CatalogError as exc:
-            return 400, {"x-amzn-ErrorType": exc.code}, json.dumps({"__type": exc.code, "Message": str(exc)})
+            return (
+                400,
+                {"status": 400, "x-amzn-ErrorType": exc.code},
+                json.dumps({"__type": exc.code, "Message": str(exc)}),
+            )
 
     method.__name__ = function.__name__
     return method

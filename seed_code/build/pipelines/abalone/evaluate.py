@@ -38,13 +38,18 @@ def evaluate(booster: xgboost.Booster, test: np.ndarray) -> dict:
     squared_errors = (labels - predictions) ** 2
     return {
         "regression_metrics": {
-            "mse": {"value": float(np.mean(squared_errors)), "standard_deviation": float(np.std(squared_errors))}
+            "mse": {
+                "value": float(np.mean(squared_errors)),
+                "standard_deviation": float(np.std(squared_errors)),
+            }
         }
     }
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--model-dir", type=Path, default=Path("/opt/ml/processing/model"))
     parser.add_argument("--test-dir", type=Path, default=Path("/opt/ml/processing/test"))
     parser.add_argument("--output-dir", type=Path, default=Path("/opt/ml/processing/evaluation"))

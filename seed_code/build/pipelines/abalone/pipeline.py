@@ -84,7 +84,9 @@ def get_pipeline(
         step_args=sklearn_processor.run(
             inputs=[ProcessingInput(source=input_data, destination="/opt/ml/processing/input")],
             outputs=[
-                ProcessingOutput(output_name=name, source=f"/opt/ml/processing/{name}", destination=execution_prefix(name))
+                ProcessingOutput(
+                    output_name=name, source=f"/opt/ml/processing/{name}", destination=execution_prefix(name)
+                )
                 for name in ("train", "validation", "test")
             ],
             code=str(HERE / "preprocess.py"),
@@ -114,7 +116,9 @@ def get_pipeline(
         ),
     )
 
-    evaluation_report = PropertyFile(name="AbaloneEvaluationReport", output_name="evaluation", path="evaluation.json")
+    evaluation_report = PropertyFile(
+        name="AbaloneEvaluationReport", output_name="evaluation", path="evaluation.json"
+    )
     evaluator = ScriptProcessor(
         image_uri=image_uri,
         command=["python3"],
@@ -129,7 +133,8 @@ def get_pipeline(
         step_args=evaluator.run(
             inputs=[
                 ProcessingInput(
-                    source=step_train.properties.ModelArtifacts.S3ModelArtifacts, destination="/opt/ml/processing/model"
+                    source=step_train.properties.ModelArtifacts.S3ModelArtifacts,
+                    destination="/opt/ml/processing/model",
                 ),
                 ProcessingInput(source=outputs["test"].S3Output.S3Uri, destination="/opt/ml/processing/test"),
             ],
@@ -182,10 +187,14 @@ def get_pipeline(
         ),
     )
 
-    mse = JsonGet(step_name=step_eval.name, property_file=evaluation_report, json_path="regression_metrics.mse.value")
+    mse = JsonGet(
+        step_name=step_eval.name, property_file=evaluation_report, json_path="regression_metrics.mse.value"
+    )
     step_fail = FailStep(
         name="FailAbaloneModelMse",
-        error_message=Join(on=" ", values=["Model not registered: test MSE", mse, "is above MseThreshold", mse_threshold]),
+        error_message=Join(
+            on=" ", values=["Model not registered: test MSE", mse, "is above MseThreshold", mse_threshold]
+        ),
     )
     step_condition = ConditionStep(
         name="CheckMseAbaloneEvaluation",

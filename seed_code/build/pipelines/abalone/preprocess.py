@@ -64,11 +64,17 @@ def split(matrix: np.ndarray, seed: int) -> dict[str, np.ndarray]:
     rows = np.random.default_rng(seed).permutation(len(matrix))
     first = int(SPLITS["train"] * len(matrix))
     second = first + int(SPLITS["validation"] * len(matrix))
-    return {"train": matrix[rows[:first]], "validation": matrix[rows[first:second]], "test": matrix[rows[second:]]}
+    return {
+        "train": matrix[rows[:first]],
+        "validation": matrix[rows[first:second]],
+        "test": matrix[rows[second:]],
+    }
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--input-dir", type=Path, default=Path("/opt/ml/processing/input"))
     parser.add_argument("--output-dir", type=Path, default=Path("/opt/ml/processing"))
     parser.add_argument("--seed", type=int, default=42)

@@ -1,0 +1,54 @@
+"""Shared helpers of the embedded-AWS tests: a trained model package and endpoints to invoke."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+
+import boto3
+import numpy as np
+import xgboost
+
+ROLE = "arn:aws:iam::123456789012:role/service-role/AmazonSageMakerServiceCatalogProductsExecutionRole"
+
+
+def model_artifact(features: int = 10) -> bytes:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, features))
+    y = 10 + x[:, 0] * 2
+    booster = xgboost.train({"objective": "reg:squarederror"}, xgboost.DMatrix(x, label=y), 10)
+    raw = booster.save_raw("ubj")
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        info = tarfile.TarInfo("xgboost-model")
+        info.size = len(raw)
+        tar.addfile(info, io.BytesIO(bytes(raw)))
+    return buffer.getvalue()
+
+
+def deploy_endpoint(name: str, serverless: dict | None, session=None, endpoint_url=None) -> None:
+    session = session or boto3.session.Session(region_name="us-east-1")
+    s3 = session.client("s3", endpoint_url=endpoint_url)
+    sagemaker = session.client("sagemaker", endpoint_url=endpoint_url)
+    s3.create_bucket(Bucket="models")
+    s3.put_object(Bucket="models", Key=f"{name}/model.tar.gz", Body=model_artifact())
+    group = f"group-{name}"
+    sagemaker.create_model_package_group(ModelPackageGroupName=group)
+    arn = sagemaker.create_model_package(
+        ModelPackageGroupName=group,
+        InferenceSpecification={
+            "Containers": [{"Image": "xgb", "ModelDataUrl": f"s3://models/{name}/model.tar.gz"}],
+            "SupportedContentTypes": ["text/csv"],
+            "SupportedResponseMIMETypes": ["text/csv"],
+        },
+    )["ModelPackageArn"]
+    sagemaker.create_model(
+        ModelName=f"m-{name}", ExecutionRoleArn=ROLE, PrimaryContainer={"ModelPackageName": arn}
+    )
+    variant = {"VariantName": "AllTraffic", "ModelName": f"m-{name}"}
+    if serverless:
+        variant["ServerlessConfig"] = serverless
+    else:
+        variant.update(InstanceType="ml.m5.large", InitialInstanceCount=1)
+    sagemaker.create_endpoint_config(EndpointConfigName=f"c-{name}", ProductionVariants=[variant])
+    sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=f"c-{name}")
