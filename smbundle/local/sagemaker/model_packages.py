@@ -1,13 +1,19 @@
-"""UpdateModelPackage as SageMaker does it: approving a package keeps its CustomerMetadataProperties.
+"""Model packages as SageMaker keeps them.
+
+UpdateModelPackage: approving a package keeps its CustomerMetadataProperties.
 
 moto overwrites the package's CustomerMetadataProperties with the request's (None when a reviewer only changes
 the approval status), which would lose where the package's held-out test split lives. On AWS the properties in
 the request are added or updated, and only CustomerMetadataPropertiesToRemove removes any.
+
+DeleteModelPackage, which moto lacks, is added (the cleanup command uses it).
 """
 
 from __future__ import annotations
 
-from moto.sagemaker import models
+from moto.core.responses import EmptyResult
+from moto.sagemaker import models, responses
+from moto.sagemaker.exceptions import ValidationError
 
 _applied = False
 
@@ -41,5 +47,19 @@ def apply() -> None:
             **kwargs,
         )
 
+    def delete_model_package(self, name):
+        arn = self.model_package_name_mapping.get(name, name)
+        if arn not in self.model_packages:
+            raise ValidationError(message=f"Model package {name} does not exist.")
+        del self.model_packages[arn]
+        for key in [k for k, v in self.model_package_name_mapping.items() if v == arn]:
+            del self.model_package_name_mapping[key]
+
+    def response_delete_model_package(self):
+        self.sagemaker_backend.delete_model_package(self._get_param("ModelPackageName"))
+        return EmptyResult()
+
     models.SageMakerModelBackend.update_model_package = update_model_package
+    models.SageMakerModelBackend.delete_model_package = delete_model_package
+    responses.SageMakerResponse.delete_model_package = response_delete_model_package
     _applied = True

@@ -1,0 +1,70 @@
+#!/usr/bin/env python3
+"""Delete a SageMaker project created from this template without leaving endpoints billing.
+
+Deletes the staging and prod endpoint stacks (created by the deploy pipeline, so deleting the project alone leaves
+them running), optionally the model packages, then the project, and optionally the artifact bucket (retained on
+delete). Honours AWS_PROFILE, AWS_REGION and AWS_ENDPOINT_URL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import boto3  # noqa: E402
+from botocore.exceptions import BotoCoreError, ClientError  # noqa: E402
+
+from smbundle.cleanup import CleanupError, cleanup  # noqa: E402
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--project-name", required=True)
+    parser.add_argument(
+        "--delete-bucket", action="store_true", help="empty (all versions) and delete the artifact bucket"
+    )
+    parser.add_argument(
+        "--delete-model-packages", action="store_true", help="delete the project's model packages"
+    )
+    parser.add_argument("--dry-run", action="store_true", help="list what would be deleted; delete nothing")
+    parser.add_argument(
+        "--region", default=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    )
+    parser.add_argument("--endpoint-url", default=os.environ.get("AWS_ENDPOINT_URL"))
+    parser.add_argument("--profile", default=os.environ.get("AWS_PROFILE"))
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    session = boto3.session.Session(profile_name=args.profile, region_name=args.region)
+    try:
+        report = cleanup(
+            session,
+            args.project_name,
+            delete_bucket=args.delete_bucket,
+            delete_model_packages=args.delete_model_packages,
+            dry_run=args.dry_run,
+            endpoint_url=args.endpoint_url,
+        )
+    except CleanupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except (ClientError, BotoCoreError) as exc:
+        print(f"error: AWS call failed: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(report.as_dict(), indent=2))
+    else:
+        for action in report.actions:
+            detail = f" ({action['detail']})" if action["detail"] else ""
+            print(f"{action['status']:<13} {action['action']:<20} {action['resource']}{detail}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,150 @@
+"""Delete what a SageMaker project leaves billing or stored after the project itself is gone.
+
+The deploy pipeline creates the endpoint stacks, not the project's stack, so deleting the project in Studio leaves
+both endpoints running (the production one bills by the hour). This removes, in order: the staging and prod
+endpoint stacks, optionally the model packages, the project (which terminates its product stack), and optionally
+the artifact bucket, which the product stack retains on delete.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+from botocore.exceptions import ClientError
+
+log = logging.getLogger(__name__)
+
+
+class CleanupError(Exception):
+    """Cleanup cannot go on; the message says why."""
+
+
+@dataclass
+class CleanupReport:
+    project_name: str
+    project_id: str | None = None
+    dry_run: bool = False
+    actions: list[dict] = field(default_factory=list)
+
+    def add(self, action: str, resource: str, status: str, detail: str = "") -> None:
+        self.actions.append({"action": action, "resource": resource, "status": status, "detail": detail})
+
+    def as_dict(self) -> dict:
+        return {
+            "project_name": self.project_name,
+            "project_id": self.project_id,
+            "dry_run": self.dry_run,
+            "actions": self.actions,
+        }
+
+
+def cleanup(
+    session,
+    project_name: str,
+    *,
+    delete_bucket: bool = False,
+    delete_model_packages: bool = False,
+    dry_run: bool = False,
+    endpoint_url: str | None = None,
+    wait_seconds: float = 1800,
+) -> CleanupReport:
+    def client(service):
+        return session.client(service, endpoint_url=endpoint_url)
+
+    sagemaker, cloudformation, s3 = client("sagemaker"), client("cloudformation"), client("s3")
+    report = CleanupReport(project_name, dry_run=dry_run)
+    try:
+        project = sagemaker.describe_project(ProjectName=project_name)
+    except ClientError as exc:
+        raise CleanupError(
+            f"project {project_name} not found ({exc.response['Error']['Message']}); "
+            "check the name with aws sagemaker list-projects"
+        ) from None
+    project_id = report.project_id = project["ProjectId"]
+    prefix = f"sagemaker-{project_name}-{project_id}"
+
+    for stage in ("staging", "prod"):
+        _delete_stack(cloudformation, f"{prefix}-deploy-{stage}", report, dry_run, wait_seconds)
+    if delete_model_packages:
+        _delete_model_packages(sagemaker, f"{project_name}-{project_id}", report, dry_run)
+    if dry_run:
+        report.add("DeleteProject", project_name, "would delete")
+    else:
+        sagemaker.delete_project(ProjectName=project_name)
+        report.add("DeleteProject", project_name, "deleted")
+    bucket = f"sagemaker-project-{project_id}"
+    if delete_bucket:
+        _delete_bucket(s3, bucket, report, dry_run)
+    else:
+        report.add(
+            "KeepBucket", bucket, "kept", "retained on delete; pass --delete-bucket to empty and delete it"
+        )
+    return report
+
+
+def _delete_stack(
+    cloudformation, name: str, report: CleanupReport, dry_run: bool, wait_seconds: float
+) -> None:
+    try:
+        stack = cloudformation.describe_stacks(StackName=name)["Stacks"][0]
+    except ClientError:
+        report.add("DeleteStack", name, "absent")
+        return
+    if dry_run:
+        report.add("DeleteStack", name, "would delete", stack["StackStatus"])
+        return
+    cloudformation.delete_stack(StackName=name)
+    deadline = time.monotonic() + wait_seconds
+    while time.monotonic() < deadline:
+        try:
+            status = cloudformation.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"]
+        except ClientError:
+            break
+        if status == "DELETE_COMPLETE":
+            break
+        if status == "DELETE_FAILED":
+            raise CleanupError(f"stack {name} is DELETE_FAILED: see its events in the CloudFormation console")
+        time.sleep(5)
+    else:
+        raise CleanupError(
+            f"stack {name} still deleting after {wait_seconds:.0f} s; re-run the command later"
+        )
+    report.add("DeleteStack", name, "deleted")
+
+
+def _delete_model_packages(sagemaker, group: str, report: CleanupReport, dry_run: bool) -> None:
+    arns = []
+    try:
+        for page in sagemaker.get_paginator("list_model_packages").paginate(ModelPackageGroupName=group):
+            arns.extend(p["ModelPackageArn"] for p in page["ModelPackageSummaryList"])
+    except ClientError:
+        report.add("DeleteModelPackages", group, "absent")
+        return
+    for arn in arns:
+        if not dry_run:
+            sagemaker.delete_model_package(ModelPackageName=arn)
+        report.add("DeleteModelPackage", arn, "would delete" if dry_run else "deleted")
+
+
+def _delete_bucket(s3, bucket: str, report: CleanupReport, dry_run: bool) -> None:
+    try:
+        s3.head_bucket(Bucket=bucket)
+    except ClientError:
+        report.add("DeleteBucket", bucket, "absent")
+        return
+    count = 0
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
+        entries = [
+            {"Key": v["Key"], "VersionId": v["VersionId"]}
+            for v in page.get("Versions", []) + page.get("DeleteMarkers", [])
+        ]
+        count += len(entries)
+        if entries and not dry_run:
+            s3.delete_objects(Bucket=bucket, Delete={"Objects": entries, "Quiet": True})
+    if dry_run:
+        report.add("DeleteBucket", bucket, "would delete", f"{count} object versions")
+        return
+    s3.delete_bucket(Bucket=bucket)
+    report.add("DeleteBucket", bucket, "deleted", f"{count} object versions removed")
