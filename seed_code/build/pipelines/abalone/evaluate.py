@@ -28,7 +28,7 @@ def load_model(model_dir: Path) -> xgboost.Booster:
         with tarfile.open(archive) as tar:  # only the one file we need: no path traversal
             target.write_bytes(tar.extractfile("xgboost-model").read())
     booster = xgboost.Booster()
-    booster.load_model(str(target))
+    booster.load_model(bytearray(target.read_bytes()))  # raw bytes: XGBoost detects the format itself
     return booster
 
 
