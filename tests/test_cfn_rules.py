@@ -1,0 +1,91 @@
+"""Our cfn-lint rules catch what cfn-lint does not know about serverless endpoints, in every Fn::If branch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from cfnlint.api import ManualArgs, lint
+
+REPO = Path(__file__).resolve().parents[1]
+RULES = str(REPO / "smbundle" / "cfn_rules")
+
+TEMPLATE = """
+Parameters:
+  Memory:
+    Type: Number
+    AllowedValues: [{memory_values}]
+Conditions:
+  IsProd: !Equals [!Ref AWS::Region, us-east-1]
+Resources:
+  Config:
+    Type: AWS::SageMaker::EndpointConfig
+    Properties:
+      ProductionVariants:
+        - VariantName: AllTraffic
+          ModelName: model
+          InitialVariantWeight: 1.0
+{variant}
+{capture}
+"""
+SERVERLESS_BY_CONDITION = """          InstanceType: !If [IsProd, ml.m5.large, !Ref AWS::NoValue]
+          InitialInstanceCount: !If [IsProd, 1, !Ref AWS::NoValue]
+          ServerlessConfig: !If
+            - IsProd
+            - !Ref AWS::NoValue
+            - MemorySizeInMB: !Ref Memory
+              MaxConcurrency: 20"""
+CAPTURE_IN_PROD = """      DataCaptureConfig: !If
+        - IsProd
+        - InitialSamplingPercentage: 10
+          DestinationS3Uri: s3://bucket/capture
+          CaptureOptions: [{CaptureMode: Input}]
+        - !Ref AWS::NoValue"""
+
+
+def findings(memory_values="1024, 2048", variant=SERVERLESS_BY_CONDITION, capture=CAPTURE_IN_PROD):
+    text = TEMPLATE.format(memory_values=memory_values, variant=variant, capture=capture)
+    matches = lint(text, config=ManualArgs(regions=["us-east-1"], append_rules=[RULES]))
+    return sorted({m.rule.id for m in matches if m.rule.id.startswith("E9")})
+
+
+def test_the_blog_design_is_clean():
+    assert findings() == []
+
+
+def test_memory_parameter_outside_the_1gb_steps():
+    assert findings(memory_values="1024, 1500") == ["E9001"]
+
+
+def test_both_kinds_in_one_branch():
+    both = SERVERLESS_BY_CONDITION.replace("!If [IsProd, ml.m5.large, !Ref AWS::NoValue]", "ml.m5.large")
+    assert findings(variant=both) == ["E9002"]
+
+
+def test_neither_kind():
+    assert findings(variant="          InitialInstanceCount: 1", capture="") == ["E9002"]
+
+
+def test_data_capture_reaching_the_serverless_branch():
+    always = CAPTURE_IN_PROD.replace("!If\n        - IsProd\n        - ", "\n        ").replace(
+        "\n        - !Ref AWS::NoValue", ""
+    )
+    assert findings(capture=always) == ["E9003"]
+
+
+def test_provisioned_concurrency_above_max():
+    variant = """          ServerlessConfig:
+            MemorySizeInMB: 2048
+            MaxConcurrency: 5
+            ProvisionedConcurrency: 6"""
+    assert findings(variant=variant, capture="") == ["E9004"]
+
+
+@pytest.mark.parametrize(
+    "template", ["seed_code/deploy/endpoint-config-template.yml", "service_catalog/product.yaml"]
+)
+def test_repository_templates_pass_our_rules(template):
+    matches = lint(
+        (REPO / template).read_text(), config=ManualArgs(regions=["us-east-1"], append_rules=[RULES])
+    )
+    assert [f"{m.rule.id} {m.message}" for m in matches] == []
