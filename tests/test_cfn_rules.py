@@ -67,9 +67,10 @@ def test_neither_kind():
 
 
 def test_data_capture_reaching_the_serverless_branch():
-    always = CAPTURE_IN_PROD.replace("!If\n        - IsProd\n        - ", "\n        ").replace(
-        "\n        - !Ref AWS::NoValue", ""
-    )
+    always = """      DataCaptureConfig:
+        InitialSamplingPercentage: 10
+        DestinationS3Uri: s3://bucket/capture
+        CaptureOptions: [{CaptureMode: Input}]"""
     assert findings(capture=always) == ["E9003"]
 
 
