@@ -292,7 +292,10 @@ def main(argv=None) -> int:
             )
             return 1
     try:
-        sagemaker = boto3.client("sagemaker", config=retry_config())
+        region = (
+            os.environ.get("AWS_REGION") or None
+        )  # CodeBuild sets it; boto3 itself reads AWS_DEFAULT_REGION
+        sagemaker = boto3.client("sagemaker", region_name=region, config=retry_config())
         exports = render(args, os.environ, sagemaker)
         write_atomically(exports)
     except BuildError as exc:

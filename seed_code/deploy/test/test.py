@@ -273,7 +273,8 @@ def percentile(values: list[float], fraction: float) -> float | None:
 
 def run(args) -> dict:
     endpoint_name, parameters = endpoint_from_build_config(Path(args.import_build_config))
-    session = boto3.session.Session()
+    # CodeBuild sets AWS_REGION and AWS_DEFAULT_REGION; honour AWS_REGION alone too, as the AWS CLI does.
+    session = boto3.session.Session(region_name=os.environ.get("AWS_REGION") or None)
     sagemaker = session.client("sagemaker", config=Config(retries={"mode": "standard"}))
     endpoint = wait_in_service(sagemaker, endpoint_name, args.wait_timeout_s, args.poll_s)
     serverless = (endpoint.get("ProductionVariants") or [{}])[0].get("CurrentServerlessConfig") or {}
