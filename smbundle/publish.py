@@ -299,14 +299,12 @@ class Publisher:
             if answer:
                 product_id = answer["ProductViewDetail"]["ProductViewSummary"]["ProductId"]
                 artifact_id = answer["ProvisioningArtifactDetail"]["Id"]
-        if product_id and not artifact_id and not self.options.dry_run:
+        else:
             artifacts = catalog.list_provisioning_artifacts(ProductId=product_id)[
                 "ProvisioningArtifactDetails"
             ]
-            existing = next((a for a in artifacts if a["Name"] == content.version), None)
-            if existing:
-                artifact_id = existing["Id"]
-            else:
+            artifact_id = next((a["Id"] for a in artifacts if a["Name"] == content.version), None)
+            if artifact_id is None:
                 answer = self.write(
                     f"add provisioning artifact {content.version} to {product_id}",
                     catalog.create_provisioning_artifact,
@@ -314,22 +312,11 @@ class Publisher:
                     Parameters=artifact_parameters,
                     IdempotencyToken=_token("artifact", product_id, content.version),
                 )
-                artifact_id = answer["ProvisioningArtifactDetail"]["Id"]
-        elif product_id and self.options.dry_run and not artifact_id:
-            artifacts = catalog.list_provisioning_artifacts(ProductId=product_id)[
-                "ProvisioningArtifactDetails"
-            ]
-            existing = next((a for a in artifacts if a["Name"] == content.version), None)
-            if existing:
-                artifact_id = existing["Id"]
-            else:
-                self.write(f"add provisioning artifact {content.version} to {product_id}", lambda: None)
+                artifact_id = answer["ProvisioningArtifactDetail"]["Id"] if answer else None
 
-        if product_id and portfolio_id and not self.options.dry_run:
-            self.associate(account, portfolio_id, product_id)
+        self.associate(account, portfolio_id, product_id or "(new product)")
+        if product_id and not self.options.dry_run:
             self.deprecate_old(product_id, artifact_id)
-        elif self.options.dry_run:
-            self.associate(account, portfolio_id, product_id)
 
         return {
             "portfolio_id": portfolio_id,
@@ -339,9 +326,10 @@ class Publisher:
 
     def associate(self, account: str, portfolio_id: str | None, product_id: str | None) -> None:
         catalog = self.client("servicecatalog")
-        known_portfolio = portfolio_id and not portfolio_id.startswith("(")
+        known_portfolio = not portfolio_id.startswith("(")
+        known_product = not product_id.startswith("(")
         linked = []
-        if product_id and known_portfolio:
+        if known_product and known_portfolio:
             linked = [
                 p["Id"] for p in catalog.list_portfolios_for_product(ProductId=product_id)["PortfolioDetails"]
             ]
@@ -368,7 +356,7 @@ class Publisher:
                     PrincipalType="IAM",
                 )
         constraints = []
-        if known_portfolio and product_id:
+        if known_portfolio and known_product:
             constraints = catalog.list_constraints_for_portfolio(
                 PortfolioId=portfolio_id, ProductId=product_id
             )["ConstraintDetails"]

@@ -102,16 +102,10 @@ def resolve(value: Any, context: Context) -> Any:
         return get(value["Get"], context)
     if set(value) == {"Std:Join"}:
         spec = value["Std:Join"]
-        return spec.get("On", "").join(_text(resolve(v, context)) for v in spec["Values"])
+        return spec.get("On", "").join(str(resolve(v, context)) for v in spec["Values"])
     if set(value) == {"Std:JsonGet"}:
         return json_get(value["Std:JsonGet"], context)
     return {k: resolve(v, context) for k, v in value.items()}
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, float) and value.is_integer():
-        return repr(value)
-    return str(value)
 
 
 def references(value: Any) -> set[str]:
