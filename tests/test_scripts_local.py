@@ -1,0 +1,92 @@
+"""scripts/local_aws.py serves the embedded AWS; scripts/run_local.py runs the lifecycle against it, unchanged."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import boto3
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def environment(**extra) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_REGION="us-east-1", **extra)
+    return env
+
+
+def test_local_aws_serves_until_sigterm_and_run_local_uses_it(tmp_path):
+    server = subprocess.Popen(
+        [sys.executable, str(REPO / "scripts" / "local_aws.py")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=environment(),
+    )
+    try:
+        first = server.stdout.readline().strip()
+        assert first.startswith("AWS_ENDPOINT_URL=http://127.0.0.1:")
+        url = first.split("=", 1)[1]
+        assert "AmazonSageMaker-ExecutionRole-studio" in server.stdout.readline()
+        iam = boto3.session.Session(region_name="us-east-1").client("iam", endpoint_url=url)
+        assert (
+            iam.get_role(RoleName="AmazonSageMakerServiceCatalogProductsLaunchRole")["Role"]["Path"]
+            == "/service-role/"
+        )
+
+        summary = tmp_path / "summary.json"
+        run = subprocess.run(
+            [
+                sys.executable,
+                str(REPO / "scripts" / "run_local.py"),
+                "--project-name",
+                "cli-demo",
+                "--workdir",
+                str(tmp_path / "work"),
+                "--summary",
+                str(summary),
+            ],
+            capture_output=True,
+            text=True,
+            env=environment(AWS_ENDPOINT_URL=url),
+        )
+        assert run.returncode == 0, run.stderr[-2000:]
+        assert "ModelDeploy / DeployProd / DeployResourcesProd" in run.stdout
+        assert f"summary:        {summary}" in run.stdout
+        result = json.loads(summary.read_text())
+        assert set(result) >= {
+            "project",
+            "model_package",
+            "staging",
+            "prod",
+            "test_results",
+            "stages",
+            "cost_estimate",
+        }
+        sagemaker = boto3.session.Session(region_name="us-east-1").client("sagemaker", endpoint_url=url)
+        endpoint = sagemaker.describe_endpoint(
+            EndpointName="cli-demo-staging"
+        )  # still there: the server runs on
+        assert endpoint["ProductionVariants"][0]["CurrentServerlessConfig"]["MaxConcurrency"] == 20
+    finally:
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=20) == 0
+
+
+def test_run_local_rejects_a_missing_input_file(tmp_path):
+    run = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "run_local.py"), "--input-data", str(tmp_path / "none.csv")],
+        capture_output=True,
+        text=True,
+        env=environment(),
+    )
+    assert run.returncode == 2
+    assert (
+        run.stderr.strip()
+        == f"error: --input-data {tmp_path / 'none.csv'} does not exist; give a CSV in the abalone schema"
+    )
