@@ -189,18 +189,29 @@ def check_values(label: str, stage: str, values: dict[str, str]) -> None:
             raise BuildError(f'{label}: EnableDataCapture must be "true" or "false"')
 
 
+def arn_candidates(project_arn: str) -> list[str]:
+    """The ARN as given, then with the project name lower-cased (SageMaker lower-cases names in its ARNs;
+    the product template builds the ARN from the name as typed)."""
+    prefix, _, name = project_arn.rpartition("/")
+    lowered = f"{prefix}/{name.lower()}"
+    return [project_arn] if lowered == project_arn else [project_arn, lowered]
+
+
 def project_tags(sagemaker, project_arn: str | None) -> dict[str, str]:
     if not project_arn:
         return {}
-    tags: dict[str, str] = {}
-    try:
-        for page in sagemaker.get_paginator("list_tags").paginate(ResourceArn=project_arn):
-            for tag in page.get("Tags", []):
-                if not tag["Key"].startswith("aws:"):  # reserved: CloudFormation refuses to set them
-                    tags[tag["Key"]] = tag["Value"]
-    except (ClientError, BotoCoreError) as exc:
-        raise BuildError(f"cannot read the tags of project {project_arn}: {exc}") from exc
-    return tags
+    failure = None
+    for arn in arn_candidates(project_arn):
+        tags: dict[str, str] = {}
+        try:
+            for page in sagemaker.get_paginator("list_tags").paginate(ResourceArn=arn):
+                for tag in page.get("Tags", []):
+                    if not tag["Key"].startswith("aws:"):  # reserved: CloudFormation refuses to set them
+                        tags[tag["Key"]] = tag["Value"]
+            return tags
+        except (ClientError, BotoCoreError) as exc:
+            failure = exc
+    raise BuildError(f"cannot read the tags of project {project_arn}: {failure}")
 
 
 def render(args, environ, sagemaker) -> dict[Path, dict]:

@@ -96,11 +96,22 @@ def build_pipeline(args, boto_session):
 def project_tags(sagemaker_client, args) -> list[dict]:
     tags = {}
     if args.project_arn:
-        try:
-            for page in sagemaker_client.get_paginator("list_tags").paginate(ResourceArn=args.project_arn):
-                tags.update({t["Key"]: t["Value"] for t in page["Tags"] if not t["Key"].startswith("aws:")})
-        except ClientError as exc:
-            raise PipelineError(f"cannot read the tags of project {args.project_arn}: {exc}") from exc
+        # The ARN as given, then with the name lower-cased (SageMaker lower-cases names in its ARNs).
+        prefix, _, name = args.project_arn.rpartition("/")
+        candidates = list(dict.fromkeys([args.project_arn, f"{prefix}/{name.lower()}"]))
+        failure = None
+        for arn in candidates:
+            try:
+                for page in sagemaker_client.get_paginator("list_tags").paginate(ResourceArn=arn):
+                    tags.update(
+                        {t["Key"]: t["Value"] for t in page["Tags"] if not t["Key"].startswith("aws:")}
+                    )
+                failure = None
+                break
+            except ClientError as exc:
+                failure = exc
+        if failure:
+            raise PipelineError(f"cannot read the tags of project {args.project_arn}: {failure}")
     tags["sagemaker:project-name"] = args.project_name
     tags["sagemaker:project-id"] = args.project_id
     return [{"Key": k, "Value": v} for k, v in tags.items()]

@@ -235,3 +235,18 @@ def test_invalid_prod_file(sagemaker, workdir, capsys, content, message):
     assert build.main(args()) == 1
     assert message in capsys.readouterr().err
     assert exports(workdir) == []
+
+
+def test_project_tags_fall_back_to_the_lower_cased_arn():
+    stubbed = boto3.client("sagemaker")
+    mixed = "arn:aws:sagemaker:us-east-1:123456789012:project/MyProject"
+    with Stubber(stubbed) as stubber:
+        stubber.add_client_error(
+            "list_tags", "ValidationException", "not found", expected_params={"ResourceArn": mixed}
+        )
+        stubber.add_response(
+            "list_tags",
+            {"Tags": [{"Key": "team", "Value": "ml"}]},
+            {"ResourceArn": "arn:aws:sagemaker:us-east-1:123456789012:project/myproject"},
+        )
+        assert build.project_tags(stubbed, mixed) == {"team": "ml"}
