@@ -138,3 +138,35 @@ def test_model_that_fails_the_mse_gate(embedded, tmp_path):
     text = "\n".join(failure.value.log_tail)
     assert "FailAbaloneModelMse" in text and "Failed" in text
     assert "Model not registered: test MSE" in text and "is above MseThreshold 6.0" in text
+
+
+def test_rejecting_the_newest_approved_package_rolls_staging_back(embedded, happy, tmp_path):
+    from smbundle.local.lifecycle import review_package
+
+    summary, _ = happy
+    sagemaker = embedded.client("sagemaker")
+    first = summary["model_package"]["ModelPackageArn"]
+    described = sagemaker.describe_model_package(ModelPackageName=first)
+    second = sagemaker.create_model_package(
+        ModelPackageGroupName=described["ModelPackageGroupName"],
+        InferenceSpecification=described["InferenceSpecification"],
+        ModelApprovalStatus="PendingManualApproval",
+    )["ModelPackageArn"]
+    options = LocalRunOptions(
+        workdir=tmp_path / "review", project_name="happy-path", endpoint_url=embedded.url
+    )
+
+    def staging_package() -> str:
+        config = sagemaker.describe_endpoint_config(
+            EndpointConfigName=sagemaker.describe_endpoint(EndpointName="happy-path-staging")[
+                "EndpointConfigName"
+            ]
+        )
+        model = sagemaker.describe_model(ModelName=config["ProductionVariants"][0]["ModelName"])
+        return model["PrimaryContainer"]["ModelPackageName"]
+
+    (approved,) = review_package(options, lambda *a: None, second, "Approved")
+    assert approved.status == "Succeeded" and staging_package() == second
+    (rejected,) = review_package(options, lambda *a: None, second, "Rejected")
+    assert rejected.status == "Succeeded" and staging_package() == first
+    assert review_package(options, lambda *a: None, second, "PendingManualApproval") == []  # starts nothing

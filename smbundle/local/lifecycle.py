@@ -244,8 +244,7 @@ def _raise_pipeline_failure(label: str, result: PipelineResult):
 
 def _approve_and_deliver(run: LifecycleRun, names: dict, account: str) -> tuple[str, list[str]]:
     """Approve the newest package as a reviewer would, then let the product's rules decide what starts."""
-    sagemaker = run.client("sagemaker")
-    packages = sagemaker.list_model_packages(
+    packages = run.client("sagemaker").list_model_packages(
         ModelPackageGroupName=names["group"], SortBy="CreationTime", SortOrder="Descending", MaxResults=1
     )["ModelPackageSummaryList"]
     if not packages:
@@ -253,8 +252,22 @@ def _approve_and_deliver(run: LifecycleRun, names: dict, account: str) -> tuple[
             "ApproveModelPackage", f"the build registered no model package in {names['group']}"
         )
     arn = packages[0]["ModelPackageArn"]
+    pipelines = change_approval(run, arn, "Approved", account)
+    if not pipelines:
+        raise LifecycleFailed(
+            "ApproveModelPackage",
+            f"approving {arn} started no pipeline: no EventBridge rule of the project matches the "
+            "'SageMaker Model Package State Change' event (check the deploy rule's EventPattern)",
+        )
+    return arn, pipelines
+
+
+def change_approval(run: LifecycleRun, arn: str, status: str, account: str) -> list[str]:
+    """Set a package's approval status (as a reviewer in Studio) and deliver the state-change event through
+    the account's EventBridge rules; returns the names of the pipelines the rules start."""
+    sagemaker = run.client("sagemaker")
     sagemaker.update_model_package(
-        ModelPackageArn=arn, ModelApprovalStatus="Approved", ApprovalDescription="Approved by run_local"
+        ModelPackageArn=arn, ModelApprovalStatus=status, ApprovalDescription=f"{status} by run_local"
     )
     package = sagemaker.describe_model_package(ModelPackageName=arn)
     event = make_event(
@@ -267,21 +280,23 @@ def _approve_and_deliver(run: LifecycleRun, names: dict, account: str) -> tuple[
             "ModelPackageName": package.get("ModelPackageName", package["ModelPackageGroupName"]),
             "CreationTime": int(package["CreationTime"].timestamp() * 1000),
             "ModelPackageStatus": package.get("ModelPackageStatus", "Completed"),
-            "ModelApprovalStatus": "Approved",
+            "ModelApprovalStatus": status,
         },
         account=account,
         region=run.options.region,
         resources=[arn],
     )
     deliveries = deliver(run.client("events"), event)
-    pipelines = [d.resource_name for d in deliveries if d.service == "codepipeline"]
-    if not pipelines:
-        raise LifecycleFailed(
-            "ApproveModelPackage",
-            f"approving {arn} started no pipeline: no EventBridge rule of the project matches the "
-            "'SageMaker Model Package State Change' event (check the deploy rule's EventPattern)",
-        )
-    return arn, pipelines
+    return [d.resource_name for d in deliveries if d.service == "codepipeline"]
+
+
+def review_package(
+    options: LocalRunOptions, reporter: Reporter, arn: str, status: str
+) -> list[PipelineResult]:
+    """After a lifecycle: approve or reject a package and run every pipeline the project's rules start."""
+    run = LifecycleRun(options, reporter, boto3.session.Session(region_name=options.region))
+    account = run.client("sts").get_caller_identity()["Account"]
+    return [_run_pipeline(run, name, "ModelDeploy") for name in change_approval(run, arn, status, account)]
 
 
 def _summary(run, names, project, package_arn, deploy_result, data_label) -> dict:

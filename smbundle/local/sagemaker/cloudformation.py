@@ -8,12 +8,16 @@
   no ``DataCaptureConfig`` on a serverless endpoint.
 - ``DescribeEndpoint`` answers ``DataCaptureConfig`` in the API's summary shape (``CurrentSamplingPercentage``,
   ``CaptureStatus``), which botocore would otherwise drop.
+- A stack update that replaces an endpoint config moves the endpoint onto the new config, as CloudFormation's
+  UpdateEndpoint does (moto left it on the deleted one), and refuses an instance-to-serverless switch, as
+  SageMaker does.
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
+from datetime import UTC, datetime
 
 from moto.sagemaker import models
 from moto.sagemaker.exceptions import ValidationError
@@ -130,6 +134,39 @@ def _patch_endpoint() -> None:
     models.FakeEndpoint.create_from_cloudformation_json = classmethod(create_from_cloudformation_json)
 
 
+def _repoint(endpoint, old_variants: list[dict], new_config) -> None:
+    was_instance = any("InstanceType" in v for v in old_variants)
+    if was_instance and any(v.get("ServerlessConfig") for v in new_config.production_variants):
+        raise ValidationError(
+            message=f"Endpoint {endpoint.endpoint_name}: updating an instance-based endpoint to serverless is not "
+            "supported; give the serverless endpoint a new name"
+        )
+    endpoint.endpoint_config_name = new_config.endpoint_config_name
+    endpoint.production_variants = endpoint._process_production_variants(new_config.production_variants)
+    endpoint.data_capture_config = _capture_summary(new_config.data_capture_config)
+    endpoint.last_modified_time = datetime.now(UTC)
+
+
+def _patch_endpoint_config_update() -> None:
+    original_update = models.FakeEndpointConfig.update_from_cloudformation_json.__func__
+
+    def update_from_cloudformation_json(
+        cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name
+    ):
+        backend = models.sagemaker_backends[account_id][region_name]
+        old_name = original_resource.endpoint_config_name
+        old_variants = list(original_resource.production_variants)
+        new_config = original_update(
+            cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name
+        )
+        for endpoint in backend.endpoints.values():
+            if endpoint.endpoint_config_name == old_name:
+                _repoint(endpoint, old_variants, new_config)
+        return new_config
+
+    models.FakeEndpointConfig.update_from_cloudformation_json = classmethod(update_from_cloudformation_json)
+
+
 def _patch_model() -> None:
     original_create = models.Model.create_from_cloudformation_json.__func__
 
@@ -154,5 +191,6 @@ def apply() -> None:
         return
     _patch_endpoint_config()
     _patch_endpoint()
+    _patch_endpoint_config_update()
     _patch_model()
     _applied = True

@@ -1,0 +1,1 @@
+"""Embedded-AWS extensions of CloudFormation."""
