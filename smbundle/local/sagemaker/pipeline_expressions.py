@@ -68,10 +68,10 @@ def get(path: str, context: Context) -> Any:
         return context.execution[rest[0]]
     if root == "Steps":
         step_name = rest[0]
+        if len(rest) >= 3 and rest[1] == "PropertyFiles" and step_name in context.property_files:
+            return context.property_files[step_name].get(rest[2])
         if step_name not in context.steps:
             raise ExpressionError(f"step {step_name!r} has not run (referenced by {path!r})")
-        if len(rest) >= 2 and rest[1] == "PropertyFiles":
-            return context.property_files.get(step_name, {}).get(rest[2])
         value: Any = context.steps[step_name]
         for token in rest[1:]:
             value = _step_into(value, token, path)
