@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
+from urllib.parse import urlencode
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from smbundle import packaging, templates
 log = logging.getLogger(__name__)
 
 VISIBILITY_TAG = {"Key": "sagemaker:studio-visibility", "Value": "true"}
+SEED_OBJECT_TAGS = {"servicecatalog:provisioning": "true"}
 DEFAULT_PRODUCT_NAME = "MLOps template: build, train, serverless staging, instance prod"
 DEFAULT_PORTFOLIO_NAME = "SageMaker organization templates"
 PRODUCT_ROLE_SERVICES = {
@@ -219,18 +221,31 @@ class Publisher:
             VersioningConfiguration={"Status": "Enabled"},
         )
 
-    def upload(self, bucket: str, key: str, body: bytes, tagging: str | None = None) -> None:
+    def upload(self, bucket: str, key: str, body: bytes, tags: dict[str, str] | None = None) -> None:
+        """Upload unless the object already holds ``body``; make sure it carries ``tags`` either way."""
         s3 = self.client("s3")
         try:
             existing = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-            if existing == body:
-                return
         except ClientError:
-            pass
-        kwargs = {"Bucket": bucket, "Key": key, "Body": body, "ServerSideEncryption": "AES256"}
-        if tagging:
-            kwargs["Tagging"] = tagging
-        self.write(f"upload s3://{bucket}/{key}", s3.put_object, **kwargs)
+            existing = None
+        if existing != body:
+            kwargs = {"Bucket": bucket, "Key": key, "Body": body, "ServerSideEncryption": "AES256"}
+            if tags:
+                kwargs["Tagging"] = urlencode(tags)
+            self.write(f"upload s3://{bucket}/{key}", s3.put_object, **kwargs)
+            return
+        if not tags:
+            return
+        current = {t["Key"]: t["Value"] for t in s3.get_object_tagging(Bucket=bucket, Key=key)["TagSet"]}
+        if any(current.get(k) != v for k, v in tags.items()):
+            merged = {**current, **tags}
+            self.write(
+                f"tag s3://{bucket}/{key} " + ", ".join(f"{k}={v}" for k, v in tags.items()),
+                s3.put_object_tagging,
+                Bucket=bucket,
+                Key=key,
+                Tagging={"TagSet": [{"Key": k, "Value": v} for k, v in merged.items()]},
+            )
 
     # -- Service Catalog ---------------------------------------------------------------------------------------
     def find_portfolio(self) -> str | None:
@@ -424,7 +439,7 @@ class Publisher:
                 CORSConfiguration=cors,
             )
         key = f"templates/{_slug(self.options.product_name)}.yaml"
-        self.upload(bucket, key, content.template_body.encode(), tagging="sagemaker%3Astudio-visibility=true")
+        self.upload(bucket, key, content.template_body.encode(), tags={"sagemaker:studio-visibility": "true"})
         location = f"s3://{bucket}/templates/"
         sagemaker = self.client("sagemaker")
         domain_arn = sagemaker.describe_domain(DomainId=self.options.domain_id)["DomainArn"]
@@ -445,8 +460,10 @@ class Publisher:
         bucket = self.options.bucket or f"smbundle-templates-{account}-{self.region}"
         content = build_content(self.options.repo_root, self.options.product_name, bucket)
         self.ensure_bucket(bucket)
-        self.upload(bucket, content.build_key, content.build_zip)
-        self.upload(bucket, content.deploy_key, content.deploy_zip)
+        # The launch role reads the seed code when it creates the repositories: the managed launch policy allows
+        # s3:GetObject outside sagemaker-* buckets only on objects tagged servicecatalog:provisioning=true.
+        self.upload(bucket, content.build_key, content.build_zip, tags=SEED_OBJECT_TAGS)
+        self.upload(bucket, content.deploy_key, content.deploy_zip, tags=SEED_OBJECT_TAGS)
         self.upload(bucket, content.template_key, content.template_body.encode())
         result = {
             "target": self.options.target,

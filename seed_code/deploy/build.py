@@ -78,9 +78,13 @@ def newest_approved_package(sagemaker, group_name: str) -> dict:
                 if newest is None or summary["CreationTime"] > newest["CreationTime"]:
                     newest = summary
     except ClientError as exc:
-        raise BuildError(
-            f"cannot list model packages of group {group_name}: {exc.response['Error']['Message']}"
-        ) from exc
+        message = exc.response["Error"]["Message"]
+        if "does not exist" in message:
+            raise BuildError(
+                f"model package group {group_name} does not exist yet: the build pipeline creates it when it "
+                "registers its first model; run the build pipeline, then approve a model"
+            ) from exc
+        raise BuildError(f"cannot list model packages of group {group_name}: {message}") from exc
     if newest is None:
         raise BuildError(
             f"no Approved model package in model package group {group_name}: approve one in SageMaker Studio "

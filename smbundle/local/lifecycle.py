@@ -20,6 +20,7 @@ from pathlib import Path
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from smbundle.local.codepipeline.executor import (
     ActionRecord,
@@ -286,8 +287,33 @@ def change_approval(run: LifecycleRun, arn: str, status: str, account: str) -> l
         region=run.options.region,
         resources=[arn],
     )
-    deliveries = deliver(run.client("events"), event)
-    return [d.resource_name for d in deliveries if d.service == "codepipeline"]
+    return start_targets(run, deliver(run.client("events"), event))
+
+
+def start_targets(run: LifecycleRun, deliveries) -> list[str]:
+    """Start each CodePipeline target as EventBridge does: as the target's role (the rule's RoleArn)."""
+    from smbundle.local.iam import sessions
+
+    started = []
+    for delivery in deliveries:
+        if delivery.service != "codepipeline":
+            continue
+        try:
+            if delivery.role_arn is None:
+                raise sessions.RoleUnusable("the target has no RoleArn")
+            role = sessions.assume(
+                run.session, run.options.endpoint_url, delivery.role_arn, "events.amazonaws.com", "events"
+            )
+            role.client("codepipeline").start_pipeline_execution(name=delivery.resource_name)
+        except (sessions.RoleUnusable, ClientError) as exc:
+            detail = exc.response["Error"]["Message"] if isinstance(exc, ClientError) else str(exc)
+            raise LifecycleFailed(
+                "ApproveModelPackage",
+                f"rule {delivery.rule_name} matched, but EventBridge could not start pipeline "
+                f"{delivery.resource_name}: {detail}",
+            ) from None
+        started.append(delivery.resource_name)
+    return started
 
 
 def review_package(

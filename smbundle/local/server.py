@@ -6,7 +6,6 @@ launch role and the product roles exist (each trusting its service), and so does
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from dataclasses import dataclass, field
@@ -14,48 +13,19 @@ from dataclasses import dataclass, field
 import boto3
 
 from smbundle.local import apply_extensions
+from smbundle.local.iam import enforcement, roles
 
 log = logging.getLogger(__name__)
 
 ACCOUNT_ID = "123456789012"
-STUDIO_EXECUTION_ROLE_NAME = "AmazonSageMaker-ExecutionRole-studio"
-LAUNCH_ROLE_NAME = "AmazonSageMakerServiceCatalogProductsLaunchRole"
-# Role name suffix -> the service principal that assumes it (what enabling projects creates).
-PRODUCT_ROLES = {
-    "AmazonSageMakerServiceCatalogProductsLaunchRole": "servicecatalog.amazonaws.com",
-    "AmazonSageMakerServiceCatalogProductsUseRole": "sagemaker.amazonaws.com",
-    "AmazonSageMakerServiceCatalogProductsCodeBuildRole": "codebuild.amazonaws.com",
-    "AmazonSageMakerServiceCatalogProductsCodePipelineRole": "codepipeline.amazonaws.com",
-    "AmazonSageMakerServiceCatalogProductsEventsRole": "events.amazonaws.com",
-    "AmazonSageMakerServiceCatalogProductsCloudformationRole": "cloudformation.amazonaws.com",
-    "AmazonSageMakerServiceCatalogProductsExecutionRole": "sagemaker.amazonaws.com",
-}
+STUDIO_EXECUTION_ROLE_NAME = roles.STUDIO_EXECUTION_ROLE_NAME
+LAUNCH_ROLE_NAME = f"{roles.PREFIX}LaunchRole"
 
 
-def trust_policy(service: str) -> str:
-    # One Service principal per statement (moto's CodePipeline rejects a list).
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
-        }
-    )
-
-
-def prepare_account(iam=None) -> dict[str, str]:
+def prepare_account(account_id: str = ACCOUNT_ID) -> dict[str, str]:
     """Create the roles of an account with SageMaker projects enabled; returns name -> ARN (idempotent)."""
-    iam = iam or boto3.client("iam")
-    arns = {}
-    roles = {name: ("/service-role/", service) for name, service in PRODUCT_ROLES.items()}
-    roles[STUDIO_EXECUTION_ROLE_NAME] = ("/service-role/", "sagemaker.amazonaws.com")
-    for name, (path, service) in roles.items():
-        try:
-            arns[name] = iam.get_role(RoleName=name)["Role"]["Arn"]
-        except iam.exceptions.NoSuchEntityException:
-            arns[name] = iam.create_role(
-                RoleName=name, Path=path, AssumeRolePolicyDocument=trust_policy(service)
-            )["Role"]["Arn"]
-    return arns
+    apply_extensions()
+    return roles.prepare(account_id)
 
 
 @dataclass
@@ -80,18 +50,20 @@ class EmbeddedAWS:
         self.stop()
 
 
-def start(port: int = 0, region: str = "us-east-1", host: str = "127.0.0.1") -> EmbeddedAWS:
-    """Start the server (extensions applied first) and prepare the account."""
+def start(port: int = 0, region: str = "us-east-1", host: str = "127.0.0.1", iam: bool = True) -> EmbeddedAWS:
+    """Start the server (extensions applied first) and prepare the account; ``iam=False`` lets every call
+    through (for exploring only: a run that passes that way says nothing about AWS)."""
     from moto.server import ThreadedMotoServer
 
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
     apply_extensions()
+    enforcement.set_enabled(iam)
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no access log lines on the terminal
     server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
     server.start()
     bound_host, bound_port = server.get_host_and_port()
     aws = EmbeddedAWS(url=f"http://{bound_host}:{bound_port}", region=region, _server=server)
-    aws.roles = prepare_account(aws.client("iam"))
+    aws.roles = prepare_account()
     log.info("embedded AWS at %s", aws.url)
     return aws

@@ -117,14 +117,6 @@ def project_tags(sagemaker_client, args) -> list[dict]:
     return [{"Key": k, "Value": v} for k, v in tags.items()]
 
 
-def ensure_model_package_group(sagemaker_client, name: str, tags: list[dict]) -> None:
-    """The product stack owns the group; create it only when the pipeline runs outside a project."""
-    try:
-        sagemaker_client.describe_model_package_group(ModelPackageGroupName=name)
-    except ClientError:
-        sagemaker_client.create_model_package_group(ModelPackageGroupName=name, Tags=tags)
-
-
 def wait(sagemaker_client, execution_arn: str, timeout_s: float, poll_s: float) -> dict:
     deadline = time.monotonic() + timeout_s
     while True:
@@ -175,7 +167,9 @@ def run_pipeline(argv=None) -> int:
         parameters = parse_parameters(args.parameter)
         pipeline, sagemaker_client = build_pipeline(args, _session(args.region))
         tags = project_tags(sagemaker_client, args)
-        ensure_model_package_group(sagemaker_client, pipeline.name, tags)
+        # The model package group is not created here: the project's CodeBuild role may not touch groups
+        # (model-package-group/* is not in its policy). The pipeline's RegisterModel step creates it, as the
+        # pipeline's role, on the first registration.
         pipeline.upsert(role_arn=args.role_arn, tags=tags)
         started = sagemaker_client.start_pipeline_execution(
             PipelineName=pipeline.name,

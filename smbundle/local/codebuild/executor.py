@@ -142,16 +142,23 @@ def unset_references(commands: list[str], available: set[str]) -> list[str]:
     return missing
 
 
-def _base_environment() -> dict[str, str]:
+def _base_environment(credentials=None) -> dict[str, str]:
+    """PATH/HOME/locale of this machine, and the credentials the build's commands sign with: the service role's
+    session when given (as CodeBuild provides it), else this process's own keys."""
     venv_bin = str(Path(sys.executable).parent)
     env = {
         "PATH": os.pathsep.join([venv_bin, os.environ.get("PATH", "/usr/bin:/bin")]),
         "HOME": os.environ.get("HOME", "/root"),
         "LANG": os.environ.get("LANG", "C.UTF-8"),
     }
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "TMPDIR"):
-        if os.environ.get(name):
-            env[name] = os.environ[name]
+    if os.environ.get("TMPDIR"):
+        env["TMPDIR"] = os.environ["TMPDIR"]
+    if credentials is not None:
+        env.update(credentials.environment())
+    else:
+        for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+            if os.environ.get(name):
+                env[name] = os.environ[name]
     return env
 
 
@@ -213,12 +220,15 @@ def run_build(
     action_variables: dict[str, str] | None = None,
     local_overrides: dict[str, str] | None = None,
     log_dir: Path | None = None,
+    credentials=None,
+    build_id: str | None = None,
 ) -> BuildResult:
     """Run ``project``'s buildspec over ``source_dir``; the output artifact lands in ``output_dir``.
 
     ``action_variables`` are the CodePipeline action's ``EnvironmentVariables`` (they override the project's).
     ``local_overrides`` are documented tuning knobs of the local run (for example a shorter poll interval);
     they are added after the variable check, so they can never hide a variable the project fails to set.
+    ``credentials`` are the project's service role session (every AWS call of the commands is made as that role).
     """
     name = project["name"]
     started = time.monotonic()
@@ -227,8 +237,8 @@ def run_build(
     log_path = log_dir / f"{name}.log"
     buildspec, origin = load_buildspec(project, source_dir)
 
-    build_id = f"{name}:{uuid.uuid4()}"
-    env = _base_environment()
+    build_id = build_id or f"{name}:{uuid.uuid4()}"
+    env = _base_environment(credentials)
     env.update(project_variables(project))
     env.update({k: str(v) for k, v in ((buildspec.get("env") or {}).get("variables") or {}).items()})
     env.update(action_variables or {})

@@ -2,15 +2,14 @@
 
 It does what the action does on AWS: read ``TemplatePath`` and ``TemplateConfiguration`` from input artifacts,
 merge ``ParameterOverrides``, then create or update the stack with the action's role and capabilities and wait
-for it. CloudFormation checks moto skips are done here, so the local run fails where AWS would: parameters the
-template does not declare, and parameter constraints (AllowedValues, AllowedPattern, Min/Max).
+for it. The embedded CloudFormation validates parameters and rules as CloudFormation does, and runs the stack as
+the action's ``RoleArn``; a failed stack is reported with the failing resource and its reason.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import re
 import time
 from pathlib import Path
 
@@ -37,43 +36,13 @@ def artifact_file(reference: str, artifacts: dict[str, Path]) -> Path:
     return path
 
 
-def check_parameters(template: dict, parameters: dict[str, str]) -> None:
-    """CloudFormation's own parameter validation (moto skips it)."""
-    declared = template.get("Parameters") or {}
-    unknown = sorted(set(parameters) - set(declared))
-    if unknown:
-        raise DeployError(f"Parameters: {unknown} do not exist in the template")
-    for name, spec in declared.items():
-        value = parameters.get(name, spec.get("Default"))
-        if value is None:
-            raise DeployError(f"Parameters: [{name}] must have values")
-        _check_constraints(name, str(value), spec)
+def deploy(cloudformation, configuration: dict, artifacts: dict[str, Path], diagnostics=None) -> dict:
+    """Run the action with ``cloudformation`` (a client of the pipeline's role); returns the stack description.
 
-
-def _check_constraints(name: str, value: str, spec: dict) -> None:
-    allowed = spec.get("AllowedValues")
-    if allowed is not None and value not in [str(a) for a in allowed]:
-        raise DeployError(f"Parameter '{name}' must be one of AllowedValues")
-    pattern = spec.get("AllowedPattern")
-    if pattern and not re.fullmatch(pattern, value):
-        raise DeployError(f"Parameter '{name}' must match pattern {pattern}")
-    if spec.get("Type") == "Number":
-        try:
-            number = float(value)
-        except ValueError:
-            raise DeployError(f"Parameter '{name}' must be a number") from None
-        if "MinValue" in spec and number < float(spec["MinValue"]):
-            raise DeployError(f"Parameter '{name}' must be a number not less than {spec['MinValue']}")
-        if "MaxValue" in spec and number > float(spec["MaxValue"]):
-            raise DeployError(f"Parameter '{name}' must be a number not greater than {spec['MaxValue']}")
-    if "MinLength" in spec and len(value) < int(spec["MinLength"]):
-        raise DeployError(f"Parameter '{name}' must contain at least {spec['MinLength']} characters")
-    if "MaxLength" in spec and len(value) > int(spec["MaxLength"]):
-        raise DeployError(f"Parameter '{name}' must contain at most {spec['MaxLength']} characters")
-
-
-def deploy(cloudformation, configuration: dict, artifacts: dict[str, Path]) -> dict:
-    """Run the action; returns the stack description (with its outputs)."""
+    ``diagnostics`` (default: the same client) reads the stack's events to explain a failure, as the console
+    does for a person; the pipeline role itself may only describe stacks.
+    """
+    diagnostics = diagnostics or cloudformation
     mode = configuration.get("ActionMode", "CREATE_UPDATE")
     if mode not in ("CREATE_UPDATE", "REPLACE_ON_FAILURE"):
         raise DeployError(f"ActionMode {mode} is not supported by the local runner")
@@ -101,7 +70,6 @@ def deploy(cloudformation, configuration: dict, artifacts: dict[str, Path]) -> d
             parameters[key] = value
         tags = dict(config.get("Tags") or {})
     parameters.update(json.loads(configuration.get("ParameterOverrides") or "{}"))
-    check_parameters(template, parameters)
 
     kwargs = {
         "StackName": stack_name,
@@ -128,12 +96,13 @@ def deploy(cloudformation, configuration: dict, artifacts: dict[str, Path]) -> d
         else:
             cloudformation.create_stack(**kwargs)
     except ClientError as exc:
-        message = exc.response["Error"].get("Message", str(exc))
+        error = exc.response["Error"]
+        message = error.get("Message", str(exc))
         if "No updates are to be performed" not in message:
-            raise DeployError(message) from exc
+            raise DeployError(f"{error.get('Code')}: {message}") from exc
     stack = _wait(cloudformation, stack_name)
     if stack is None or not stack["StackStatus"].endswith("_COMPLETE") or "ROLLBACK" in stack["StackStatus"]:
-        reason = _failure_reason(cloudformation, stack_name) if stack else "stack vanished"
+        reason = _failure_reason(diagnostics, stack_name) if stack else "stack vanished"
         status = stack["StackStatus"] if stack else "DELETED"
         raise DeployError(f"stack {stack_name} ended {status}: {reason}")
     return stack

@@ -3,6 +3,10 @@
 The pipeline structure comes from ``GetPipeline`` on the (embedded) AWS, so a wrong stage order, a wrong artifact
 name or a wrong project name in the product template fails here as it would in CodePipeline. Each action kind has a
 handler; a provider the local runner cannot execute is reported as such instead of being skipped silently.
+
+Every call is made by the principal AWS would use: the pipeline's role for what CodePipeline does (reading the
+source branch, starting builds, the CloudFormation deploy action, approval notifications), the build project's
+role for what a build does, and artifacts travel through the pipeline's S3 artifact store between them.
 """
 
 from __future__ import annotations
@@ -11,13 +15,19 @@ import json
 import logging
 import shutil
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import groupby
 from pathlib import Path
 
+from botocore.exceptions import ClientError
+
 from smbundle.local.codebuild.executor import BuildspecError, run_build
+from smbundle.local.codepipeline.artifacts import ArtifactStore
 from smbundle.local.codepipeline.cloudformation_action import DeployError, deploy
+from smbundle.local.iam import sessions
+from smbundle.local.iam.sessions import RoleSession
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +87,13 @@ ApprovalHandler = Callable[[dict], None]
 
 
 class PipelineRunner:
+    """Runs a pipeline as CodePipeline does: as the pipeline's role, with the artifacts in its S3 store.
+
+    ``session`` is the administrator's (it reads the pipeline's definition and project settings, as the console
+    would); every call the service makes on the pipeline's behalf is made as the role CodePipeline assumes, every
+    call of a build as the role CodeBuild assumes, so the embedded IAM decides each one.
+    """
+
     def __init__(
         self,
         session,
@@ -106,47 +123,68 @@ class PipelineRunner:
         if run_dir.exists():
             shutil.rmtree(run_dir)
         run_dir.mkdir(parents=True)
-        artifacts: dict[str, Path] = {}
+        store = declaration.get("artifactStore") or {}
+        execution = _Execution(
+            declaration=declaration,
+            run_dir=run_dir,
+            store=ArtifactStore(
+                store.get("location", ""), pipeline_name, (store.get("encryptionKey") or {}).get("id")
+            ),
+            account=self._client("sts").get_caller_identity()["Account"],
+        )
         records: list[ActionRecord] = []
-        status = "Succeeded"
         for stage in declaration["stages"]:
             actions = sorted(stage["actions"], key=lambda a: int(a.get("runOrder", 1)))
             for _, group in groupby(actions, key=lambda a: int(a.get("runOrder", 1))):
                 for action in group:
-                    record = self._run_action(stage["name"], action, artifacts, run_dir)
+                    record = self._run_action(stage["name"], action, execution)
                     records.append(record)
                     if record.status != "Succeeded":
-                        status = record.status
                         return PipelineResult(
-                            pipeline_name, status, time.monotonic() - started, records, artifacts
+                            pipeline_name, record.status, time.monotonic() - started, records, execution.local
                         )
-        return PipelineResult(pipeline_name, status, time.monotonic() - started, records, artifacts)
+        return PipelineResult(pipeline_name, "Succeeded", time.monotonic() - started, records, execution.local)
 
-    def _run_action(
-        self, stage: str, action: dict, artifacts: dict[str, Path], run_dir: Path
-    ) -> ActionRecord:
+    def _role(self, execution: _Execution) -> RoleSession:
+        if execution.role is None:
+            execution.role = sessions.assume(
+                self.session,
+                self.endpoint_url,
+                execution.declaration["roleArn"],
+                "codepipeline.amazonaws.com",
+                f"{execution.declaration['name'][:40]}-{uuid.uuid4().hex[:8]}",
+            )
+        return execution.role
+
+    def _run_action(self, stage: str, action: dict, execution: _Execution) -> ActionRecord:
         type_id = action["actionTypeId"]
         record = ActionRecord(stage, action["name"], f"{type_id['category']}/{type_id['provider']}")
         self.reporter("start", record)
         started = time.monotonic()
+        action_dir = execution.run_dir / stage / action["name"]
         try:
+            role = self._role(execution)
             inputs = {}
             for item in action.get("inputArtifacts", []):
-                if item["name"] not in artifacts:
+                if item["name"] not in execution.keys:
                     raise ActionFailed(f"input artifact {item['name']} was not produced by an earlier action")
-                inputs[item["name"]] = artifacts[item["name"]]
-            outputs = {item["name"]: run_dir / item["name"] for item in action.get("outputArtifacts", [])}
+                inputs[item["name"]] = execution.keys[item["name"]]
+            outputs = {item["name"]: action_dir / "output" / item["name"] for item in action.get("outputArtifacts", [])}
             handler = self._handler(type_id)
-            record.detail = handler(action.get("configuration", {}), inputs, outputs) or {}
-            artifacts.update(outputs)
+            step = _Step(role, execution, action_dir, inputs, outputs)
+            record.detail = handler(action.get("configuration", {}), step) or {}
             record.status = "Succeeded"
         except StopPipeline as stop:
             record.status, record.message = "Stopped", str(stop)
         except ActionFailed as exc:
             record.status, record.message = "Failed", str(exc)
             record.command, record.log_tail = exc.command, exc.log_tail
-        except (DeployError, BuildspecError) as exc:
+        except (DeployError, BuildspecError, sessions.Denied, sessions.RoleUnusable) as exc:
             record.status, record.message = "Failed", str(exc)
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            record.status = "Failed"
+            record.message = f"{error.get('Code')}: {error.get('Message')}"
         record.seconds = time.monotonic() - started
         self.reporter("end", record)
         return record
@@ -155,6 +193,7 @@ class PipelineRunner:
         key = (type_id["category"], type_id["provider"])
         handlers = {
             ("Source", "CodeCommit"): self._source,
+            ("Source", "CodeStarSourceConnection"): self._connection_source,
             ("Build", "CodeBuild"): self._codebuild,
             ("Test", "CodeBuild"): self._codebuild,
             ("Deploy", "CloudFormation"): self._cloudformation,
@@ -167,53 +206,122 @@ class PipelineRunner:
             )
         return handlers[key]
 
-    def _source(self, configuration: dict, inputs: dict, outputs: dict[str, Path]) -> dict:
-        (target,) = outputs.values()
+    def _arn(self, execution: _Execution, service: str, resource: str) -> str:
+        return f"arn:aws:{service}:{self.session.region_name}:{execution.account}:{resource}"
+
+    def _source(self, configuration: dict, step: _Step) -> dict:
+        repository, branch = configuration.get("RepositoryName"), configuration.get("BranchName", "main")
+        # CodePipeline reads the branch and has CodeCommit archive it into the artifact store, as the pipeline role.
+        step.role.client("codecommit").get_branch(repositoryName=repository, branchName=branch)
+        repository_arn = self._arn(step.execution, "codecommit", repository)
+        for action in ("codecommit:UploadArchive", "codecommit:GetUploadArchiveStatus"):
+            step.role.authorize(action, repository_arn)
+        (name, target), = step.outputs.items()
         target.mkdir(parents=True)
         self.source_provider(configuration, target)
-        return {"repository": configuration.get("RepositoryName"), "branch": configuration.get("BranchName")}
+        step.produce(name, target, step.role)
+        return {"repository": repository, "branch": branch}
 
-    def _codebuild(self, configuration: dict, inputs: dict[str, Path], outputs: dict[str, Path]) -> dict:
+    def _connection_source(self, configuration: dict, step: _Step) -> dict:
+        connection = configuration.get("ConnectionArn", "")
+        service = connection.split(":")[2] if connection.count(":") >= 5 else "codeconnections"
+        step.role.authorize(f"{service}:UseConnection", connection)
+        raise ActionFailed(
+            f"source {configuration.get('FullRepositoryId')} through connection {connection} cannot be fetched "
+            "locally (no GitHub, GitLab or Bitbucket here); the pipeline role may use the connection"
+        )
+
+    def _codebuild(self, configuration: dict, step: _Step) -> dict:
         name = configuration["ProjectName"]
         projects = self._client("codebuild").batch_get_projects(names=[name])["projects"]
         if not projects:
             raise ActionFailed(f"build project {name} does not exist")
-        if not inputs:
+        if not step.inputs:
             raise ActionFailed(f"build action on {name} has no input artifact")
-        primary_name = configuration.get("PrimarySource") or next(iter(inputs))
-        source_dir = inputs[primary_name]
-        secondary = {n: p for n, p in inputs.items() if n != primary_name}
+        codebuild = step.role.client("codebuild")
+        build_id = codebuild.start_build(projectName=name)["build"]["id"]
+        build_role = sessions.assume(
+            self.session,
+            self.endpoint_url,
+            projects[0]["serviceRole"],
+            "codebuild.amazonaws.com",
+            f"AWSCodeBuild-{build_id.rsplit(':', 1)[-1]}",
+        )
+        primary_name = configuration.get("PrimarySource") or next(iter(step.inputs))
+        sources = {n: step.consume(n, build_role) for n in step.inputs}
+        source_dir = sources.pop(primary_name)
         action_vars = {
             v["name"]: v["value"] for v in json.loads(configuration.get("EnvironmentVariables") or "[]")
         }
-        output_dir = next(iter(outputs.values()), source_dir.parent / f"{name}-output")
+        output_dir = next(iter(step.outputs.values()), step.action_dir / "output" / f"{name}-output")
         result = run_build(
             projects[0],
             source_dir,
             output_dir,
             region=self.session.region_name,
             endpoint_url=self.endpoint_url,
-            secondary_sources=secondary,
+            secondary_sources=sources,
             action_variables=action_vars,
             local_overrides=self.local_build_overrides,
             log_dir=self.workdir / "logs",
+            credentials=build_role.credentials,
+            build_id=build_id,
         )
+        codebuild.batch_get_builds(ids=[build_id])
         if not result.succeeded:
             raise ActionFailed(
                 f"build {name} failed in phase {result.phase}: {result.message}",
                 command=result.command,
                 log_tail=result.log_tail,
             )
+        for artifact_name, directory in step.outputs.items():
+            step.produce(artifact_name, directory, build_role)
         return {"project": name, "log": str(result.log_path), "artifact_files": result.artifact_files}
 
-    def _cloudformation(self, configuration: dict, inputs: dict[str, Path], outputs: dict) -> dict:
-        stack = deploy(self._client("cloudformation"), configuration, inputs)
+    def _cloudformation(self, configuration: dict, step: _Step) -> dict:
+        inputs = {name: step.consume(name, step.role) for name in step.inputs}
+        stack = deploy(step.role.client("cloudformation"), configuration, inputs, self._client("cloudformation"))
         return {
             "stack": stack["StackName"],
             "status": stack["StackStatus"],
             "outputs": {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])},
         }
 
-    def _approval(self, configuration: dict, inputs: dict, outputs: dict) -> dict:
+    def _approval(self, configuration: dict, step: _Step) -> dict:
+        topic = configuration.get("NotificationArn")
+        if topic:
+            step.role.client("sns").publish(
+                TopicArn=topic,
+                Subject=f"APPROVAL NEEDED: {step.execution.declaration['name']}",
+                Message=configuration.get("CustomData") or "Approval requested",
+            )
         self.approval_handler(configuration)
         return {"summary": configuration.get("CustomData")}
+
+
+@dataclass
+class _Execution:
+    declaration: dict
+    run_dir: Path
+    store: ArtifactStore
+    account: str
+    role: RoleSession | None = None
+    keys: dict[str, str] = field(default_factory=dict)  # artifact name -> object key in the store
+    local: dict[str, Path] = field(default_factory=dict)  # artifact name -> where it was produced
+
+
+@dataclass
+class _Step:
+    role: RoleSession
+    execution: _Execution
+    action_dir: Path
+    inputs: dict[str, str]
+    outputs: dict[str, Path]
+
+    def consume(self, name: str, principal: RoleSession) -> Path:
+        return self.execution.store.get(principal, self.inputs[name], self.action_dir / "input" / name)
+
+    def produce(self, name: str, directory: Path, principal: RoleSession) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self.execution.keys[name] = self.execution.store.put(principal, name, directory)
+        self.execution.local[name] = directory

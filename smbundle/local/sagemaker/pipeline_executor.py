@@ -9,6 +9,12 @@
 - ``Condition``, ``RegisterModel``, ``Model`` and ``Fail`` as the service runs them.
 
 Steps run in dependency order (``DependsOn`` and data references). The first failing step fails the execution.
+
+Every step acts as AWS's principals do: the pipeline's role creates the jobs and registers models (passing the
+jobs' role), and a job reads its inputs and writes its outputs as the job's role; the embedded IAM authorizes
+each call, and a denial fails the step with AWS's message. A ``RegisterModel`` step into a model package group
+that does not exist yet creates the group (as the pipeline role), as project templates that create no group
+rely on.
 """
 
 from __future__ import annotations
@@ -30,6 +36,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from smbundle.local.iam import enforcement
+from smbundle.local.iam.principals import Principal
 from smbundle.local.s3 import objects
 from smbundle.local.sagemaker.pipeline_expressions import Context, evaluate_condition, references, resolve
 
@@ -105,8 +113,10 @@ class PipelineExecutor:
         state: ExecutionState,
         sagemaker_backend,
         workdir: Path | None = None,
+        role_arn: str | None = None,
     ):
         self.definition = definition
+        self.role_arn = role_arn
         self.execution_arn = execution_arn
         self.state = state
         self.backend = sagemaker_backend
@@ -194,6 +204,25 @@ class PipelineExecutor:
         finally:
             record.end_time = datetime.now(UTC)
 
+    # -- who may do what -----------------------------------------------------------------------------------
+    def _authorize(self, role_arn: str | None, action: str, resource: str, context: dict | None = None) -> None:
+        if not role_arn:
+            return
+        try:
+            enforcement.authorize(Principal(role_arn, "SageMaker"), action, resource, context, self.region)
+        except enforcement.AccessDenied as denial:
+            raise StepFailed(f"ClientError: {denial}") from None
+
+    def _arn(self, kind: str, name: str) -> str:
+        return f"arn:aws:sagemaker:{self.region}:{self.account_id}:{kind}/{name.lower()}"
+
+    def _create_job(self, kind: str, job_name: str, job_role: str | None) -> None:
+        """The pipeline's role creates a job and passes the job's role to SageMaker."""
+        action = {"processing-job": "CreateProcessingJob", "training-job": "CreateTrainingJob"}[kind]
+        self._authorize(self.role_arn, f"sagemaker:{action}", self._arn(kind, job_name))
+        if job_role:
+            self._authorize(self.role_arn, "iam:PassRole", job_role, {"iam:PassedToService": "sagemaker.amazonaws.com"})
+
     # -- step types ----------------------------------------------------------------------------------------
     def _local(self, container_path: str, root: Path) -> Path:
         return root / container_path[len(CONTAINER_ROOT) :]
@@ -201,30 +230,34 @@ class PipelineExecutor:
     def _map(self, value: str, root: Path) -> str:
         return str(self._local(value, root)) if value.startswith(CONTAINER_ROOT) else value
 
-    def _download(self, uri: str, target: Path) -> None:
-        keys = objects.list_keys(uri, self.account_id)
+    def _download(self, uri: str, target: Path, role_arn: str | None = None) -> None:
         bucket, prefix = objects.split_uri(uri)
+        self._authorize(role_arn, "s3:ListBucket", f"arn:aws:s3:::{bucket}", {"s3:prefix": prefix})
+        keys = objects.list_keys(uri, self.account_id)
         if not keys:
             raise StepFailed(f"input {uri} does not exist")
         target.mkdir(parents=True, exist_ok=True)
         for key in keys:
+            self._authorize(role_arn, "s3:GetObject", f"arn:aws:s3:::{bucket}/{key}")
             relative = key[len(prefix) :].lstrip("/") or Path(key).name
             path = target / relative
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(objects.get_bytes(f"s3://{bucket}/{key}", self.account_id))
 
-    def _upload(self, source: Path, uri: str) -> None:
+    def _upload(self, source: Path, uri: str, role_arn: str | None = None) -> None:
         for path in sorted(p for p in source.rglob("*") if p.is_file()):
-            objects.put_bytes(
-                f"{uri.rstrip('/')}/{path.relative_to(source).as_posix()}", path.read_bytes(), self.account_id
-            )
+            target = f"{uri.rstrip('/')}/{path.relative_to(source).as_posix()}"
+            self._authorize(role_arn, "s3:PutObject", "arn:aws:s3:::" + target[len("s3://") :])
+            objects.put_bytes(target, path.read_bytes(), self.account_id)
 
     def _processing(self, step: dict, arguments: dict, record: StepRecord) -> None:
         job_name = f"pipelines-{self.execution_id}-{step['Name'][:40]}-{_job_suffix()}"
+        job_role = arguments.get("RoleArn")
+        self._create_job("processing-job", job_name, job_role)
         root = self.workdir / step["Name"]
         for item in arguments.get("ProcessingInputs", []):
             s3_input = item["S3Input"]
-            self._download(s3_input["S3Uri"], self._local(s3_input["LocalPath"], root))
+            self._download(s3_input["S3Uri"], self._local(s3_input["LocalPath"], root), job_role)
         outputs = arguments.get("ProcessingOutputConfig", {}).get("Outputs", [])
         for item in outputs:
             self._local(item["S3Output"]["LocalPath"], root).mkdir(parents=True, exist_ok=True)
@@ -248,7 +281,7 @@ class PipelineExecutor:
                 f"ProcessingJob {job_name} failed: AlgorithmError: exit code {completed.returncode}: {tail}"
             )
         for item in outputs:
-            self._upload(self._local(item["S3Output"]["LocalPath"], root), item["S3Output"]["S3Uri"])
+            self._upload(self._local(item["S3Output"]["LocalPath"], root), item["S3Output"]["S3Uri"], job_role)
         for spec in step.get("PropertyFiles", []):
             output = next(o for o in outputs if o["OutputName"] == spec["OutputName"])
             path = self._local(output["S3Output"]["LocalPath"], root) / spec["FilePath"]
@@ -274,11 +307,14 @@ class PipelineExecutor:
         import numpy as np
         import xgboost
 
+        job_name = f"pipelines-{self.execution_id}-{step['Name'][:40]}-{_job_suffix()}"
+        job_role = arguments.get("RoleArn")
+        self._create_job("training-job", job_name, job_role)
         channels = {}
         for channel in arguments.get("InputDataConfig", []):
             uri = channel["DataSource"]["S3DataSource"]["S3Uri"]
             target = self.workdir / step["Name"] / channel["ChannelName"]
-            self._download(uri, target)
+            self._download(uri, target, job_role)
             parts = [np.loadtxt(p, delimiter=",", ndmin=2) for p in sorted(target.rglob("*")) if p.is_file()]
             data = np.vstack(parts)
             channels[channel["ChannelName"]] = xgboost.DMatrix(data[:, 1:], label=data[:, 0])
@@ -297,7 +333,6 @@ class PipelineExecutor:
             evals_result=history,
             verbose_eval=False,
         )
-        job_name = f"pipelines-{self.execution_id}-{step['Name'][:40]}-{_job_suffix()}"
         model_path = (
             self.workdir / step["Name"] / "xgboost-model.ubj"
         )  # XGBoost's binary format, as the container
@@ -307,6 +342,7 @@ class PipelineExecutor:
             tar.add(model_path, arcname="xgboost-model")
         output_path = arguments["OutputDataConfig"]["S3OutputPath"].rstrip("/")
         artifact = f"{output_path}/{job_name}/output/model.tar.gz"
+        self._authorize(job_role, "s3:PutObject", "arn:aws:s3:::" + artifact[len("s3://") :])
         objects.put_bytes(artifact, archive.getvalue(), self.account_id)
         metrics = [
             {"MetricName": f"{channel}:{metric}", "Value": float(values[-1])}
@@ -333,6 +369,15 @@ class PipelineExecutor:
 
     def _register_model(self, step: dict, arguments: dict, record: StepRecord) -> None:
         metrics = {k: v for k, v in (arguments.get("ModelMetrics") or {}).items() if v} or None
+        group = arguments.get("ModelPackageGroupName")
+        if group:
+            group = group.rsplit("/", 1)[-1]
+            self._authorize(self.role_arn, "sagemaker:CreateModelPackage", self._arn("model-package", f"{group}/*"))
+            if group not in self.backend.model_package_groups:
+                self._authorize(self.role_arn, "sagemaker:CreateModelPackageGroup", self._arn("model-package-group", group))
+                self.backend.create_model_package_group(
+                    model_package_group_name=group, model_package_group_description=None, tags=None
+                )
         try:
             arn = self.backend.create_model_package(
                 model_package_name=arguments.get("ModelPackageName"),
@@ -361,6 +406,14 @@ class PipelineExecutor:
 
     def _model(self, step: dict, arguments: dict, record: StepRecord) -> None:
         name = f"pipelines-{self.execution_id}-{step['Name'][:40]}"[:63]
+        self._authorize(self.role_arn, "sagemaker:CreateModel", self._arn("model", name))
+        if arguments.get("ExecutionRoleArn"):
+            self._authorize(
+                self.role_arn,
+                "iam:PassRole",
+                arguments["ExecutionRoleArn"],
+                {"iam:PassedToService": "sagemaker.amazonaws.com"},
+            )
         self.backend.create_model(
             model_name=name,
             execution_role_arn=arguments.get("ExecutionRoleArn"),

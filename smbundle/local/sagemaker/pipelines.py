@@ -27,10 +27,10 @@ def _state(execution) -> ExecutionState:
     return state
 
 
-def _execute(backend, execution, definition: dict, parameters: dict[str, str]) -> None:
+def _execute(backend, execution, definition: dict, parameters: dict[str, str], role_arn: str | None) -> None:
     state = execution.local_state
     try:
-        PipelineExecutor(definition, parameters, execution.arn, state, backend).run()
+        PipelineExecutor(definition, parameters, execution.arn, state, backend, role_arn=role_arn).run()
     finally:
         execution.pipeline_execution_status = state.status
         execution.pipeline_execution_failure_reason = state.failure_reason
@@ -52,9 +52,11 @@ def apply() -> None:
         execution.pipeline_execution_status = "Executing"
         definition = json.loads(execution.pipeline_definition_for_execution)
         parameters = {p["Name"]: p["Value"] for p in (execution.pipeline_parameters or [])}
+        pipeline = self.pipelines.get(execution.arn.split(":pipeline/")[1].split("/")[0])
+        role_arn = pipeline.role_arn if pipeline is not None else None
         thread = threading.Thread(
             target=_execute,
-            args=(self, execution, definition, parameters),
+            args=(self, execution, definition, parameters, role_arn),
             name=f"pipeline-{pipeline_name}",
             daemon=True,
         )

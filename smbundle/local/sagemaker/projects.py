@@ -8,7 +8,6 @@ project ARN (moto errors on them) complete the picture.
 
 from __future__ import annotations
 
-import contextlib
 import random
 import re
 import string
@@ -125,8 +124,14 @@ def delete_project(backend, name: str) -> None:
     project = _find(backend, name)
     if project.provisioned_product_id:
         service_catalog = catalog.backend_for(backend.account_id, backend.region_name)
-        with contextlib.suppress(catalog.CatalogError):
-            catalog.terminate(service_catalog, project.provisioned_product_id, None)
+        try:
+            record = catalog.terminate(service_catalog, project.provisioned_product_id, None)
+        except catalog.CatalogError:
+            record = None  # the provisioned product is already gone
+        if record is not None and record["Status"] != "SUCCEEDED":
+            project.status = "DeleteFailed"
+            project.status_message = "; ".join(e["Description"] for e in record["RecordErrors"])
+            return
     del _projects(backend)[name]
 
 

@@ -21,6 +21,8 @@ from urllib.parse import urlparse
 from moto.cloudformation.models import cloudformation_backends
 from moto.servicecatalog.models import ServiceCatalogBackend, servicecatalog_backends
 
+from smbundle.local.iam import enforcement, principals
+from smbundle.local.iam.principals import Principal
 from smbundle.local.s3 import objects
 
 
@@ -44,6 +46,7 @@ class Artifact:
     name: str
     description: str
     template_url: str
+    template_body: str = ""  # Service Catalog's own copy, taken when the artifact is created
     type: str = "CLOUD_FORMATION_TEMPLATE"
     active: bool = True
     guidance: str = "DEFAULT"
@@ -139,13 +142,13 @@ def add_artifact(
     url = (parameters.get("Info") or {}).get("LoadTemplateFromURL")
     if not url:
         raise CatalogError("InvalidParametersException", "Info.LoadTemplateFromURL is required.")
-    if not parameters.get("DisableTemplateValidation"):
-        read_template(backend.account_id, url)
+    body = read_template(backend.account_id, url)
     created = Artifact(
         id=_id("pa-"),
         name=parameters.get("Name") or "v1",
         description=parameters.get("Description") or "",
         template_url=url,
+        template_body=body,
         type=parameters.get("Type", "CLOUD_FORMATION_TEMPLATE"),
     )
     catalog.artifacts.setdefault(product_id, []).append(created)
@@ -190,20 +193,26 @@ def provision(
         )
     pp_id = _id("pp-")
     record_id = _id("rec-")
-    template = read_template(backend.account_id, chosen.template_url)
     stack_name = f"SC-{backend.account_id}-{pp_id}"
     cloudformation = cloudformation_backends[backend.account_id][backend.region_name]
     errors, status, stack_id, outputs = [], "SUCCEEDED", None, []
     try:
-        stack = cloudformation.create_stack(
-            name=stack_name,
-            template=template,
-            parameters={p["Key"]: p["Value"] for p in parameters},
-            tags={t["Key"]: t["Value"] for t in tags},
-        )
+        launcher = launch_principal(backend, product_id)
+        stack_tags = {t["Key"]: t["Value"] for t in tags}
+        _authorize_launch(backend, launcher, chosen, stack_name, stack_tags)
+        token = principals.caller.set(launcher)
+        try:
+            stack = cloudformation.create_stack(
+                name=stack_name,
+                template=chosen.template_body,
+                parameters={p["Key"]: p["Value"] for p in parameters},
+                tags=stack_tags,
+            )
+        finally:
+            principals.caller.reset(token)
         stack_id = stack.stack_id
         if stack.status != "CREATE_COMPLETE":
-            raise CatalogError("StackFailed", f"stack {stack_name} is {stack.status}")
+            raise CatalogError("StackFailed", stack_failure(stack))
         outputs = [
             {
                 "OutputKey": o["OutputKey"],
@@ -214,7 +223,7 @@ def provision(
         ]
     except Exception as exc:
         status = "FAILED"
-        errors = [{"Code": type(exc).__name__, "Description": str(exc)}]
+        errors = [{"Code": _code(exc), "Description": _message(exc)}]
     provisioned = Provisioned(
         id=pp_id,
         name=name,
@@ -247,6 +256,70 @@ def provision(
     return record
 
 
+def _code(exc: Exception) -> str:
+    for attribute in ("error_type", "code"):
+        value = getattr(exc, attribute, None)
+        if isinstance(value, str):
+            return value
+    return type(exc).__name__
+
+
+def _message(exc: Exception) -> str:
+    return getattr(exc, "message", None) or str(exc)
+
+
+def stack_failure(stack) -> str:
+    """Why a stack failed, as its events tell it: the stack's reason, then each failed resource's."""
+    failed = [e for e in stack.events if e.resource_status.endswith("_FAILED") and e.logical_resource_id != stack.name]
+    rollback = next(
+        (e.resource_status_reason for e in stack.events if e.resource_status == "ROLLBACK_IN_PROGRESS"), None
+    )
+    details = " ".join(f"{e.logical_resource_id}: {e.resource_status_reason}" for e in failed)
+    return " ".join(p for p in (f"stack {stack.name} is {stack.status}.", rollback, details) if p)
+
+
+def launch_role_arn(backend: ServiceCatalogBackend, product_id: str) -> str | None:
+    """The RoleArn of the LAUNCH constraint on the product, if any (Service Catalog provisions as it)."""
+    for constraint in state(backend).constraints:
+        if constraint["ProductId"] == product_id and constraint["Type"] == "LAUNCH":
+            return json.loads(constraint["Parameters"]).get("RoleArn")
+    return None
+
+
+def launch_principal(backend: ServiceCatalogBackend, product_id: str) -> Principal | None:
+    """Service Catalog assumes the launch role; without a launch constraint it uses the caller's credentials."""
+    role_arn = launch_role_arn(backend, product_id)
+    if role_arn is None or not enforcement.is_enabled():
+        return principals.caller.get()
+    try:
+        principals.assume(role_arn, "servicecatalog.amazonaws.com", "servicecatalog", backend.region_name)
+    except principals.AssumeRoleFailed as failure:
+        raise CatalogError("InvalidParametersException", f"the launch role cannot be used: {failure}") from None
+    return Principal(role_arn, "servicecatalog")
+
+
+def _authorize_launch(backend, launcher: Principal | None, chosen: Artifact, stack_name: str, tags: dict) -> None:
+    """What the launch role itself must be allowed: read Service Catalog's copy of the template (a
+    service-owned object tagged servicecatalog:provisioning=true), create the SC-* stack, and tag it."""
+    if launcher is None:
+        return
+    region, account = backend.region_name, backend.account_id
+    template_copy = f"arn:aws:s3:::sc-{account}-{region}-templates/{chosen.id}/template.yaml"
+    stack_arn = f"arn:aws:cloudformation:{region}:{account}:stack/{stack_name}/*"
+    visible = {k: v for k, v in tags.items() if not k.startswith("aws:")}
+    tag_context = {f"aws:RequestTag/{k}": v for k, v in visible.items()}
+    tag_context.update({f"aws:ResourceTag/{k}": v for k, v in visible.items()})
+    tag_context["aws:TagKeys"] = sorted(visible)
+    checks = [
+        ("s3:GetObject", template_copy, {"s3:ExistingObjectTag/servicecatalog:provisioning": "true"}),
+        ("cloudformation:CreateStack", stack_arn, {}),
+    ]
+    if visible:
+        checks.append(("cloudformation:TagResource", stack_arn, tag_context))
+    for action, resource, context in checks:
+        enforcement.authorize(launcher, action, resource, context, region)
+
+
 def terminate(backend: ServiceCatalogBackend, pp_id: str | None, name: str | None) -> dict:
     catalog = state(backend)
     found = next(
@@ -254,14 +327,26 @@ def terminate(backend: ServiceCatalogBackend, pp_id: str | None, name: str | Non
     )
     if found is None:
         raise CatalogError("ResourceNotFoundException", f"Provisioned product {pp_id or name} not found.")
+    errors = []
     if found.stack_id:
-        cloudformation_backends[backend.account_id][backend.region_name].delete_stack(found.stack_id)
-    del catalog.provisioned[found.id]
+        cloudformation = cloudformation_backends[backend.account_id][backend.region_name]
+        token = principals.caller.set(launch_principal(backend, found.product_id))
+        try:
+            cloudformation.delete_stack(found.stack_id)
+        finally:
+            principals.caller.reset(token)
+        remaining = cloudformation.stacks.get(found.stack_id)
+        if remaining is not None and remaining.status == "DELETE_FAILED":
+            errors = [{"Code": "StackFailed", "Description": stack_failure(remaining)}]
+    if errors:
+        found.status = "TAINTED"
+    else:
+        del catalog.provisioned[found.id]
     record_id = _id("rec-")
     record = {
         "RecordId": record_id,
         "ProvisionedProductName": found.name,
-        "Status": "SUCCEEDED",
+        "Status": "FAILED" if errors else "SUCCEEDED",
         "CreatedTime": _now(),
         "UpdatedTime": _now(),
         "ProvisionedProductType": "CFN_STACK",
@@ -269,7 +354,7 @@ def terminate(backend: ServiceCatalogBackend, pp_id: str | None, name: str | Non
         "ProvisionedProductId": found.id,
         "ProductId": found.product_id,
         "ProvisioningArtifactId": found.artifact_id,
-        "RecordErrors": [],
+        "RecordErrors": errors,
         "outputs": [],
     }
     catalog.records[record_id] = record

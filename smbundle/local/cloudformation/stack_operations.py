@@ -1,0 +1,408 @@
+"""Stack operations as CloudFormation runs them: as the stack's principal, resource by resource, with rollback.
+
+- **Who acts.** A stack with a role (``RoleARN``, or the launch role Service Catalog provisions with) is created,
+  updated and deleted as that role, which CloudFormation must be able to assume; otherwise as the caller. Before
+  each resource operation, every call it causes (``smbundle.resource_permissions``) is authorized by the embedded
+  IAM. An administrator's stack is not checked.
+- **Failure semantics.** A resource that cannot be created goes ``CREATE_FAILED`` with the reason; the stack goes
+  ``ROLLBACK_IN_PROGRESS``, deletes what it created (``DeletionPolicy: Retain`` resources are kept), and ends
+  ``ROLLBACK_COMPLETE``. A failed update rolls back to the previous template and parameters
+  (``UPDATE_ROLLBACK_COMPLETE``); a failed deletion leaves the stack ``DELETE_FAILED``. ``DescribeStackEvents``
+  tells each resource's story. moto instead raised out of CreateStack and left half a stack.
+- **Validation at the API**: template ``Rules`` (assertions on parameters) and parameter constraints
+  (AllowedValues, AllowedPattern, Min/MaxValue, Min/MaxLength) are checked when a stack is created or updated,
+  and a role that CloudFormation cannot assume is refused, all with ``ValidationError`` as AWS answers.
+- ``DescribeStackResources`` lists only resources that exist (moto listed a blank entry for each resource whose
+  condition is false).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from moto.cloudformation import models, parsing
+from moto.cloudformation.exceptions import ValidationError
+
+from smbundle import resource_permissions
+from smbundle.local.cloudformation import validation
+from smbundle.local.iam import enforcement, principals
+from smbundle.local.iam.principals import Principal
+
+log = logging.getLogger(__name__)
+
+SERVICE = "cloudformation.amazonaws.com"
+
+
+class ResourceFailed(Exception):
+    def __init__(self, logical_id: str, resource_type: str, reason: str):
+        super().__init__(f"{logical_id} ({resource_type}): {reason}")
+        self.logical_id, self.resource_type, self.reason = logical_id, resource_type, reason
+
+
+class StackDeleteFailed(Exception):
+    pass
+
+
+@dataclass
+class Operation:
+    stack: Any
+    principal: Principal | None
+    created: list[tuple[str, Any]] = field(default_factory=list)
+
+
+_operation: contextvars.ContextVar[Operation | None] = contextvars.ContextVar("stack_operation", default=None)
+
+
+def _event(stack, logical_id: str, physical_id: str, resource_type: str, status: str, reason: str | None = None):
+    stack.events.append(
+        models.Event(
+            stack_id=stack.stack_id,
+            stack_name=stack.name,
+            logical_resource_id=logical_id,
+            physical_resource_id=physical_id or "",
+            resource_type=resource_type,
+            resource_status=status,
+            resource_status_reason=reason,
+            resource_properties=None,
+        )
+    )
+
+
+def _where(stack) -> resource_permissions.Where:
+    return resource_permissions.Where(region=stack.region_name, account=stack.account_id)
+
+
+def _service_name(action: str) -> str:
+    return {"s3": "S3", "sagemaker": "SageMaker", "iam": "Iam", "sns": "Sns"}.get(
+        action.split(":")[0], action.split(":")[0].capitalize()
+    )
+
+
+def handler_message(denial: enforcement.AccessDenied) -> str:
+    """A denial as CloudFormation reports it on the resource."""
+    return (
+        f'Resource handler returned message: "{denial} (Service: {_service_name(denial.action)}, '
+        f'Status Code: 403)" (HandlerErrorCode: AccessDenied)'
+    )
+
+
+def _authorize(operation: Operation, calls: list[resource_permissions.Call]) -> None:
+    if operation.principal is None:
+        return
+    for call in calls:
+        enforcement.authorize(
+            operation.principal, call.action, call.resource, call.context, operation.stack.region_name
+        )
+
+
+def principal_for(role_arn: str | None) -> Principal | None:
+    """The principal a stack acts as: its role, assumed by CloudFormation, or the caller."""
+    if role_arn and enforcement.is_enabled():
+        try:
+            principals.assume(role_arn, SERVICE, "AWSCloudFormation")
+        except principals.AssumeRoleFailed as failure:
+            raise ValidationError(message=f"Role {role_arn} is invalid or cannot be assumed: {failure}") from None
+        return Principal(role_arn, "AWSCloudFormation")
+    return principals.caller.get()
+
+
+# -- resource operations ------------------------------------------------------------------------------------
+def parse_and_create_resource(logical_id, resource_json, resources_map, account_id, region_name):
+    condition = resource_json.get("Condition")
+    if condition and not resources_map.lazy_condition_map[condition]:
+        return None
+    resource_type = resource_json["Type"]
+    operation = _operation.get()
+    parsed = parsing.parse_resource_and_generate_name(logical_id, resource_json, resources_map)
+    if not parsed:
+        if operation is not None and operation.principal is not None:
+            raise ResourceFailed(logical_id, resource_type, f"{resource_type} is not supported locally")
+        return None
+    resource_class, parsed_json, physical_name = parsed
+    properties = parsed_json.get("Properties") or {}
+    if operation is not None:
+        _event(operation.stack, logical_id, "", resource_type, "CREATE_IN_PROGRESS")
+        try:
+            calls = resource_permissions.resource_calls(
+                resource_type, resource_permissions.CREATE, str(physical_name), properties, _where(operation.stack)
+            )
+            _authorize(operation, calls)
+        except enforcement.AccessDenied as denial:
+            _fail(operation, logical_id, resource_type, handler_message(denial))
+        except resource_permissions.UnknownResourceType as unknown:
+            if operation.principal is not None:
+                _fail(operation, logical_id, resource_type, str(unknown))
+    try:
+        resource = resource_class.create_from_cloudformation_json(
+            physical_name,
+            parsed_json,
+            account_id,
+            region_name,
+            LogicalId=logical_id,
+            StackId=resources_map.stack_id,
+            ResourceType=resource_type,
+        )
+    except ResourceFailed:
+        raise
+    except Exception as exc:
+        if operation is None:
+            raise
+        _fail(operation, logical_id, resource_type, _reason(exc))
+    resource.cf_resource_type = resource_type
+    resource.logical_resource_id = logical_id
+    resource.smbundle_properties = properties
+    if operation is not None:
+        operation.created.append((logical_id, resource))
+        _event(operation.stack, logical_id, _physical_id(resource), resource_type, "CREATE_COMPLETE")
+    return resource
+
+
+def _reason(exc: Exception) -> str:
+    message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+    return f"Resource handler returned message: \"{message}\" (HandlerErrorCode: {type(exc).__name__})"
+
+
+def _fail(operation: Operation, logical_id: str, resource_type: str, reason: str, status: str = "CREATE_FAILED"):
+    _event(operation.stack, logical_id, "", resource_type, status, reason)
+    raise ResourceFailed(logical_id, resource_type, reason)
+
+
+def _physical_id(resource) -> str:
+    try:
+        return str(resource.physical_resource_id)
+    except Exception:
+        return ""
+
+
+def parse_and_update_resource(logical_id, resource_json, resources_map, account_id, region_name):
+    operation = _operation.get()
+    resource_type = resource_json["Type"]
+    original = resources_map[logical_id]
+    if operation is None:
+        return _original_update(logical_id, resource_json, resources_map, account_id, region_name)
+    parsed = parsing.parse_resource_and_generate_name(logical_id, resource_json, resources_map)
+    new_properties = (parsed[1].get("Properties") or {}) if parsed else {}
+    old_properties = getattr(original, "smbundle_properties", {}) or {}
+    _event(operation.stack, logical_id, _physical_id(original), resource_type, "UPDATE_IN_PROGRESS")
+    where = _where(operation.stack)
+    try:
+        if resource_permissions.replaced_by(resource_type, old_properties, new_properties):
+            calls = resource_permissions.resource_calls(
+                resource_type, resource_permissions.CREATE, str(parsed[2]), new_properties, where
+            ) + resource_permissions.resource_calls(
+                resource_type, resource_permissions.DELETE, _physical_id(original), old_properties, where
+            )
+        else:
+            calls = resource_permissions.resource_calls(
+                resource_type, resource_permissions.UPDATE, _physical_id(original), new_properties, where,
+                old_properties,
+            )
+        _authorize(operation, calls)
+    except enforcement.AccessDenied as denial:
+        _fail(operation, logical_id, resource_type, handler_message(denial), "UPDATE_FAILED")
+    except resource_permissions.UnknownResourceType as unknown:
+        if operation.principal is not None:
+            _fail(operation, logical_id, resource_type, str(unknown), "UPDATE_FAILED")
+    try:
+        updated = _original_update(logical_id, resource_json, resources_map, account_id, region_name)
+    except ResourceFailed:
+        raise
+    except Exception as exc:
+        _fail(operation, logical_id, resource_type, _reason(exc), "UPDATE_FAILED")
+    if updated is not None:
+        updated.smbundle_properties = new_properties
+    _event(operation.stack, logical_id, _physical_id(updated or original), resource_type, "UPDATE_COMPLETE")
+    return updated
+
+
+def _delete_resource(self, parsed_resource, resource_json):
+    operation = _operation.get()
+    if operation is None:
+        return _original_delete_resource(self, parsed_resource, resource_json)
+    logical_id = getattr(parsed_resource, "logical_resource_id", "")
+    resource_type = resource_json.get("Type", "")
+    physical = _physical_id(parsed_resource)
+    _event(operation.stack, logical_id, physical, resource_type, "DELETE_IN_PROGRESS")
+    try:
+        calls = resource_permissions.resource_calls(
+            resource_type,
+            resource_permissions.DELETE,
+            physical,
+            getattr(parsed_resource, "smbundle_properties", {}) or {},
+            _where(operation.stack),
+        )
+        _authorize(operation, calls)
+        _original_delete_resource(self, parsed_resource, resource_json)
+    except enforcement.AccessDenied as denial:
+        _fail(operation, logical_id, resource_type, handler_message(denial), "DELETE_FAILED")
+    except resource_permissions.UnknownResourceType as unknown:
+        if operation.principal is not None:
+            _fail(operation, logical_id, resource_type, str(unknown), "DELETE_FAILED")
+        _original_delete_resource(self, parsed_resource, resource_json)
+    _event(operation.stack, logical_id, physical, resource_type, "DELETE_COMPLETE")
+
+
+# -- stack operations ---------------------------------------------------------------------------------------
+def create_resources(self) -> None:
+    operation = Operation(self, getattr(self, "smbundle_principal", None))
+    token = _operation.set(operation)
+    try:
+        _original_create_resources(self)
+    except ResourceFailed as failure:
+        _roll_back_creation(self, operation, failure)
+    finally:
+        _operation.reset(token)
+
+
+def _roll_back_creation(stack, operation: Operation, failure: ResourceFailed) -> None:
+    stack.status = "ROLLBACK_IN_PROGRESS"
+    stack._add_stack_event(
+        "ROLLBACK_IN_PROGRESS",
+        resource_status_reason=f"The following resource(s) failed to create: [{failure.logical_id}]. "
+        "Rollback requested by user.",
+    )
+    templates = stack.template_dict.get("Resources", {})
+    failed = False
+    for logical_id, resource in reversed(operation.created):
+        resource_json = templates.get(logical_id, {})
+        stack.resource_map._parsed_resources.pop(logical_id, None)
+        if resource_json.get("DeletionPolicy") == "Retain":
+            _event(stack, logical_id, _physical_id(resource), resource_json.get("Type", ""), "DELETE_SKIPPED")
+            continue
+        try:
+            stack.resource_map._delete_resource(resource, resource_json)
+        except ResourceFailed:
+            failed = True
+        except Exception as exc:  # a moto delete that fails: the rollback fails, as it can on AWS
+            _event(stack, logical_id, _physical_id(resource), resource_json.get("Type", ""), "DELETE_FAILED",
+                   _reason(exc))
+            failed = True
+    stack.status = "ROLLBACK_FAILED" if failed else "ROLLBACK_COMPLETE"
+    stack._add_stack_event(stack.status)
+    log.info("stack %s: %s (%s)", stack.name, stack.status, failure)
+
+
+def update(self, template, role_arn=None, parameters=None, tags=None):
+    old = (self.template, dict(self.resource_map.input_parameters or {}), self.status)
+    principal = principal_for(role_arn or self.role_arn)
+    operation = Operation(self, principal)
+    token = _operation.set(operation)
+    try:
+        _original_update_stack(self, template, role_arn, parameters, tags)
+    except ResourceFailed as failure:
+        _roll_back_update(self, old, failure)
+    finally:
+        _operation.reset(token)
+
+
+def _roll_back_update(stack, old, failure: ResourceFailed) -> None:
+    old_template, old_parameters, _ = old
+    stack._add_stack_event(
+        "UPDATE_ROLLBACK_IN_PROGRESS",
+        resource_status_reason=f"The following resource(s) failed to update: [{failure.logical_id}].",
+    )
+    stack.template = old_template
+    stack._parse_template()
+    try:
+        stack.resource_map.update(stack.template_dict, old_parameters)
+        stack.output_map = stack._create_output_map()
+        stack.status = "UPDATE_ROLLBACK_COMPLETE"
+    except Exception as exc:  # the rollback itself failed
+        log.info("stack %s: rollback failed: %s", stack.name, exc)
+        stack.status = "UPDATE_ROLLBACK_FAILED"
+    stack._add_stack_event(stack.status)
+
+
+def delete(self) -> None:
+    operation = Operation(self, principal_for(self.role_arn))
+    token = _operation.set(operation)
+    try:
+        _original_delete_stack(self)
+    except ResourceFailed as failure:
+        self.status = "DELETE_FAILED"
+        self._add_stack_event("DELETE_FAILED", resource_status_reason=f"The following resource(s) failed to delete: [{failure.logical_id}].")
+        raise StackDeleteFailed(str(failure)) from None
+    except Exception as exc:
+        self.status = "DELETE_FAILED"
+        self._add_stack_event("DELETE_FAILED", resource_status_reason=str(exc))
+        raise StackDeleteFailed(str(exc)) from None
+    finally:
+        _operation.reset(token)
+
+
+def stack_resources(self):
+    return [resource for resource in self.resource_map.values() if resource is not None and not isinstance(resource, str)]
+
+
+# -- the backend: validation, the stack's principal, failed deletions ---------------------------------------
+def create_stack(self, name, template, parameters, *args, **kwargs):
+    role_arn = kwargs.get("role_arn")
+    validation.validate(template, parameters)
+    principal = principal_for(role_arn)
+    token = _pending_principal.set(principal)
+    try:
+        return _original_create_stack(self, name, template, parameters, *args, **kwargs)
+    finally:
+        _pending_principal.reset(token)
+
+
+def update_stack(self, name, template, role_arn, parameters, tags):
+    stack = self.get_stack(name)
+    merged = {p["ParameterKey"]: p.get("ParameterValue") for p in parameters or [] if "ParameterKey" in p}
+    for p in parameters or []:
+        if p.get("UsePreviousValue"):
+            merged[p["ParameterKey"]] = stack.resource_map.input_parameters.get(p["ParameterKey"])
+    validation.validate(template, merged)
+    return _original_update_backend(self, name, template, role_arn, parameters, tags)
+
+
+def delete_stack(self, name_or_stack_id):
+    stack = next((s for s in self.stacks.values() if name_or_stack_id in (s.stack_id, s.name)), None)
+    try:
+        return _original_delete_backend(self, name_or_stack_id)
+    except StackDeleteFailed:
+        if stack is not None:
+            self.stacks[stack.stack_id] = stack
+        return None
+
+
+_pending_principal: contextvars.ContextVar[Principal | None] = contextvars.ContextVar("pending", default=None)
+
+
+def _stack_init(self, *args, **kwargs):
+    _original_stack_init(self, *args, **kwargs)
+    self.smbundle_principal = _pending_principal.get()
+
+
+_original_update = parsing.parse_and_update_resource
+_original_delete_resource = parsing.ResourceMap._delete_resource
+_original_create_resources = models.Stack.create_resources
+_original_update_stack = models.Stack.update
+_original_delete_stack = models.Stack.delete
+_original_stack_init = models.Stack.__init__
+_original_create_stack = models.CloudFormationBackend.create_stack
+_original_update_backend = models.CloudFormationBackend.update_stack
+_original_delete_backend = models.CloudFormationBackend.delete_stack
+
+_applied = False
+
+
+def apply() -> None:
+    global _applied
+    if _applied:
+        return
+    parsing.parse_and_create_resource = parse_and_create_resource
+    parsing.parse_and_update_resource = parse_and_update_resource
+    parsing.ResourceMap._delete_resource = _delete_resource
+    models.Stack.__init__ = _stack_init
+    models.Stack.create_resources = create_resources
+    models.Stack.update = update
+    models.Stack.delete = delete
+    models.Stack.stack_resources = property(stack_resources)
+    models.CloudFormationBackend.create_stack = create_stack
+    models.CloudFormationBackend.update_stack = update_stack
+    models.CloudFormationBackend.delete_stack = delete_stack
+    _applied = True

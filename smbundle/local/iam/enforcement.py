@@ -1,0 +1,227 @@
+"""The embedded IAM's one decision point: may this role session do this action on this resource?
+
+:func:`authorize` is called in-process by the executors and by the CloudFormation extension (a stack's resources
+are created as the stack's role), and, through :func:`apply`, for every API request the embedded AWS receives
+signed with a role session's keys (a CodeBuild build's commands, a pipeline's actions). Requests signed with any
+other keys are the administrator's and are not checked. :func:`set_enabled` switches enforcement off
+(``--iam off``), for exploring only.
+
+A denial reads as AWS's: ``User: <assumed-role ARN> is not authorized to perform: <action> on resource:
+<ARN> because no identity-based policy allows the <action> action``, with the error code of the service's
+protocol (``AccessDeniedException`` for JSON services, ``AccessDenied`` for query and S3 ones).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from moto.core.authorization import ActionAuthenticatorMixin
+from moto.core.exceptions import JsonRESTError, _RESTError
+
+from smbundle.local.iam import actions, evaluation, principals, requests, resource_state
+from smbundle.local.iam.principals import Principal
+
+log = logging.getLogger(__name__)
+
+_enabled = True
+_lock = threading.Lock()
+
+
+def set_enabled(enabled: bool) -> None:
+    global _enabled
+    _enabled = enabled
+
+
+def is_enabled() -> bool:
+    return _enabled
+
+
+class AccessDenied(Exception):
+    def __init__(self, principal: Principal, action: str, resource: str, decision: evaluation.Decision):
+        self.principal, self.action, self.resource, self.decision = principal, action, resource, decision
+        if decision.decision == evaluation.EXPLICIT_DENY:
+            why = "with an explicit deny in an identity-based policy"
+        else:
+            why = f"because no identity-based policy allows the {action} action"
+        super().__init__(
+            f"User: {principal.arn} is not authorized to perform: {action} on resource: {resource} {why}"
+        )
+
+
+class LazyContext(Mapping):
+    """The request context; resource tags and object tags are looked up only when a policy asks for them."""
+
+    def __init__(self, base: dict[str, Any], resource: str, region: str):
+        self._base = base
+        self._resource = resource
+        self._region = region
+        self._loaded: dict[str, dict[str, str] | None] = {}
+
+    def _tags(self, prefix: str) -> dict[str, str]:
+        if prefix not in self._loaded:
+            if prefix == "aws:ResourceTag/":
+                self._loaded[prefix] = resource_state.resource_tags(self._resource, self._region)
+            else:
+                self._loaded[prefix] = resource_state.object_tags(self._resource)
+        return self._loaded[prefix] or {}
+
+    def __getitem__(self, key: str) -> Any:
+        if key in self._base:
+            return self._base[key]
+        for prefix in ("aws:ResourceTag/", "s3:ExistingObjectTag/"):
+            if key.startswith(prefix):
+                tags = self._tags(prefix)
+                name = key[len(prefix) :]
+                if name in tags:
+                    return tags[name]
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        keys = dict(self._base)
+        keys.update({f"aws:ResourceTag/{k}": v for k, v in self._tags("aws:ResourceTag/").items()})
+        keys.update({f"s3:ExistingObjectTag/{k}": v for k, v in self._tags("s3:ExistingObjectTag/").items()})
+        return iter(keys)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+def _policies(principal: Principal) -> list[dict]:
+    return principals.policy_documents(principal.role_arn)
+
+
+def decide(principal: Principal, action: str, resource: str, context: Mapping[str, Any] | None = None,
+           region: str = "us-east-1") -> evaluation.Decision:
+    base = {
+        "aws:PrincipalArn": principal.role_arn,
+        "aws:PrincipalAccount": principal.account,
+        "aws:PrincipalType": "AssumedRole",
+        "aws:SecureTransport": "true",
+        "aws:RequestedRegion": region,
+        "aws:ResourceAccount": principal.account,
+        **dict(context or {}),
+    }
+    return evaluation.evaluate(_policies(principal), action, resource, LazyContext(base, resource, region))
+
+
+def authorize(principal: Principal, action: str, resource: str, context: Mapping[str, Any] | None = None,
+              region: str = "us-east-1") -> None:
+    """Raise :class:`AccessDenied` unless the role's policies allow ``action`` on ``resource``."""
+    if not _enabled:
+        return
+    decision = decide(principal, action, resource, context, region)
+    if not decision.allowed:
+        log.info("denied %s %s on %s", principal.arn, action, resource)
+        raise AccessDenied(principal, action, resource, decision)
+
+
+# -- the HTTP hooks -----------------------------------------------------------------------------------------------
+def _credential_scope(headers) -> tuple[str, str, str] | None:
+    header = headers.get("Authorization") or ""
+    marker = "Credential="
+    if marker not in header:
+        return None
+    scope = header.split(marker, 1)[1].split(",", 1)[0].strip().split("/")
+    if len(scope) < 4:
+        return None
+    return scope[0], scope[2], scope[3]  # access key id, region, signing name (the IAM service prefix)
+
+
+def _denied(response, message: str, protocol: str):
+    if protocol == "rest-xml":
+        from moto.s3.exceptions import S3ClientError
+
+        error = S3ClientError("AccessDenied", message)
+        error.http_status = 403
+        return error
+    if protocol in ("json", "rest-json"):
+        error = JsonRESTError("AccessDeniedException", message)
+        error.code = 400
+        return error
+    error = _RESTError("AccessDenied", message)
+    error.code = 403
+    return error
+
+
+def _protocol(response) -> str:
+    from moto.core.utils import get_service_model
+
+    try:
+        return get_service_model(response.boto3_service_name).metadata.get("protocol", "json")
+    except Exception:  # an unknown service model: answer in JSON
+        return "json"
+
+
+def _request_params(response) -> dict:
+    try:
+        response.parse_parameters(response.normalized_request)
+        params = response.params
+        return dict(params) if isinstance(params, dict) else {}
+    except Exception:
+        import json
+
+        try:
+            return json.loads(response.body or "{}")
+        except (TypeError, ValueError):
+            return {}
+
+
+def _check_request(response, operation: str | None, params: dict | None, protocol: str) -> None:
+    scope = _credential_scope(response.headers)
+    principal = principals.for_access_key(response.current_account, scope[0]) if scope else None
+    principals.caller.set(principal)
+    if principal is None or not _enabled:
+        return
+    _, region, prefix = scope
+    operation = operation or response._get_action()
+    action = f"{prefix}:{operation}"
+    if action == "sts:GetCallerIdentity":  # IAM always allows it
+        return
+    if params is None:
+        params = _request_params(response)
+    try:
+        checks = requests.checks(
+            action,
+            params,
+            region=region,
+            account=principal.account,
+            stateful=resource_state.STATEFUL_RESOLVERS,
+        )
+    except (requests.CannotResolve, actions.UnknownAction) as exc:
+        raise _denied(response, f"User: {principal.arn} is not authorized to perform: {action}: {exc}", protocol)
+    for check in checks:
+        try:
+            authorize(principal, check.action, check.resource, check.context, region)
+        except AccessDenied as denial:
+            raise _denied(response, str(denial), protocol) from None
+
+
+def _normal_action(self, resource: str = "*") -> None:
+    _check_request(self, None, None, _protocol(self))
+
+
+def _s3_action(self, bucket_name: str | None = None, key_name: str | None = None) -> None:
+    operation = self.data.get("Action") if isinstance(getattr(self, "data", None), dict) else None
+    operation = requests.S3_ACTION_NAMES.get(operation, operation) or "ListAllMyBuckets"
+    params = {"Bucket": bucket_name, "Key": key_name, "Tagging": self.headers.get("x-amz-tagging")}
+    _check_request(self, operation, params, "rest-xml")
+    source = self.headers.get("x-amz-copy-source")
+    if source and key_name:
+        source_bucket, _, source_key = source.lstrip("/").partition("/")
+        _check_request(self, "GetObject", {"Bucket": source_bucket, "Key": source_key.split("?")[0]}, "rest-xml")
+
+
+_applied = False
+
+
+def apply() -> None:
+    global _applied
+    with _lock:
+        if _applied:
+            return
+        ActionAuthenticatorMixin._authenticate_and_authorize_normal_action = _normal_action
+        ActionAuthenticatorMixin._authenticate_and_authorize_s3_action = _s3_action
+        _applied = True

@@ -1,0 +1,99 @@
+"""What the embedded IAM reads of the account's resources: their tags, object tags, and ARNs it must look up.
+
+Policies can depend on a resource's tags (``aws:ResourceTag/sagemaker``), on an S3 object's tags
+(``s3:ExistingObjectTag/servicecatalog:provisioning``), and some ARNs hold parts a request does not carry (a
+stack's id, a role's path). These come from moto's backends, in-process. A resource whose tags cannot be read
+has none, so a policy that requires a tag denies: never more lenient than AWS.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+from moto.cloudformation.models import cloudformation_backends
+from moto.iam.models import iam_backends
+from moto.s3.models import s3_backends
+from moto.sagemaker.models import sagemaker_backends
+
+PARTITION = "aws"
+
+# Tags of resources the embedded AWS adds itself (CodeConnections), by ARN.
+extra_tags: dict[str, dict[str, str]] = {}
+
+
+def _tag_dict(tags) -> dict[str, str]:
+    if isinstance(tags, dict):
+        return {str(k): str(v) for k, v in tags.items()}
+    return {str(t.get("Key", t.get("key"))): str(t.get("Value", t.get("value", ""))) for t in tags or []}
+
+
+def resource_tags(arn: str, region: str) -> dict[str, str] | None:
+    if arn in extra_tags:
+        return dict(extra_tags[arn])
+    parts = arn.split(":", 5)
+    if len(parts) != 6:
+        return None
+    service, arn_region, account = parts[2], parts[3] or region, parts[4]
+    with contextlib.suppress(Exception):
+        if service == "sagemaker":
+            tags, _ = sagemaker_backends[account][arn_region].list_tags(arn)
+            return _tag_dict(tags)
+        if service == "cloudformation":
+            stack = _stack(account, arn_region, arn)
+            return dict(stack.tags) if stack else None
+        if service == "s3" and "/" not in parts[5]:
+            bucket = s3_backends[account or _any_account()][PARTITION].get_bucket(parts[5])
+            return _tag_dict(s3_backends[bucket.account_id][PARTITION].get_bucket_tagging(parts[5]).get("Tags"))
+    return None
+
+
+def _any_account() -> str:
+    return next(iter(s3_backends.keys()), "123456789012")
+
+
+def object_tags(arn: str) -> dict[str, str] | None:
+    """Tags of the S3 object ``arn:aws:s3:::bucket/key``."""
+    if not arn.startswith("arn:aws:s3:::") or "/" not in arn:
+        return None
+    bucket_name, _, key_name = arn[len("arn:aws:s3:::") :].partition("/")
+    for account in list(s3_backends.keys()):
+        backend = s3_backends[account][PARTITION]
+        with contextlib.suppress(Exception):
+            bucket = backend.get_bucket(bucket_name)
+            key = bucket.keys.get(key_name)
+            if key is None:
+                return None
+            return _tag_dict(backend.tagger.list_tags_for_resource(key.arn)["Tags"])
+    return None
+
+
+def _stack(account: str, region: str, name_or_arn: str):
+    backend = cloudformation_backends[account][region]
+    for stack in backend.stacks.values():
+        if name_or_arn in (stack.stack_id, stack.name):
+            return stack
+    return None
+
+
+def _cloudformation(resource_type: str, operation: str, params: dict, region: str, account: str) -> list[str]:
+    if resource_type != "stack":
+        return []
+    name = params.get("StackName")
+    if not name:
+        return []
+    if name.startswith("arn:"):
+        return [name]
+    stack = _stack(account, region, name)
+    return [stack.stack_id] if stack else [f"{name}/*"]
+
+
+def _iam(resource_type: str, operation: str, params: dict, region: str, account: str) -> list[str]:
+    if resource_type != "role" or not params.get("RoleName"):
+        return []
+    for found in iam_backends[account][PARTITION].roles.values():
+        if found.name == params["RoleName"]:
+            return [found.arn]
+    return [f"{params['RoleName']}"]
+
+
+STATEFUL_RESOLVERS = {"cloudformation": _cloudformation, "iam": _iam}

@@ -1,0 +1,102 @@
+"""Role sessions for the local executors, through the API (so they work against any embedded AWS endpoint).
+
+A local executor that stands in for a service (CodeBuild, CodePipeline, EventBridge) assumes the role that
+service would assume, with the same check STS makes (the role exists and its trust policy names the service),
+and then signs its calls with the session's credentials: the embedded IAM evaluates them against the role's
+policies. Calls a service makes internally, which have no public API (CodePipeline's ``codecommit:UploadArchive``,
+``codebuild:StartBuild`` of a local build...), are authorized with ``iam:SimulatePrincipalPolicy``, which the
+embedded IAM answers with the same evaluator.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from urllib.parse import unquote
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from smbundle.local.iam.principals import Credentials, trusts
+
+
+class RoleUnusable(Exception):
+    """The service cannot act as the role (missing role, trust policy that does not name the service)."""
+
+
+class Denied(Exception):
+    """A call the role may not make; the message reads as AWS's."""
+
+
+@dataclass
+class RoleSession:
+    role_arn: str
+    session_name: str
+    credentials: Credentials
+    session: boto3.session.Session
+    admin: boto3.session.Session
+    endpoint_url: str | None
+
+    @property
+    def principal_arn(self) -> str:
+        account = self.role_arn.split(":")[4]
+        return f"arn:aws:sts::{account}:assumed-role/{self.role_arn.rsplit('/', 1)[-1]}/{self.session_name}"
+
+    def client(self, service: str):
+        return self.session.client(
+            service, endpoint_url=self.endpoint_url, config=Config(retries={"mode": "standard"})
+        )
+
+    def authorize(self, action: str, resource: str, context: dict[str, str | list[str]] | None = None) -> None:
+        """Ask the embedded IAM whether the role may make a call that has no public API; raise Denied if not."""
+        iam = self.admin.client("iam", endpoint_url=self.endpoint_url)
+        entries = [
+            {
+                "ContextKeyName": key,
+                "ContextKeyValues": value if isinstance(value, list) else [value],
+                "ContextKeyType": "stringList" if isinstance(value, list) else "string",
+            }
+            for key, value in (context or {}).items()
+        ]
+        answer = iam.simulate_principal_policy(
+            PolicySourceArn=self.role_arn, ActionNames=[action], ResourceArns=[resource], ContextEntries=entries
+        )
+        result = answer["EvaluationResults"][0]
+        if result["EvalDecision"] != "allowed":
+            why = (
+                "with an explicit deny in an identity-based policy"
+                if result["EvalDecision"] == "explicitDeny"
+                else f"because no identity-based policy allows the {action} action"
+            )
+            raise Denied(
+                f"User: {self.principal_arn} is not authorized to perform: {action} on resource: {resource} {why}"
+            )
+
+
+def assume(
+    admin: boto3.session.Session, endpoint_url: str | None, role_arn: str, service: str, session_name: str | None = None
+) -> RoleSession:
+    """Assume ``role_arn`` as ``service`` would."""
+    iam = admin.client("iam", endpoint_url=endpoint_url)
+    name = role_arn.rsplit("/", 1)[-1]
+    try:
+        role = iam.get_role(RoleName=name)["Role"]
+    except ClientError:
+        role = None
+    if role is None or role["Arn"] != role_arn:
+        raise RoleUnusable(f"{service} cannot assume role {role_arn}: the role does not exist")
+    document = role["AssumeRolePolicyDocument"]
+    if isinstance(document, str):
+        document = json.loads(unquote(document))
+    if not trusts(document, service):
+        raise RoleUnusable(
+            f"{service} cannot assume role {role_arn}: its trust policy does not allow {service} to call sts:AssumeRole"
+        )
+    session_name = (session_name or f"{service.split('.')[0]}-{uuid.uuid4().hex[:12]}")[:64]
+    answer = admin.client("sts", endpoint_url=endpoint_url).assume_role(RoleArn=role_arn, RoleSessionName=session_name)
+    raw = answer["Credentials"]
+    credentials = Credentials(raw["AccessKeyId"], raw["SecretAccessKey"], raw["SessionToken"])
+    session = boto3.session.Session(region_name=admin.region_name, **credentials.session_kwargs())
+    return RoleSession(role_arn, session_name, credentials, session, admin, endpoint_url)

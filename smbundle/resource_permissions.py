@@ -1,0 +1,309 @@
+"""What CloudFormation calls, as the stack's principal, to create, update or delete each resource type we use.
+
+The resource handlers' permission lists in the CloudFormation registry schemas (``handlers.create.permissions``)
+are unions of everything a handler might call. CloudFormation calls only what the properties in use require: a
+bucket without ``VersioningConfiguration`` never calls ``s3:PutBucketVersioning``. This table says, per resource
+type the product template and the deploy seed's endpoint template use, which IAM actions each operation and
+each property cause, which roles a resource passes (``iam:PassRole`` with ``iam:PassedToService``), which
+connections it passes, which objects it reads, and the action that tags it on create.
+
+Reviewed against the managed SageMaker project roles and AWS's own published project templates (which deploy
+under the launch role with buckets that set only a name, CodeCommit repositories seeded from ``sagemaker-*``
+buckets, CodeBuild projects, CodePipelines and EventBridge rules with project roles). Read-after-write calls of
+the handlers (``Describe*``/``Get*``) are not listed: the managed launch policy grants few of them, and AWS's
+templates deploy anyway.
+
+Both the embedded AWS (which authorizes each call before it creates the resource) and the publisher's
+preflight (which asks ``iam:SimulatePrincipalPolicy`` about the same calls in the real account) use this table.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cfnlint
+
+CREATE, UPDATE, DELETE = "create", "update", "delete"
+
+
+@dataclass(frozen=True)
+class Call:
+    """One authorization CloudFormation needs: ``action`` on ``resource``, and why (``cause``)."""
+
+    action: str
+    resource: str
+    cause: str
+    context: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Where:
+    region: str
+    account: str
+    partition: str = "aws"
+
+
+ArnOf = Callable[[str, dict, Where], str]
+
+
+@dataclass(frozen=True)
+class ResourceType:
+    arn: ArnOf
+    create: tuple[str, ...]
+    update: tuple[str, ...]
+    delete: tuple[str, ...]
+    properties: dict[str, tuple[str, ...]] = field(default_factory=dict)  # property -> actions when it is set
+    tagging: str | None = None  # the action that applies Tags on create/update
+    passed_roles: dict[str, str] = field(default_factory=dict)  # property path -> service the role goes to
+    # calls on other resources (objects read, connections passed...), given the operation
+    extra: Callable[[str, dict, Where, str], list[Call]] | None = None
+
+
+def _sagemaker(kind: str) -> ArnOf:
+    return lambda name, props, at: f"arn:{at.partition}:sagemaker:{at.region}:{at.account}:{kind}/{name.lower()}"
+
+
+def _regional(service: str, prefix: str = "") -> ArnOf:
+    return lambda name, props, at: f"arn:{at.partition}:{service}:{at.region}:{at.account}:{prefix}{name}"
+
+
+def _bucket(name: str, props: dict, at: Where) -> str:
+    return f"arn:{at.partition}:s3:::{name}"
+
+
+def _policy_bucket(name: str, props: dict, at: Where) -> str:
+    return f"arn:{at.partition}:s3:::{props.get('Bucket', name)}"
+
+
+def _seed_object(name: str, props: dict, at: Where, operation: str) -> list[Call]:
+    s3 = (props.get("Code") or {}).get("S3") or {}
+    if not s3.get("Bucket"):
+        return []
+    return [Call("s3:GetObject", f"arn:{at.partition}:s3:::{s3['Bucket']}/{s3['Key']}", "Code.S3")]
+
+
+def _connections(name: str, props: dict, at: Where, operation: str) -> list[Call]:
+    calls = []
+    for stage in props.get("Stages") or []:
+        for action in stage.get("Actions") or []:
+            arn = (action.get("Configuration") or {}).get("ConnectionArn")
+            if arn:
+                service = arn.split(":")[2]
+                calls.append(
+                    Call(
+                        f"{service}:PassConnection",
+                        arn,
+                        f"Stages/{stage.get('Name')}/{action.get('Name')}",
+                        {f"{service}:PassedToService": "codepipeline.amazonaws.com"},
+                    )
+                )
+    return calls
+
+
+def _endpoint_config(name: str, props: dict, at: Where, operation: str) -> list[Call]:
+    config = props.get("EndpointConfigName")
+    if not config:
+        return []
+    arn = f"arn:{at.partition}:sagemaker:{at.region}:{at.account}:endpoint-config/{str(config).lower()}"
+    action = "sagemaker:CreateEndpoint" if operation == CREATE else "sagemaker:UpdateEndpoint"
+    return [Call(action, arn, "EndpointConfigName")]
+
+
+RESOURCE_TYPES: dict[str, ResourceType] = {
+    "AWS::S3::Bucket": ResourceType(
+        arn=_bucket,
+        create=("s3:CreateBucket",),
+        update=(),
+        delete=("s3:DeleteBucket",),
+        properties={
+            "AccelerateConfiguration": ("s3:PutAccelerateConfiguration",),
+            "AccessControl": ("s3:PutBucketAcl",),
+            "BucketEncryption": ("s3:PutEncryptionConfiguration",),
+            "CorsConfiguration": ("s3:PutBucketCORS",),
+            "LifecycleConfiguration": ("s3:PutLifecycleConfiguration",),
+            "LoggingConfiguration": ("s3:PutBucketLogging",),
+            "NotificationConfiguration": ("s3:PutBucketNotification",),
+            "ObjectLockConfiguration": ("s3:PutBucketObjectLockConfiguration",),
+            "OwnershipControls": ("s3:PutBucketOwnershipControls",),
+            "PublicAccessBlockConfiguration": ("s3:PutBucketPublicAccessBlock",),
+            "ReplicationConfiguration": ("s3:PutReplicationConfiguration",),
+            "VersioningConfiguration": ("s3:PutBucketVersioning",),
+            "WebsiteConfiguration": ("s3:PutBucketWebsite",),
+        },
+        tagging="s3:PutBucketTagging",
+    ),
+    "AWS::S3::BucketPolicy": ResourceType(
+        arn=_policy_bucket,
+        create=("s3:PutBucketPolicy",),
+        update=("s3:PutBucketPolicy",),
+        delete=("s3:DeleteBucketPolicy",),
+    ),
+    "AWS::CodeCommit::Repository": ResourceType(
+        arn=_regional("codecommit"),
+        create=("codecommit:CreateRepository",),
+        update=(),
+        delete=("codecommit:DeleteRepository",),
+        properties={"Code": ("codecommit:CreateCommit",)},
+        tagging="codecommit:TagResource",
+        extra=_seed_object,
+    ),
+    "AWS::CodeBuild::Project": ResourceType(
+        arn=_regional("codebuild", "project/"),
+        create=("codebuild:CreateProject",),
+        update=("codebuild:UpdateProject",),
+        delete=("codebuild:DeleteProject",),
+        passed_roles={"ServiceRole": "codebuild.amazonaws.com"},
+    ),
+    "AWS::CodePipeline::Pipeline": ResourceType(
+        arn=_regional("codepipeline"),
+        create=("codepipeline:CreatePipeline",),
+        update=("codepipeline:UpdatePipeline",),
+        delete=("codepipeline:DeletePipeline",),
+        tagging="codepipeline:TagResource",
+        passed_roles={"RoleArn": "codepipeline.amazonaws.com"},
+        extra=_connections,
+    ),
+    "AWS::Events::Rule": ResourceType(
+        arn=_regional("events", "rule/"),
+        create=("events:PutRule",),
+        update=("events:PutRule",),
+        delete=("events:RemoveTargets", "events:DeleteRule"),
+        properties={"Targets": ("events:PutTargets",)},
+        tagging="events:TagResource",
+        passed_roles={"Targets[].RoleArn": "events.amazonaws.com"},
+    ),
+    "AWS::SNS::Topic": ResourceType(
+        arn=_regional("sns"),
+        create=("sns:CreateTopic",),
+        update=("sns:SetTopicAttributes",),
+        delete=("sns:DeleteTopic",),
+        properties={"Subscription": ("sns:Subscribe",)},
+        tagging="sns:TagResource",
+    ),
+    "AWS::SageMaker::ModelPackageGroup": ResourceType(
+        arn=_sagemaker("model-package-group"),
+        create=("sagemaker:CreateModelPackageGroup",),
+        update=(),
+        delete=("sagemaker:DeleteModelPackageGroup",),
+        tagging="sagemaker:AddTags",
+    ),
+    "AWS::SageMaker::Model": ResourceType(
+        arn=_sagemaker("model"),
+        create=("sagemaker:CreateModel",),
+        update=(),
+        delete=("sagemaker:DeleteModel",),
+        tagging="sagemaker:AddTags",
+        passed_roles={"ExecutionRoleArn": "sagemaker.amazonaws.com"},
+    ),
+    "AWS::SageMaker::EndpointConfig": ResourceType(
+        arn=_sagemaker("endpoint-config"),
+        create=("sagemaker:CreateEndpointConfig",),
+        update=(),
+        delete=("sagemaker:DeleteEndpointConfig",),
+        tagging="sagemaker:AddTags",
+    ),
+    "AWS::SageMaker::Endpoint": ResourceType(
+        arn=_sagemaker("endpoint"),
+        create=("sagemaker:CreateEndpoint",),
+        update=("sagemaker:UpdateEndpoint",),
+        delete=("sagemaker:DeleteEndpoint",),
+        tagging="sagemaker:AddTags",
+        extra=_endpoint_config,
+    ),
+}
+
+
+class UnknownResourceType(Exception):
+    """The table has no entry for a resource type: nobody reviewed what creating it calls."""
+
+
+def _values_at(properties: Any, path: str) -> list[Any]:
+    current = [properties]
+    for part in path.split("."):
+        walk = part.endswith("[]")
+        key = part[:-2] if walk else part
+        following = []
+        for item in current:
+            if isinstance(item, dict) and item.get(key) not in (None, ""):
+                value = item[key]
+                following.extend(value if walk and isinstance(value, list) else [value])
+        current = following
+    return current
+
+
+def _tags(properties: dict) -> dict[str, str] | None:
+    tags = properties.get("Tags")
+    if isinstance(tags, dict):
+        return {str(k): str(v) for k, v in tags.items()}
+    if isinstance(tags, list):
+        return {str(t.get("Key")): str(t.get("Value", "")) for t in tags if isinstance(t, dict)}
+    return None
+
+
+def resource_calls(
+    resource_type: str,
+    operation: str,
+    name: str,
+    properties: dict,
+    where: Where,
+    old_properties: dict | None = None,
+) -> list[Call]:
+    """The authorizations ``operation`` (create, update, delete) of one resource needs, in call order."""
+    spec = RESOURCE_TYPES.get(resource_type)
+    if spec is None:
+        raise UnknownResourceType(
+            f"no reviewed permission entry for {resource_type}: add one to smbundle/resource_permissions.py"
+        )
+    arn = spec.arn(name, properties, where)
+    if operation == DELETE:
+        return [Call(action, arn, "delete") for action in spec.delete]
+    changed = set(properties)
+    if operation == UPDATE and old_properties is not None:
+        keys = set(properties) | set(old_properties)
+        changed = {k for k in keys if properties.get(k) != old_properties.get(k)}
+    base = spec.create if operation == CREATE else spec.update
+    calls = [Call(action, arn, operation) for action in base]
+    for prop, prop_actions in spec.properties.items():
+        if prop in changed and (prop in properties or operation == UPDATE):
+            calls.extend(Call(action, arn, prop) for action in prop_actions)
+    tags = _tags(properties)
+    if spec.tagging and tags and "Tags" in changed:
+        context = {f"aws:RequestTag/{k}": v for k, v in tags.items()}
+        context["aws:TagKeys"] = sorted(tags)
+        calls.append(Call(spec.tagging, arn, "Tags", context))
+    for path, service in spec.passed_roles.items():
+        if operation == CREATE or path.split(".")[0].rstrip("[]") in changed:
+            for role_arn in _values_at(properties, path):
+                calls.append(Call("iam:PassRole", str(role_arn), path, {"iam:PassedToService": service}))
+    if spec.extra is not None:
+        for call in spec.extra(name, properties, where, operation):
+            if operation == CREATE or call.cause.split(".")[0].split("/")[0] in changed:
+                calls.append(call)
+    return calls
+
+
+@functools.cache
+def create_only_properties(resource_type: str) -> frozenset[str]:
+    """Top-level properties whose change replaces the resource (the registry schema's createOnlyProperties)."""
+    schemas = Path(cfnlint.__file__).parent / "data" / "schemas"
+    providers = json.loads((schemas / "providers" / "us-east-1.json").read_text())
+    schema_id = providers.get(resource_type)
+    if not isinstance(schema_id, str):
+        return frozenset()
+    schema = json.loads((schemas / "resources" / f"{schema_id}.json").read_text())
+    return frozenset(
+        path.split("/")[2] for path in schema.get("createOnlyProperties") or [] if path.startswith("/properties/")
+    )
+
+
+def replaced_by(resource_type: str, old_properties: dict, new_properties: dict) -> list[str]:
+    """The create-only properties whose change makes an update replace the resource."""
+    keys = set(old_properties) | set(new_properties)
+    return sorted(
+        k for k in keys & create_only_properties(resource_type) if old_properties.get(k) != new_properties.get(k)
+    )
