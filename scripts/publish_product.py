@@ -71,6 +71,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--endpoint-url", default=os.environ.get("AWS_ENDPOINT_URL"))
     parser.add_argument("--profile", default=os.environ.get("AWS_PROFILE"))
     parser.add_argument("--dry-run", action="store_true", help="print the plan; call no write API")
+    parser.add_argument(
+        "--skip-permission-check",
+        action="store_true",
+        help="do not ask iam:SimulatePrincipalPolicy whether the project roles may do what the template needs",
+    )
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     args = parser.parse_args(argv)
     if args.keep_versions is not None and args.keep_versions < 1:
@@ -95,6 +100,7 @@ def main(argv=None) -> int:
         endpoint_url=args.endpoint_url,
         profile=args.profile,
         dry_run=args.dry_run,
+        skip_permission_check=args.skip_permission_check,
         owner=args.owner,
         support_email=args.support_email,
         support_url=args.support_url,

@@ -126,6 +126,14 @@ def _delete_model_packages(sagemaker, group: str, report: CleanupReport, dry_run
         if not dry_run:
             sagemaker.delete_model_package(ModelPackageName=arn)
         report.add("DeleteModelPackage", arn, "would delete" if dry_run else "deleted")
+    # The build pipeline created the group with its first registration; it goes with its packages.
+    try:
+        sagemaker.describe_model_package_group(ModelPackageGroupName=group)
+    except ClientError:
+        return
+    if not dry_run:
+        sagemaker.delete_model_package_group(ModelPackageGroupName=group)
+    report.add("DeleteModelPackageGroup", group, "would delete" if dry_run else "deleted")
 
 
 def _delete_bucket(s3, bucket: str, report: CleanupReport, dry_run: bool) -> None:

@@ -12,15 +12,15 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from urllib.parse import urlencode
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlencode
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from smbundle import packaging, templates
+from smbundle import packaging, permission_plan, templates
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,13 @@ PRODUCT_ROLE_SERVICES = {
 ENABLE_PROJECTS_FIX = (
     "enable SageMaker projects for the Studio domain (SageMaker console > Domains > <domain> > Domain settings > "
     "SageMaker Projects and JumpStart), which creates the service-role/AmazonSageMakerServiceCatalogProducts* roles"
+)
+
+
+ENDPOINT_TEMPLATE = "endpoint-config-template.yml"
+PERMISSION_FIX = (
+    "change the template so it no longer needs this (docs/permissions.md lists what the SageMaker-managed roles "
+    "allow), or use custom roles that allow it"
 )
 
 
@@ -67,6 +74,7 @@ class PublishOptions:
     endpoint_url: str | None = None
     profile: str | None = None
     dry_run: bool = False
+    skip_permission_check: bool = False
     owner: str = "ML platform team"
     description: str = (
         "Model build and deploy pipelines: SageMaker Pipeline with an MSE gate, serverless staging endpoint with "
@@ -88,6 +96,7 @@ class Content:
     deploy_key: str
     template_key: str
     template_body: str
+    template: dict  # the rendered template, as a document
 
 
 def _client(session, service: str, endpoint_url: str | None):
@@ -111,6 +120,7 @@ def build_content(repo_root: Path, product_name: str, bucket: str) -> Content:
         deploy_key,
         f"{prefix}/product.yaml",
         templates.to_yaml(rendered),
+        rendered,
     )
 
 
@@ -152,7 +162,7 @@ class Publisher:
         return function(*args, **kwargs)
 
     # -- preflight -------------------------------------------------------------------------------------------
-    def preflight(self, account: str) -> None:
+    def preflight(self, account: str, content: Content | None = None) -> None:
         iam = self.client("iam")
         problems = []
         roles = dict(PRODUCT_ROLE_SERVICES)
@@ -176,8 +186,31 @@ class Publisher:
             problems.append(
                 "--target s3 needs --domain-id (the Studio domain to tag with the template location)"
             )
+        if not problems and content is not None and not self.options.skip_permission_check:
+            problems = self.permission_problems(account, content)
         if problems:
             raise PreflightError(problems)
+
+    def permission_problems(self, account: str, content: Content) -> list[str]:
+        """What the project roles would be denied (iam:SimulatePrincipalPolicy, driven by the template)."""
+        endpoint_template = templates.load(
+            self.options.repo_root / "seed_code" / "deploy" / ENDPOINT_TEMPLATE
+        )
+        calls = permission_plan.plan(
+            content.template,
+            endpoint_template,
+            launch_role_arn=self.options.launch_role_arn or self.default_launch_role(account),
+            region=self.region,
+            account=account,
+        )
+        try:
+            problems = permission_plan.check(self.client("iam"), calls)
+        except ClientError as exc:
+            raise PublishError(
+                f"cannot check the project roles' permissions: {exc.response['Error']['Message']}; grant "
+                "yourself iam:SimulatePrincipalPolicy or pass --skip-permission-check"
+            ) from exc
+        return [f"{problem.describe()}: {PERMISSION_FIX}" for problem in problems]
 
     def default_launch_role(self, account: str) -> str:
         return f"arn:aws:iam::{account}:role/service-role/AmazonSageMakerServiceCatalogProductsLaunchRole"
@@ -456,9 +489,9 @@ class Publisher:
     # -- the whole thing -------------------------------------------------------------------------------------
     def run(self) -> dict:
         account = self.client("sts").get_caller_identity()["Account"]
-        self.preflight(account)
         bucket = self.options.bucket or f"smbundle-templates-{account}-{self.region}"
         content = build_content(self.options.repo_root, self.options.product_name, bucket)
+        self.preflight(account, content)
         self.ensure_bucket(bucket)
         # The launch role reads the seed code when it creates the repositories: the managed launch policy allows
         # s3:GetObject outside sagemaker-* buckets only on objects tagged servicecatalog:provisioning=true.

@@ -65,7 +65,9 @@ class ResourceType:
 
 
 def _sagemaker(kind: str) -> ArnOf:
-    return lambda name, props, at: f"arn:{at.partition}:sagemaker:{at.region}:{at.account}:{kind}/{name.lower()}"
+    return lambda name, props, at: (
+        f"arn:{at.partition}:sagemaker:{at.region}:{at.account}:{kind}/{name.lower()}"
+    )
 
 
 def _regional(service: str, prefix: str = "") -> ArnOf:
@@ -297,7 +299,9 @@ def create_only_properties(resource_type: str) -> frozenset[str]:
         return frozenset()
     schema = json.loads((schemas / "resources" / f"{schema_id}.json").read_text())
     return frozenset(
-        path.split("/")[2] for path in schema.get("createOnlyProperties") or [] if path.startswith("/properties/")
+        path.split("/")[2]
+        for path in schema.get("createOnlyProperties") or []
+        if path.startswith("/properties/")
     )
 
 
@@ -305,5 +309,7 @@ def replaced_by(resource_type: str, old_properties: dict, new_properties: dict) 
     """The create-only properties whose change makes an update replace the resource."""
     keys = set(old_properties) | set(new_properties)
     return sorted(
-        k for k in keys & create_only_properties(resource_type) if old_properties.get(k) != new_properties.get(k)
+        k
+        for k in keys & create_only_properties(resource_type)
+        if old_properties.get(k) != new_properties.get(k)
     )

@@ -31,6 +31,8 @@ def project(aws):
         cloudformation.create_stack(
             StackName=f"sagemaker-demo-{project_id}-deploy-{stage}", TemplateBody=STACK
         )
+    # The build pipeline's first registration creates the group (the product stack does not).
+    sagemaker.create_model_package_group(ModelPackageGroupName=f"demo-{project_id}")
     sagemaker.create_model_package(
         ModelPackageGroupName=f"demo-{project_id}",
         InferenceSpecification={
@@ -72,6 +74,7 @@ def test_cleanup_removes_endpoints_packages_project_and_bucket(project):
     deleted = [a["resource"] for a in report.actions if a["status"] == "deleted"]
     assert f"sagemaker-demo-{project}-deploy-staging" in deleted
     assert f"sagemaker-demo-{project}-deploy-prod" in deleted
+    assert f"demo-{project}" in deleted  # the model package group, after its packages
     assert not any(name.startswith(f"sagemaker-demo-{project}-deploy") for name in stacks())
     sagemaker = boto3.client("sagemaker")
     with pytest.raises(sagemaker.exceptions.ClientError):

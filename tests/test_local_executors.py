@@ -6,9 +6,11 @@ import json
 
 import boto3
 import pytest
+from moto.cloudformation.exceptions import ValidationError
 
+from smbundle.local.cloudformation.validation import check_parameters
 from smbundle.local.codebuild.executor import BuildspecError, run_build, unset_references
-from smbundle.local.codepipeline.cloudformation_action import DeployError, check_parameters, deploy
+from smbundle.local.codepipeline.cloudformation_action import DeployError, deploy
 from smbundle.local.events.delivery import deliver, make_event
 
 
@@ -110,11 +112,11 @@ Outputs:
 def test_parameter_checks_match_cloudformation():
     template = {"Parameters": {"StageName": {"Type": "String", "AllowedValues": ["staging", "prod"]}}}
     check_parameters(template, {"StageName": "prod"})
-    with pytest.raises(DeployError, match="must be one of AllowedValues"):
+    with pytest.raises(ValidationError, match="must be one of AllowedValues"):
         check_parameters(template, {"StageName": "Prod"})
-    with pytest.raises(DeployError, match=r"\['Typo'\] do not exist in the template"):
+    with pytest.raises(ValidationError, match=r"\['Typo'\] do not exist in the template"):
         check_parameters(template, {"StageName": "prod", "Typo": "x"})
-    with pytest.raises(DeployError, match=r"\[StageName\] must have values"):
+    with pytest.raises(ValidationError, match=r"\['StageName'\] must have values"):
         check_parameters(template, {})
 
 

@@ -113,7 +113,11 @@ def test_keep_versions_deprecates_older_artifacts(account, tmp_path):
 
 
 def test_missing_launch_role_fails_preflight_and_writes_nothing(account):
-    boto3.client("iam").delete_role(RoleName="AmazonSageMakerServiceCatalogProductsLaunchRole")
+    iam = boto3.client("iam")
+    name = "AmazonSageMakerServiceCatalogProductsLaunchRole"
+    for policy in iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]:
+        iam.detach_role_policy(RoleName=name, PolicyArn=policy["PolicyArn"])
+    iam.delete_role(RoleName=name)
     with pytest.raises(PreflightError) as failure:
         publishing.publish(options(), session=account)
     assert "AmazonSageMakerServiceCatalogProductsLaunchRole does not exist" in str(failure.value)
@@ -220,7 +224,9 @@ def test_create_project_provisions_the_product_stack(account):
     rules = {r["Name"] for r in boto3.client("events").list_rules()["Rules"]}
     assert rules == {f"{prefix}-build", f"{prefix}-code", f"{prefix}-model"}
     boto3.client("s3").head_bucket(Bucket=f"sagemaker-project-{project_id}")
-    sagemaker.describe_model_package_group(ModelPackageGroupName=f"demo-{project_id}")
+    # The group is created by the build pipeline's first registration: the launch role may not create it.
+    with pytest.raises(sagemaker.exceptions.ClientError):
+        sagemaker.describe_model_package_group(ModelPackageGroupName=f"demo-{project_id}")
     tags = sagemaker.list_tags(ResourceArn=project["ProjectArn"])["Tags"]
     assert {"Key": "sagemaker:project-name", "Value": "demo"} in tags
 

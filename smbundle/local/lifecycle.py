@@ -178,9 +178,11 @@ def _create_project(run: LifecycleRun, published: dict) -> dict:
     )
     project = sagemaker.describe_project(ProjectName=run.options.project_name)
     if project["ProjectStatus"] != "CreateCompleted":
+        details = project.get("ServiceCatalogProvisionedProductDetails") or {}
         raise LifecycleFailed(
             "CreateProject",
-            f"project status {project['ProjectStatus']}: {project.get('ProjectStatusMessage')}",
+            f"project {run.options.project_name} is {project['ProjectStatus']}: "
+            f"{details.get('ProvisionedProductStatusMessage') or 'no reason given'}",
         )
     return project
 

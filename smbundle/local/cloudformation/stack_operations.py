@@ -56,7 +56,9 @@ class Operation:
 _operation: contextvars.ContextVar[Operation | None] = contextvars.ContextVar("stack_operation", default=None)
 
 
-def _event(stack, logical_id: str, physical_id: str, resource_type: str, status: str, reason: str | None = None):
+def _event(
+    stack, logical_id: str, physical_id: str, resource_type: str, status: str, reason: str | None = None
+):
     stack.events.append(
         models.Event(
             stack_id=stack.stack_id,
@@ -104,7 +106,9 @@ def principal_for(role_arn: str | None) -> Principal | None:
         try:
             principals.assume(role_arn, SERVICE, "AWSCloudFormation")
         except principals.AssumeRoleFailed as failure:
-            raise ValidationError(message=f"Role {role_arn} is invalid or cannot be assumed: {failure}") from None
+            raise ValidationError(
+                message=f"Role {role_arn} is invalid or cannot be assumed: {failure}"
+            ) from None
         return Principal(role_arn, "AWSCloudFormation")
     return principals.caller.get()
 
@@ -127,7 +131,11 @@ def parse_and_create_resource(logical_id, resource_json, resources_map, account_
         _event(operation.stack, logical_id, "", resource_type, "CREATE_IN_PROGRESS")
         try:
             calls = resource_permissions.resource_calls(
-                resource_type, resource_permissions.CREATE, str(physical_name), properties, _where(operation.stack)
+                resource_type,
+                resource_permissions.CREATE,
+                str(physical_name),
+                properties,
+                _where(operation.stack),
             )
             _authorize(operation, calls)
         except enforcement.AccessDenied as denial:
@@ -154,6 +162,7 @@ def parse_and_create_resource(logical_id, resource_json, resources_map, account_
     resource.cf_resource_type = resource_type
     resource.logical_resource_id = logical_id
     resource.smbundle_properties = properties
+    resource.smbundle_name = str(physical_name)
     if operation is not None:
         operation.created.append((logical_id, resource))
         _event(operation.stack, logical_id, _physical_id(resource), resource_type, "CREATE_COMPLETE")
@@ -162,12 +171,19 @@ def parse_and_create_resource(logical_id, resource_json, resources_map, account_
 
 def _reason(exc: Exception) -> str:
     message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
-    return f"Resource handler returned message: \"{message}\" (HandlerErrorCode: {type(exc).__name__})"
+    return f'Resource handler returned message: "{message}" (HandlerErrorCode: {type(exc).__name__})'
 
 
-def _fail(operation: Operation, logical_id: str, resource_type: str, reason: str, status: str = "CREATE_FAILED"):
+def _fail(
+    operation: Operation, logical_id: str, resource_type: str, reason: str, status: str = "CREATE_FAILED"
+):
     _event(operation.stack, logical_id, "", resource_type, status, reason)
     raise ResourceFailed(logical_id, resource_type, reason)
+
+
+def _name(resource) -> str:
+    """The name the resource was created with (its ARN is built from it; a physical id may be an opaque id)."""
+    return getattr(resource, "smbundle_name", None) or _physical_id(resource)
 
 
 def _physical_id(resource) -> str:
@@ -193,11 +209,15 @@ def parse_and_update_resource(logical_id, resource_json, resources_map, account_
             calls = resource_permissions.resource_calls(
                 resource_type, resource_permissions.CREATE, str(parsed[2]), new_properties, where
             ) + resource_permissions.resource_calls(
-                resource_type, resource_permissions.DELETE, _physical_id(original), old_properties, where
+                resource_type, resource_permissions.DELETE, _name(original), old_properties, where
             )
         else:
             calls = resource_permissions.resource_calls(
-                resource_type, resource_permissions.UPDATE, _physical_id(original), new_properties, where,
+                resource_type,
+                resource_permissions.UPDATE,
+                _name(original),
+                new_properties,
+                where,
                 old_properties,
             )
         _authorize(operation, calls)
@@ -214,6 +234,7 @@ def parse_and_update_resource(logical_id, resource_json, resources_map, account_
         _fail(operation, logical_id, resource_type, _reason(exc), "UPDATE_FAILED")
     if updated is not None:
         updated.smbundle_properties = new_properties
+        updated.smbundle_name = str(parsed[2]) if parsed else _name(original)
     _event(operation.stack, logical_id, _physical_id(updated or original), resource_type, "UPDATE_COMPLETE")
     return updated
 
@@ -230,7 +251,7 @@ def _delete_resource(self, parsed_resource, resource_json):
         calls = resource_permissions.resource_calls(
             resource_type,
             resource_permissions.DELETE,
-            physical,
+            _name(parsed_resource),
             getattr(parsed_resource, "smbundle_properties", {}) or {},
             _where(operation.stack),
         )
@@ -277,8 +298,14 @@ def _roll_back_creation(stack, operation: Operation, failure: ResourceFailed) ->
         except ResourceFailed:
             failed = True
         except Exception as exc:  # a moto delete that fails: the rollback fails, as it can on AWS
-            _event(stack, logical_id, _physical_id(resource), resource_json.get("Type", ""), "DELETE_FAILED",
-                   _reason(exc))
+            _event(
+                stack,
+                logical_id,
+                _physical_id(resource),
+                resource_json.get("Type", ""),
+                "DELETE_FAILED",
+                _reason(exc),
+            )
             failed = True
     stack.status = "ROLLBACK_FAILED" if failed else "ROLLBACK_COMPLETE"
     stack._add_stack_event(stack.status)
@@ -323,7 +350,10 @@ def delete(self) -> None:
         _original_delete_stack(self)
     except ResourceFailed as failure:
         self.status = "DELETE_FAILED"
-        self._add_stack_event("DELETE_FAILED", resource_status_reason=f"The following resource(s) failed to delete: [{failure.logical_id}].")
+        self._add_stack_event(
+            "DELETE_FAILED",
+            resource_status_reason=f"The following resource(s) failed to delete: [{failure.logical_id}].",
+        )
         raise StackDeleteFailed(str(failure)) from None
     except Exception as exc:
         self.status = "DELETE_FAILED"
@@ -334,7 +364,11 @@ def delete(self) -> None:
 
 
 def stack_resources(self):
-    return [resource for resource in self.resource_map.values() if resource is not None and not isinstance(resource, str)]
+    return [
+        resource
+        for resource in self.resource_map.values()
+        if resource is not None and not isinstance(resource, str)
+    ]
 
 
 # -- the backend: validation, the stack's principal, failed deletions ---------------------------------------

@@ -50,7 +50,11 @@ def _violation(name: str, spec: dict, default: str) -> ValidationError:
 
 def _check_constraints(name: str, value: str, spec: dict) -> None:
     kind = str(spec.get("Type", "String"))
-    values = [v.strip() for v in value.split(",")] if kind.startswith("List<") or kind == "CommaDelimitedList" else [value]
+    values = (
+        [v.strip() for v in value.split(",")]
+        if kind.startswith("List<") or kind == "CommaDelimitedList"
+        else [value]
+    )
     for item in values:
         allowed = spec.get("AllowedValues")
         if allowed is not None and item not in [str(a) for a in allowed]:
@@ -75,10 +79,12 @@ def _check_constraints(name: str, value: str, spec: dict) -> None:
 
 def _value(expression: Any, parameters: dict[str, str]) -> Any:
     if isinstance(expression, dict) and len(expression) == 1:
-        (function, argument), = expression.items()
+        ((function, argument),) = expression.items()
         if function == "Ref":
             if argument not in parameters:
-                raise ValidationError(message=f"Template format error: Unresolved reference {argument} in Rules")
+                raise ValidationError(
+                    message=f"Template format error: Unresolved reference {argument} in Rules"
+                )
             return parameters[argument]
         if function == "Fn::Equals":
             left, right = (_value(a, parameters) for a in argument)
@@ -117,7 +123,9 @@ def check_rules(template: dict, parameters: dict[str, str]) -> None:
             continue
         for assertion in rule.get("Assertions") or []:
             if not _value(assertion["Assert"], parameters):
-                raise ValidationError(message=assertion.get("AssertDescription") or f"Assertion of rule {name} failed")
+                raise ValidationError(
+                    message=assertion.get("AssertDescription") or f"Assertion of rule {name} failed"
+                )
 
 
 def validate(template: str | dict, parameters: dict[str, str]) -> None:

@@ -143,7 +143,9 @@ class PipelineRunner:
                         return PipelineResult(
                             pipeline_name, record.status, time.monotonic() - started, records, execution.local
                         )
-        return PipelineResult(pipeline_name, "Succeeded", time.monotonic() - started, records, execution.local)
+        return PipelineResult(
+            pipeline_name, "Succeeded", time.monotonic() - started, records, execution.local
+        )
 
     def _role(self, execution: _Execution) -> RoleSession:
         if execution.role is None:
@@ -169,7 +171,10 @@ class PipelineRunner:
                 if item["name"] not in execution.keys:
                     raise ActionFailed(f"input artifact {item['name']} was not produced by an earlier action")
                 inputs[item["name"]] = execution.keys[item["name"]]
-            outputs = {item["name"]: action_dir / "output" / item["name"] for item in action.get("outputArtifacts", [])}
+            outputs = {
+                item["name"]: action_dir / "output" / item["name"]
+                for item in action.get("outputArtifacts", [])
+            }
             handler = self._handler(type_id)
             step = _Step(role, execution, action_dir, inputs, outputs)
             record.detail = handler(action.get("configuration", {}), step) or {}
@@ -216,7 +221,7 @@ class PipelineRunner:
         repository_arn = self._arn(step.execution, "codecommit", repository)
         for action in ("codecommit:UploadArchive", "codecommit:GetUploadArchiveStatus"):
             step.role.authorize(action, repository_arn)
-        (name, target), = step.outputs.items()
+        ((name, target),) = step.outputs.items()
         target.mkdir(parents=True)
         self.source_provider(configuration, target)
         step.produce(name, target, step.role)
@@ -280,7 +285,9 @@ class PipelineRunner:
 
     def _cloudformation(self, configuration: dict, step: _Step) -> dict:
         inputs = {name: step.consume(name, step.role) for name in step.inputs}
-        stack = deploy(step.role.client("cloudformation"), configuration, inputs, self._client("cloudformation"))
+        stack = deploy(
+            step.role.client("cloudformation"), configuration, inputs, self._client("cloudformation")
+        )
         return {
             "stack": stack["StackName"],
             "status": stack["StackStatus"],

@@ -49,4 +49,6 @@ def arn_prefix(service: str, resource_type: str, region: str, account: str, part
         raise UnknownAction(f"{service} has no resource type {resource_type}")
     arn_format = entry["ARNFormats"][0]
     fixed = arn_format.split(".*", 1)[0]
-    return fixed.replace("${Partition}", partition).replace("${Region}", region).replace("${Account}", account)
+    return (
+        fixed.replace("${Partition}", partition).replace("${Region}", region).replace("${Account}", account)
+    )

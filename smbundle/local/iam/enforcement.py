@@ -93,8 +93,13 @@ def _policies(principal: Principal) -> list[dict]:
     return principals.policy_documents(principal.role_arn)
 
 
-def decide(principal: Principal, action: str, resource: str, context: Mapping[str, Any] | None = None,
-           region: str = "us-east-1") -> evaluation.Decision:
+def decide(
+    principal: Principal,
+    action: str,
+    resource: str,
+    context: Mapping[str, Any] | None = None,
+    region: str = "us-east-1",
+) -> evaluation.Decision:
     base = {
         "aws:PrincipalArn": principal.role_arn,
         "aws:PrincipalAccount": principal.account,
@@ -107,8 +112,13 @@ def decide(principal: Principal, action: str, resource: str, context: Mapping[st
     return evaluation.evaluate(_policies(principal), action, resource, LazyContext(base, resource, region))
 
 
-def authorize(principal: Principal, action: str, resource: str, context: Mapping[str, Any] | None = None,
-              region: str = "us-east-1") -> None:
+def authorize(
+    principal: Principal,
+    action: str,
+    resource: str,
+    context: Mapping[str, Any] | None = None,
+    region: str = "us-east-1",
+) -> None:
     """Raise :class:`AccessDenied` unless the role's policies allow ``action`` on ``resource``."""
     if not _enabled:
         return
@@ -191,7 +201,9 @@ def _check_request(response, operation: str | None, params: dict | None, protoco
             stateful=resource_state.STATEFUL_RESOLVERS,
         )
     except (requests.CannotResolve, actions.UnknownAction) as exc:
-        raise _denied(response, f"User: {principal.arn} is not authorized to perform: {action}: {exc}", protocol)
+        raise _denied(
+            response, f"User: {principal.arn} is not authorized to perform: {action}: {exc}", protocol
+        )
     for check in checks:
         try:
             authorize(principal, check.action, check.resource, check.context, region)
@@ -211,7 +223,9 @@ def _s3_action(self, bucket_name: str | None = None, key_name: str | None = None
     source = self.headers.get("x-amz-copy-source")
     if source and key_name:
         source_bucket, _, source_key = source.lstrip("/").partition("/")
-        _check_request(self, "GetObject", {"Bucket": source_bucket, "Key": source_key.split("?")[0]}, "rest-xml")
+        _check_request(
+            self, "GetObject", {"Bucket": source_bucket, "Key": source_key.split("?")[0]}, "rest-xml"
+        )
 
 
 _applied = False

@@ -241,7 +241,11 @@ def resources(
         else:
             raise CannotResolve(f"the embedded IAM cannot tell which resource {action} acts on")
         for path in paths:
-            arn = path if path.startswith("arn:") else actions.arn_prefix(service, resource_type, region, account) + path
+            arn = (
+                path
+                if path.startswith("arn:")
+                else actions.arn_prefix(service, resource_type, region, account) + path
+            )
             if arn not in found:
                 found.append(arn)
     if not found:
@@ -298,7 +302,9 @@ def checks(
     tags = request_tags(params)
     if tags and (service, operation) in TAG_ON_CREATE:
         resource_tags = {f"aws:ResourceTag/{k}": v for k, v in tags.items()}
-        found += [Check(TAG_ON_CREATE[(service, operation)], r, {**context, **resource_tags}) for r in targets]
+        found += [
+            Check(TAG_ON_CREATE[(service, operation)], r, {**context, **resource_tags}) for r in targets
+        ]
     for path, passed_to in PASSED_ROLES.get((service, operation), []):
         for role_arn in values_at(params, path):
             found.append(Check("iam:PassRole", str(role_arn), {"iam:PassedToService": passed_to}))

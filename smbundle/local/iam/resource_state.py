@@ -43,7 +43,9 @@ def resource_tags(arn: str, region: str) -> dict[str, str] | None:
             return dict(stack.tags) if stack else None
         if service == "s3" and "/" not in parts[5]:
             bucket = s3_backends[account or _any_account()][PARTITION].get_bucket(parts[5])
-            return _tag_dict(s3_backends[bucket.account_id][PARTITION].get_bucket_tagging(parts[5]).get("Tags"))
+            return _tag_dict(
+                s3_backends[bucket.account_id][PARTITION].get_bucket_tagging(parts[5]).get("Tags")
+            )
     return None
 
 

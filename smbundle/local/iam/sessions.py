@@ -49,7 +49,9 @@ class RoleSession:
             service, endpoint_url=self.endpoint_url, config=Config(retries={"mode": "standard"})
         )
 
-    def authorize(self, action: str, resource: str, context: dict[str, str | list[str]] | None = None) -> None:
+    def authorize(
+        self, action: str, resource: str, context: dict[str, str | list[str]] | None = None
+    ) -> None:
         """Ask the embedded IAM whether the role may make a call that has no public API; raise Denied if not."""
         iam = self.admin.client("iam", endpoint_url=self.endpoint_url)
         entries = [
@@ -61,7 +63,10 @@ class RoleSession:
             for key, value in (context or {}).items()
         ]
         answer = iam.simulate_principal_policy(
-            PolicySourceArn=self.role_arn, ActionNames=[action], ResourceArns=[resource], ContextEntries=entries
+            PolicySourceArn=self.role_arn,
+            ActionNames=[action],
+            ResourceArns=[resource],
+            ContextEntries=entries,
         )
         result = answer["EvaluationResults"][0]
         if result["EvalDecision"] != "allowed":
@@ -76,7 +81,11 @@ class RoleSession:
 
 
 def assume(
-    admin: boto3.session.Session, endpoint_url: str | None, role_arn: str, service: str, session_name: str | None = None
+    admin: boto3.session.Session,
+    endpoint_url: str | None,
+    role_arn: str,
+    service: str,
+    session_name: str | None = None,
 ) -> RoleSession:
     """Assume ``role_arn`` as ``service`` would."""
     iam = admin.client("iam", endpoint_url=endpoint_url)
@@ -95,7 +104,9 @@ def assume(
             f"{service} cannot assume role {role_arn}: its trust policy does not allow {service} to call sts:AssumeRole"
         )
     session_name = (session_name or f"{service.split('.')[0]}-{uuid.uuid4().hex[:12]}")[:64]
-    answer = admin.client("sts", endpoint_url=endpoint_url).assume_role(RoleArn=role_arn, RoleSessionName=session_name)
+    answer = admin.client("sts", endpoint_url=endpoint_url).assume_role(
+        RoleArn=role_arn, RoleSessionName=session_name
+    )
     raw = answer["Credentials"]
     credentials = Credentials(raw["AccessKeyId"], raw["SecretAccessKey"], raw["SessionToken"])
     session = boto3.session.Session(region_name=admin.region_name, **credentials.session_kwargs())

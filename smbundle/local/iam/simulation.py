@@ -24,11 +24,15 @@ def _context(entries: list[dict]) -> dict:
     for entry in entries or []:
         values = entry.get("ContextKeyValues") or []
         kind = str(entry.get("ContextKeyType", "string"))
-        context[entry["ContextKeyName"]] = list(values) if kind.endswith("List") else (values[0] if values else "")
+        context[entry["ContextKeyName"]] = (
+            list(values) if kind.endswith("List") else (values[0] if values else "")
+        )
     return context
 
 
-def simulate(role_arn: str, action_names: list[str], resource_arns: list[str], context: dict, region: str) -> list[dict]:
+def simulate(
+    role_arn: str, action_names: list[str], resource_arns: list[str], context: dict, region: str
+) -> list[dict]:
     if principals.role(role_arn) is None:
         raise NotFoundException(f"Role {role_arn} not found")
     principal = Principal(role_arn, "simulation")
@@ -38,7 +42,9 @@ def simulate(role_arn: str, action_names: list[str], resource_arns: list[str], c
             decision = enforcement.decide(principal, action, resource, context, region)
             matched = []
             if decision.statement is not None:
-                matched.append({"SourcePolicyId": decision.statement.get("Sid", ""), "SourcePolicyType": "IAM Policy"})
+                matched.append(
+                    {"SourcePolicyId": decision.statement.get("Sid", ""), "SourcePolicyType": "IAM Policy"}
+                )
             results.append(
                 {
                     "EvalActionName": action,

@@ -205,7 +205,9 @@ class PipelineExecutor:
             record.end_time = datetime.now(UTC)
 
     # -- who may do what -----------------------------------------------------------------------------------
-    def _authorize(self, role_arn: str | None, action: str, resource: str, context: dict | None = None) -> None:
+    def _authorize(
+        self, role_arn: str | None, action: str, resource: str, context: dict | None = None
+    ) -> None:
         if not role_arn:
             return
         try:
@@ -221,7 +223,9 @@ class PipelineExecutor:
         action = {"processing-job": "CreateProcessingJob", "training-job": "CreateTrainingJob"}[kind]
         self._authorize(self.role_arn, f"sagemaker:{action}", self._arn(kind, job_name))
         if job_role:
-            self._authorize(self.role_arn, "iam:PassRole", job_role, {"iam:PassedToService": "sagemaker.amazonaws.com"})
+            self._authorize(
+                self.role_arn, "iam:PassRole", job_role, {"iam:PassedToService": "sagemaker.amazonaws.com"}
+            )
 
     # -- step types ----------------------------------------------------------------------------------------
     def _local(self, container_path: str, root: Path) -> Path:
@@ -281,7 +285,9 @@ class PipelineExecutor:
                 f"ProcessingJob {job_name} failed: AlgorithmError: exit code {completed.returncode}: {tail}"
             )
         for item in outputs:
-            self._upload(self._local(item["S3Output"]["LocalPath"], root), item["S3Output"]["S3Uri"], job_role)
+            self._upload(
+                self._local(item["S3Output"]["LocalPath"], root), item["S3Output"]["S3Uri"], job_role
+            )
         for spec in step.get("PropertyFiles", []):
             output = next(o for o in outputs if o["OutputName"] == spec["OutputName"])
             path = self._local(output["S3Output"]["LocalPath"], root) / spec["FilePath"]
@@ -372,9 +378,15 @@ class PipelineExecutor:
         group = arguments.get("ModelPackageGroupName")
         if group:
             group = group.rsplit("/", 1)[-1]
-            self._authorize(self.role_arn, "sagemaker:CreateModelPackage", self._arn("model-package", f"{group}/*"))
+            self._authorize(
+                self.role_arn, "sagemaker:CreateModelPackage", self._arn("model-package", f"{group}/*")
+            )
             if group not in self.backend.model_package_groups:
-                self._authorize(self.role_arn, "sagemaker:CreateModelPackageGroup", self._arn("model-package-group", group))
+                self._authorize(
+                    self.role_arn,
+                    "sagemaker:CreateModelPackageGroup",
+                    self._arn("model-package-group", group),
+                )
                 self.backend.create_model_package_group(
                     model_package_group_name=group, model_package_group_description=None, tags=None
                 )

@@ -270,11 +270,16 @@ def _message(exc: Exception) -> str:
 
 def stack_failure(stack) -> str:
     """Why a stack failed, as its events tell it: the stack's reason, then each failed resource's."""
-    failed = [e for e in stack.events if e.resource_status.endswith("_FAILED") and e.logical_resource_id != stack.name]
+    failed = [
+        e
+        for e in stack.events
+        if e.resource_status.endswith("_FAILED") and e.logical_resource_id != stack.name
+    ]
     rollback = next(
         (e.resource_status_reason for e in stack.events if e.resource_status == "ROLLBACK_IN_PROGRESS"), None
     )
-    details = " ".join(f"{e.logical_resource_id}: {e.resource_status_reason}" for e in failed)
+    reasons = dict.fromkeys(f"{e.logical_resource_id}: {e.resource_status_reason}" for e in failed)
+    details = " ".join(reasons)
     return " ".join(p for p in (f"stack {stack.name} is {stack.status}.", rollback, details) if p)
 
 
@@ -294,11 +299,15 @@ def launch_principal(backend: ServiceCatalogBackend, product_id: str) -> Princip
     try:
         principals.assume(role_arn, "servicecatalog.amazonaws.com", "servicecatalog", backend.region_name)
     except principals.AssumeRoleFailed as failure:
-        raise CatalogError("InvalidParametersException", f"the launch role cannot be used: {failure}") from None
+        raise CatalogError(
+            "InvalidParametersException", f"the launch role cannot be used: {failure}"
+        ) from None
     return Principal(role_arn, "servicecatalog")
 
 
-def _authorize_launch(backend, launcher: Principal | None, chosen: Artifact, stack_name: str, tags: dict) -> None:
+def _authorize_launch(
+    backend, launcher: Principal | None, chosen: Artifact, stack_name: str, tags: dict
+) -> None:
     """What the launch role itself must be allowed: read Service Catalog's copy of the template (a
     service-owned object tagged servicecatalog:provisioning=true), create the SC-* stack, and tag it."""
     if launcher is None:

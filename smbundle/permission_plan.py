@@ -1,0 +1,389 @@
+"""Every call the roles of a project will make, derived from the product template: the publisher's preflight.
+
+For a rendered product template (and the deploy seed's endpoint template), with a placeholder project identity
+and the template's default parameters, this lists what each role will be asked to do, and why:
+
+- the **launch role** (Service Catalog): read its copy of the template, create and tag the ``SC-*`` stack, then
+  every call of every resource's creation and deletion (``resource_permissions``), reading the seed objects;
+- the **EventBridge role** of each rule target: start the target pipeline;
+- the **pipeline role** of each pipeline: source, artifacts, builds, CloudFormation deploys (passing the
+  deploy role, tagging the stack), approval notifications, KMS when the store is encrypted;
+- the **CodeBuild role** of each build project: its artifacts, and what the seed code it runs calls;
+- the **CloudFormation role** of each deploy action: the endpoint template's resources for staging and prod;
+- the **execution role** of the SageMaker Pipeline: its jobs' data, passing itself, registering models.
+
+``check`` asks ``iam:SimulatePrincipalPolicy`` about each call in the account at hand, so the answer comes from the
+account's real policies (or, locally, from the embedded IAM's evaluator).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from smbundle import resource_permissions
+from smbundle.resource_permissions import CREATE, DELETE, Call, Where
+from smbundle.template_resolution import resolve
+
+PROJECT_NAME = "preflight"
+PROJECT_ID = "p-preflight000"
+PROJECT_TAGS = {"sagemaker:project-name": PROJECT_NAME, "sagemaker:project-id": PROJECT_ID}
+SEED_OBJECT_TAGS = {"servicecatalog:provisioning": "true"}
+# What the seed code in each build project calls, by the buildspec the project runs (see seed_code/*/README.md).
+SEED_CALLS = {
+    "codebuild-buildspec.yml": "model build (run-pipeline)",
+    "buildspec.yml": "model deploy (build.py)",
+    "test/buildspec.yml": "staging test (test/test.py)",
+}
+
+
+@dataclass(frozen=True)
+class PlannedCall:
+    role_arn: str
+    action: str
+    resource: str
+    why: str
+    context: dict = field(default_factory=dict, hash=False, compare=False)
+
+
+def _tag_context(tags: dict[str, str]) -> dict:
+    context = {f"aws:RequestTag/{k}": v for k, v in tags.items()}
+    context.update({f"aws:ResourceTag/{k}": v for k, v in tags.items()})
+    context["aws:TagKeys"] = sorted(tags)
+    return context
+
+
+def _env(project: dict) -> dict[str, str]:
+    return {
+        v["Name"]: str(v["Value"])
+        for v in (project.get("Environment") or {}).get("EnvironmentVariables") or []
+    }
+
+
+def plan(
+    product_template: dict,
+    endpoint_template: dict,
+    *,
+    launch_role_arn: str,
+    region: str,
+    account: str,
+    parameters: dict[str, str] | None = None,
+) -> list[PlannedCall]:
+    where = Where(region=region, account=account)
+    stack_name = f"SC-{account}-pp-preflight"
+    values = dict(parameters or {}, SageMakerProjectName=PROJECT_NAME, SageMakerProjectId=PROJECT_ID)
+    product = resolve(product_template, values, region=region, account=account, stack_name=stack_name)
+    resources = product.resources()
+    calls: list[PlannedCall] = []
+
+    def add(role: str, call: Call, why: str) -> None:
+        calls.append(PlannedCall(role, call.action, call.resource, why, dict(call.context)))
+
+    # Service Catalog, as the launch role.
+    stack_arn = f"arn:aws:cloudformation:{region}:{account}:stack/{stack_name}/*"
+    template_copy = f"arn:aws:s3:::sc-{account}-{region}-templates/preflight/template.yaml"
+    add(
+        launch_role_arn,
+        Call("s3:GetObject", template_copy, "", {"s3:ExistingObjectTag/servicecatalog:provisioning": "true"}),
+        "Service Catalog reads its copy of the template",
+    )
+    add(launch_role_arn, Call("cloudformation:CreateStack", stack_arn, ""), "project creation")
+    add(
+        launch_role_arn,
+        Call("cloudformation:TagResource", stack_arn, "", _tag_context(PROJECT_TAGS)),
+        "project tags",
+    )
+    add(launch_role_arn, Call("cloudformation:DeleteStack", stack_arn, ""), "project deletion")
+    for resource in resources:
+        for operation in (CREATE, DELETE):
+            retained = product.template["Resources"][resource.logical_id].get("DeletionPolicy") == "Retain"
+            if operation == DELETE and retained:
+                continue
+            for call in resource_permissions.resource_calls(
+                resource.type, operation, resource.name, resource.properties, where
+            ):
+                if call.cause.startswith("Code.S3"):
+                    call = Call(
+                        call.action,
+                        call.resource,
+                        call.cause,
+                        {f"s3:ExistingObjectTag/{k}": v for k, v in SEED_OBJECT_TAGS.items()},
+                    )
+                add(
+                    launch_role_arn,
+                    call,
+                    f"{resource.logical_id} ({resource.type}) {operation}: {call.cause}",
+                )
+
+    by_type = defaultdict(list)
+    for resource in resources:
+        by_type[resource.type].append(resource)
+    buckets = [r.name for r in by_type["AWS::S3::Bucket"]]
+    artifact_bucket = buckets[0] if buckets else "artifact-bucket"
+
+    for rule in by_type["AWS::Events::Rule"]:
+        for target in rule.properties.get("Targets") or []:
+            if target.get("RoleArn") and ":codepipeline:" in str(target.get("Arn")):
+                add(
+                    target["RoleArn"],
+                    Call("codepipeline:StartPipelineExecution", target["Arn"], ""),
+                    f"{rule.logical_id} starts its target",
+                )
+
+    projects = {p.name: p for p in by_type["AWS::CodeBuild::Project"]}
+    for pipeline in by_type["AWS::CodePipeline::Pipeline"]:
+        calls.extend(_pipeline_calls(pipeline, projects, endpoint_template, where, artifact_bucket))
+    return calls
+
+
+def _pipeline_calls(
+    pipeline, projects: dict, endpoint_template: dict, where: Where, bucket: str
+) -> list[PlannedCall]:
+    role = pipeline.properties["RoleArn"]
+    name = pipeline.name
+    region, account = where.region, where.account
+    calls: list[PlannedCall] = []
+    store = pipeline.properties.get("ArtifactStore") or {}
+    artifacts = f"arn:aws:s3:::{store.get('Location', bucket)}/{name[:20]}/*"
+    key = (store.get("EncryptionKey") or {}).get("Id")
+    why = f"pipeline {name}"
+    for action in ("s3:PutObject", "s3:GetObject"):
+        calls.append(PlannedCall(role, action, artifacts, f"{why}: artifacts"))
+    if key:
+        calls += [
+            PlannedCall(role, a, key, f"{why}: encrypted artifacts")
+            for a in ("kms:GenerateDataKey", "kms:Decrypt")
+        ]
+    for stage in pipeline.properties.get("Stages") or []:
+        for action in stage.get("Actions") or []:
+            provider = action["ActionTypeId"]["Provider"]
+            config = action.get("Configuration") or {}
+            step = f"{why}: {stage['Name']}/{action['Name']}"
+            if provider == "CodeCommit":
+                repo = f"arn:aws:codecommit:{region}:{account}:{config['RepositoryName']}"
+                for a in (
+                    "codecommit:GetBranch",
+                    "codecommit:UploadArchive",
+                    "codecommit:GetUploadArchiveStatus",
+                ):
+                    calls.append(PlannedCall(role, a, repo, step))
+            elif provider == "CodeStarSourceConnection":
+                arn = config["ConnectionArn"]
+                service = arn.split(":")[2] if arn.count(":") >= 5 else "codeconnections"
+                calls.append(
+                    PlannedCall(
+                        role, f"{service}:UseConnection", arn, step, {"aws:ResourceTag/sagemaker": "true"}
+                    )
+                )
+            elif provider == "CodeBuild":
+                project = projects.get(config["ProjectName"])
+                arn = f"arn:aws:codebuild:{region}:{account}:project/{config['ProjectName']}"
+                calls += [
+                    PlannedCall(role, a, arn, step)
+                    for a in ("codebuild:StartBuild", "codebuild:BatchGetBuilds")
+                ]
+                if project is not None:
+                    calls += _build_calls(project, artifacts, key, where)
+            elif provider == "CloudFormation":
+                stack = f"arn:aws:cloudformation:{region}:{account}:stack/{config['StackName']}/*"
+                for a in (
+                    "cloudformation:DescribeStacks",
+                    "cloudformation:CreateStack",
+                    "cloudformation:UpdateStack",
+                    "cloudformation:DeleteStack",
+                ):
+                    calls.append(PlannedCall(role, a, stack, step))
+                stage_tags = {**PROJECT_TAGS, "sagemaker:deployment-stage": "staging"}
+                calls.append(
+                    PlannedCall(role, "cloudformation:TagResource", stack, step, _tag_context(stage_tags))
+                )
+                if config.get("RoleArn"):
+                    calls.append(
+                        PlannedCall(
+                            role,
+                            "iam:PassRole",
+                            config["RoleArn"],
+                            step,
+                            {"iam:PassedToService": "cloudformation.amazonaws.com"},
+                        )
+                    )
+                    calls += _endpoint_calls(config["RoleArn"], endpoint_template, projects, where, step)
+            elif provider == "Manual" and config.get("NotificationArn"):
+                calls.append(PlannedCall(role, "sns:Publish", config["NotificationArn"], step))
+    return calls
+
+
+def _build_calls(project, artifacts: str, key: str | None, where: Where) -> list[PlannedCall]:
+    role = project.properties["ServiceRole"]
+    env = _env(project.properties)
+    buildspec = (project.properties.get("Source") or {}).get("BuildSpec", "buildspec.yml")
+    why = f"build project {project.name} ({SEED_CALLS.get(buildspec, buildspec)})"
+    region, account = where.region, where.account
+    sm = f"arn:aws:sagemaker:{region}:{account}"
+    name = f"{PROJECT_NAME}-{PROJECT_ID}"
+    calls = [PlannedCall(role, a, artifacts, f"{why}: artifacts") for a in ("s3:GetObject", "s3:PutObject")]
+    if key:
+        calls += [
+            PlannedCall(role, a, key, f"{why}: encrypted artifacts")
+            for a in ("kms:GenerateDataKey", "kms:Decrypt")
+        ]
+    project_arn = f"{sm}:project/{PROJECT_NAME}"
+    if buildspec == "codebuild-buildspec.yml":
+        pipeline = f"{sm}:pipeline/{name}"
+        bucket = env.get("ARTIFACT_BUCKET", "")
+        calls += [PlannedCall(role, "sagemaker:ListTags", project_arn, why)]
+        for a in (
+            "sagemaker:DescribePipeline",
+            "sagemaker:CreatePipeline",
+            "sagemaker:UpdatePipeline",
+            "sagemaker:StartPipelineExecution",
+        ):
+            calls.append(PlannedCall(role, a, pipeline, why))
+        calls.append(
+            PlannedCall(role, "sagemaker:AddTags", pipeline, why, {"aws:TagKeys": sorted(PROJECT_TAGS)})
+        )
+        for a in ("sagemaker:DescribePipelineExecution", "sagemaker:ListPipelineExecutionSteps"):
+            calls.append(PlannedCall(role, a, f"{pipeline}/execution/*", why))
+        calls.append(
+            PlannedCall(
+                role,
+                "iam:PassRole",
+                env["SAGEMAKER_PIPELINE_ROLE_ARN"],
+                why,
+                {"iam:PassedToService": "sagemaker.amazonaws.com"},
+            )
+        )
+        calls += [
+            PlannedCall(role, a, f"arn:aws:s3:::{bucket}/*", f"{why}: pipeline code")
+            for a in ("s3:PutObject", "s3:GetObject")
+        ]
+        calls.append(PlannedCall(role, "s3:ListBucket", f"arn:aws:s3:::{bucket}", f"{why}: default bucket"))
+        calls += _execution_calls(env["SAGEMAKER_PIPELINE_ROLE_ARN"], bucket, where)
+    elif buildspec == "buildspec.yml":
+        group = env.get("SOURCE_MODEL_PACKAGE_GROUP_NAME", name)
+        calls += [
+            PlannedCall(role, "sagemaker:ListTags", project_arn, why),
+            PlannedCall(role, "sagemaker:ListModelPackages", f"{sm}:model-package/{group.lower()}/*", why),
+        ]
+    elif buildspec == "test/buildspec.yml":
+        endpoint = f"{sm}:endpoint/{PROJECT_NAME}-staging"
+        calls += [
+            PlannedCall(role, a, endpoint, why)
+            for a in ("sagemaker:DescribeEndpoint", "sagemaker:InvokeEndpoint")
+        ]
+        calls.append(PlannedCall(role, "sagemaker:DescribeModelPackage", f"{sm}:model-package/{name}/*", why))
+    return calls
+
+
+def _execution_calls(role: str, bucket: str, where: Where) -> list[PlannedCall]:
+    """What the SageMaker Pipeline's jobs and registration do as the execution role."""
+    sm = f"arn:aws:sagemaker:{where.region}:{where.account}"
+    name = f"{PROJECT_NAME}-{PROJECT_ID}"
+    why = "SageMaker Pipeline (execution role)"
+    return [
+        PlannedCall(role, "sagemaker:CreateProcessingJob", f"{sm}:processing-job/pipelines-*", why),
+        PlannedCall(role, "sagemaker:CreateTrainingJob", f"{sm}:training-job/pipelines-*", why),
+        PlannedCall(role, "iam:PassRole", role, why, {"iam:PassedToService": "sagemaker.amazonaws.com"}),
+        PlannedCall(
+            role,
+            "s3:GetObject",
+            "arn:aws:s3:::sagemaker-sample-files/datasets/tabular/uci_abalone/abalone.csv",
+            f"{why}: default input data",
+        ),
+        PlannedCall(role, "s3:GetObject", f"arn:aws:s3:::{bucket}/*", f"{why}: job data"),
+        PlannedCall(role, "s3:PutObject", f"arn:aws:s3:::{bucket}/*", f"{why}: job data"),
+        PlannedCall(role, "s3:ListBucket", f"arn:aws:s3:::{bucket}", f"{why}: job data"),
+        PlannedCall(
+            role,
+            "sagemaker:CreateModelPackageGroup",
+            f"{sm}:model-package-group/{name}",
+            f"{why}: first registration",
+        ),
+        PlannedCall(
+            role, "sagemaker:CreateModelPackage", f"{sm}:model-package/{name}/*", f"{why}: registration"
+        ),
+    ]
+
+
+def _endpoint_calls(
+    role: str, endpoint_template: dict, projects: dict, where: Where, step: str
+) -> list[PlannedCall]:
+    """The endpoint template's resources, created, replaced and deleted as the deploy action's role."""
+    deploy_env = next(
+        (_env(p.properties) for p in projects.values() if "MODEL_EXECUTION_ROLE_ARN" in _env(p.properties)),
+        {},
+    )
+    execution_role = deploy_env.get("MODEL_EXECUTION_ROLE_ARN", "")
+    calls = []
+    for stage in ("staging", "prod"):
+        parameters = {
+            "SageMakerProjectName": PROJECT_NAME,
+            "ModelExecutionRoleArn": execution_role,
+            "ModelPackageName": f"arn:aws:sagemaker:{where.region}:{where.account}:model-package/{PROJECT_NAME}-{PROJECT_ID}/1",
+            "StageName": stage,
+            "DataCaptureUploadPath": f"s3://sagemaker-project-{PROJECT_ID}/datacapture",
+        }
+        resolver = resolve(
+            endpoint_template,
+            parameters,
+            region=where.region,
+            account=where.account,
+            stack_name=f"sagemaker-{PROJECT_NAME}-{PROJECT_ID}-deploy-{stage}",
+        )
+        for resource in resolver.resources():
+            for operation in (CREATE, DELETE):
+                for call in resource_permissions.resource_calls(
+                    resource.type, operation, resource.name, resource.properties, where
+                ):
+                    calls.append(
+                        PlannedCall(
+                            role,
+                            call.action,
+                            call.resource,
+                            f"{step}: {resource.logical_id} ({stage}) {operation}",
+                            dict(call.context),
+                        )
+                    )
+    return calls
+
+
+@dataclass(frozen=True)
+class Problem:
+    call: PlannedCall
+    decision: str
+
+    def describe(self) -> str:
+        role = self.call.role_arn.rsplit("/", 1)[-1]
+        return (
+            f"role {role} may not {self.call.action} on {self.call.resource} ({self.call.why}; "
+            f"{self.decision})"
+        )
+
+
+def check(iam, calls: list[PlannedCall]) -> list[Problem]:
+    """Ask iam:SimulatePrincipalPolicy about every call; the ones it does not allow."""
+    problems = []
+    groups: dict[tuple, list[PlannedCall]] = defaultdict(list)
+    for call in dict.fromkeys(calls):
+        groups[
+            (call.role_arn, call.resource, tuple(sorted((k, str(v)) for k, v in call.context.items())))
+        ].append(call)
+    for (role, resource, _), members in groups.items():
+        context = members[0].context
+        entries = [
+            {
+                "ContextKeyName": k,
+                "ContextKeyValues": v if isinstance(v, list) else [v],
+                "ContextKeyType": "stringList" if isinstance(v, list) else "string",
+            }
+            for k, v in context.items()
+        ]
+        actions = list(dict.fromkeys(c.action for c in members))
+        answer = iam.simulate_principal_policy(
+            PolicySourceArn=role, ActionNames=actions, ResourceArns=[resource], ContextEntries=entries
+        )
+        decisions = {r["EvalActionName"]: r["EvalDecision"] for r in answer["EvaluationResults"]}
+        for call in members:
+            if decisions.get(call.action) != "allowed":
+                problems.append(Problem(call, decisions.get(call.action, "not evaluated")))
+    return problems
