@@ -203,7 +203,7 @@ def _check_request(response, operation: str | None, params: dict | None, protoco
     except (requests.CannotResolve, actions.UnknownAction) as exc:
         raise _denied(
             response, f"User: {principal.arn} is not authorized to perform: {action}: {exc}", protocol
-        )
+        ) from None
     for check in checks:
         try:
             authorize(principal, check.action, check.resource, check.context, region)
