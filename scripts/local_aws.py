@@ -2,7 +2,8 @@
 """Serve the embedded AWS (moto plus our extensions) on 127.0.0.1 until SIGINT or SIGTERM.
 
 Prints one line AWS_ENDPOINT_URL=http://127.0.0.1:N when ready; point the AWS CLI, boto3 or our scripts at it.
-The account is prepared like one whose Studio domain has SageMaker projects enabled.
+The account is prepared like one whose Studio domain has SageMaker projects enabled, and the project roles'
+AWS-managed policies are enforced on every call made as a role (--iam off lets everything through).
 """
 
 from __future__ import annotations
@@ -25,9 +26,15 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
     parser.add_argument("--region", default="us-east-1")
+    parser.add_argument(
+        "--iam",
+        choices=("on", "off"),
+        default="on",
+        help="enforce the project roles' IAM policies (default: on; off is for exploring only)",
+    )
     args = parser.parse_args(argv)
     try:
-        aws = server.start(port=args.port, region=args.region)
+        aws = server.start(port=args.port, region=args.region, iam=args.iam == "on")
     except OSError as exc:
         print(
             f"error: cannot listen on 127.0.0.1:{args.port}: {exc.strerror}; choose another --port",

@@ -51,6 +51,20 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--stop-before-prod", action="store_true", help="stop at the manual approval before production"
     )
     parser.add_argument(
+        "--project-parameter",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a parameter of the product template chosen at project creation, as in Studio (repeatable)",
+    )
+    parser.add_argument(
+        "--iam",
+        choices=("on", "off"),
+        default="on",
+        help="enforce the project roles' IAM policies (default: on; off is for exploring only, and a run that "
+        "passes with it off says nothing about AWS)",
+    )
+    parser.add_argument(
         "--serve", action="store_true", help="keep the embedded AWS up afterwards (Ctrl-C stops it)"
     )
     parser.add_argument(
@@ -81,6 +95,13 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="smbundle-local-"))
     summary_path = args.summary or workdir / "summary.json"
+    parameters = {}
+    for pair in args.project_parameter:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            print(f"error: --project-parameter {pair!r} must look like KEY=VALUE", file=sys.stderr)
+            return 2
+        parameters[key] = value
     if args.input_data and not args.input_data.is_file():
         print(
             f"error: --input-data {args.input_data} does not exist; give a CSV in the abalone schema",
@@ -93,7 +114,7 @@ def main(argv=None) -> int:
     if not endpoint_url:
         from smbundle.local import server as embedded
 
-        server = embedded.start(region=args.region)
+        server = embedded.start(region=args.region, iam=args.iam == "on")
         endpoint_url = server.url
     os.environ.update(
         {
@@ -108,6 +129,7 @@ def main(argv=None) -> int:
         endpoint_url=endpoint_url,
         input_data=args.input_data,
         stop_before_prod=args.stop_before_prod,
+        project_parameters=parameters,
     )
     try:
         summary = run_lifecycle(options, progress)

@@ -66,6 +66,11 @@ class LocalRunOptions:
     stop_before_prod: bool = False
     product_name: str = "mlops-serverless-staging"
     repo_root: Path = REPO_ROOT  # where service_catalog/ and seed_code/ are read from
+    project_parameters: dict[str, str] = field(
+        default_factory=dict
+    )  # as chosen in Studio at project creation
+    launch_role_arn: str | None = None  # the launch constraint's role (default: the managed launch role)
+    permission_check: bool = True  # the publisher's preflight of the project roles' permissions
 
 
 # reporter(event, name, status, seconds, detail): event is "start" or "end"; name is "Stage" or "Stage / Action".
@@ -155,6 +160,8 @@ def _publish(run: LifecycleRun) -> dict:
             region=run.options.region,
             endpoint_url=run.options.endpoint_url,
             principal_arns=[_studio_role_arn(run)],
+            launch_role_arn=run.options.launch_role_arn,
+            skip_permission_check=not run.options.permission_check,
         )
     )
     return result
@@ -174,6 +181,9 @@ def _create_project(run: LifecycleRun, published: dict) -> dict:
         ServiceCatalogProvisioningDetails={
             "ProductId": published["product_id"],
             "ProvisioningArtifactId": published["provisioning_artifact_id"],
+            "ProvisioningParameters": [
+                {"Key": k, "Value": v} for k, v in run.options.project_parameters.items()
+            ],
         },
     )
     project = sagemaker.describe_project(ProjectName=run.options.project_name)

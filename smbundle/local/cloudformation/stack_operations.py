@@ -364,11 +364,29 @@ def delete(self) -> None:
 
 
 def stack_resources(self):
+    """The resources that exist (moto's lazy map would create any other one when asked for it)."""
+    parsed = self.resource_map._parsed_resources
     return [
-        resource
-        for resource in self.resource_map.values()
-        if resource is not None and not isinstance(resource, str)
+        parsed[logical_id]
+        for logical_id in self.resource_map._resource_json_map
+        if parsed.get(logical_id) is not None and not isinstance(parsed[logical_id], str)
     ]
+
+
+_NO_OUTPUTS = (
+    "ROLLBACK_COMPLETE",
+    "ROLLBACK_FAILED",
+    "ROLLBACK_IN_PROGRESS",
+    "CREATE_FAILED",
+    "DELETE_COMPLETE",
+)
+
+
+def outputs(self):
+    """A stack that rolled back has no outputs (they would refer to resources that no longer exist)."""
+    if self.status in _NO_OUTPUTS:
+        return None
+    return _original_outputs.fget(self)
 
 
 # -- the backend: validation, the stack's principal, failed deletions ---------------------------------------
@@ -417,6 +435,7 @@ _original_create_resources = models.Stack.create_resources
 _original_update_stack = models.Stack.update
 _original_delete_stack = models.Stack.delete
 _original_stack_init = models.Stack.__init__
+_original_outputs = models.Stack.outputs
 _original_create_stack = models.CloudFormationBackend.create_stack
 _original_update_backend = models.CloudFormationBackend.update_stack
 _original_delete_backend = models.CloudFormationBackend.delete_stack
@@ -436,6 +455,7 @@ def apply() -> None:
     models.Stack.update = update
     models.Stack.delete = delete
     models.Stack.stack_resources = property(stack_resources)
+    models.Stack.outputs = property(outputs)
     models.CloudFormationBackend.create_stack = create_stack
     models.CloudFormationBackend.update_stack = update_stack
     models.CloudFormationBackend.delete_stack = delete_stack

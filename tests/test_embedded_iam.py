@@ -1,0 +1,181 @@
+"""The embedded IAM: project roles as AWS sets them up, sessions as services assume them, denials as AWS words them."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from moto.iam.aws_managed_policies import aws_managed_policies_data
+
+from smbundle.local import server
+from smbundle.local.iam import enforcement, roles, sessions
+
+ACCOUNT = "123456789012"
+CODEBUILD_ROLE = (
+    f"arn:aws:iam::{ACCOUNT}:role/service-role/AmazonSageMakerServiceCatalogProductsCodeBuildRole"
+)
+PIPELINE_ROLE = (
+    f"arn:aws:iam::{ACCOUNT}:role/service-role/AmazonSageMakerServiceCatalogProductsCodePipelineRole"
+)
+
+
+@pytest.fixture(scope="module")
+def embedded():
+    with server.start() as aws:
+        yield aws
+
+
+@pytest.fixture
+def admin(embedded):
+    return boto3.session.Session(region_name="us-east-1")
+
+
+def role_session(embedded, admin, role_arn, service):
+    return sessions.assume(admin, embedded.url, role_arn, service)
+
+
+def test_project_roles_have_their_trust_and_the_aws_managed_policies(embedded, admin):
+    iam = admin.client("iam", endpoint_url=embedded.url)
+    data = json.loads(aws_managed_policies_data)
+    for spec in roles.PROJECT_ROLES:
+        role = iam.get_role(RoleName=spec.name)["Role"]
+        assert role["Path"] == "/service-role/"
+        services = {s["Principal"]["Service"] for s in role["AssumeRolePolicyDocument"]["Statement"]}
+        assert services == set(spec.services)
+        attached = {
+            p["PolicyName"] for p in iam.list_attached_role_policies(RoleName=spec.name)["AttachedPolicies"]
+        }
+        assert attached == set(spec.managed_policies)
+        for name in spec.managed_policies:  # the bundled document, not a retyped one
+            arn = roles.managed_policy_arn(name)
+            version = iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
+            document = iam.get_policy_version(PolicyArn=arn, VersionId=version)["PolicyVersion"]["Document"]
+            assert document == data[name]["Document"]
+
+
+def test_a_service_assumes_only_roles_that_trust_it(embedded, admin):
+    session = role_session(embedded, admin, CODEBUILD_ROLE, "codebuild.amazonaws.com")
+    assert session.credentials.access_key_id.startswith("ASIA")
+    with pytest.raises(sessions.RoleUnusable, match="trust policy does not allow codebuild.amazonaws.com"):
+        role_session(embedded, admin, PIPELINE_ROLE, "codebuild.amazonaws.com")
+    with pytest.raises(sessions.RoleUnusable, match="does not exist"):
+        role_session(embedded, admin, f"arn:aws:iam::{ACCOUNT}:role/nope", "codebuild.amazonaws.com")
+
+
+def test_a_denied_call_reads_as_aws_and_has_the_service_error_code(embedded, admin):
+    build = role_session(embedded, admin, CODEBUILD_ROLE, "codebuild.amazonaws.com")
+    with pytest.raises(ClientError) as denied:
+        build.client("sagemaker").describe_model_package_group(ModelPackageGroupName="demo-p-1")
+    error = denied.value.response["Error"]
+    assert error["Code"] == "AccessDeniedException"
+    assert error["Message"] == (
+        f"User: arn:aws:sts::{ACCOUNT}:assumed-role/AmazonSageMakerServiceCatalogProductsCodeBuildRole/"
+        f"{build.session_name} is not authorized to perform: sagemaker:DescribeModelPackageGroup on resource: "
+        f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:model-package-group/demo-p-1 because no identity-based policy "
+        "allows the sagemaker:DescribeModelPackageGroup action"
+    )
+    with pytest.raises(ClientError) as s3_denied:
+        build.client("s3").put_object(Bucket="not-sagemaker", Key="k", Body=b"x")
+    assert s3_denied.value.response["Error"]["Code"] == "AccessDenied"
+    assert s3_denied.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    assert (
+        "s3:PutObject on resource: arn:aws:s3:::not-sagemaker/k"
+        in s3_denied.value.response["Error"]["Message"]
+    )
+    with pytest.raises(ClientError) as query_denied:
+        build.client("cloudformation").describe_stacks(StackName="not-sagemaker")
+    assert query_denied.value.response["Error"]["Code"] == "AccessDenied"
+
+
+def test_allowed_calls_go_through_and_the_administrator_is_not_checked(embedded, admin):
+    admin.client("s3", endpoint_url=embedded.url).create_bucket(Bucket="sagemaker-iam-test")
+    admin.client("s3", endpoint_url=embedded.url).create_bucket(Bucket="other-iam-test")
+    build = role_session(embedded, admin, CODEBUILD_ROLE, "codebuild.amazonaws.com")
+    build.client("s3").put_object(Bucket="sagemaker-iam-test", Key="k", Body=b"x")
+    assert build.client("sts").get_caller_identity()["Arn"].endswith(build.session_name)
+    admin.client("s3", endpoint_url=embedded.url).put_object(Bucket="other-iam-test", Key="k", Body=b"x")
+
+
+def test_passing_a_role_is_checked_with_the_service_it_goes_to(embedded, admin):
+    pipeline = role_session(embedded, admin, PIPELINE_ROLE, "codepipeline.amazonaws.com")
+    cloudformation = pipeline.client("cloudformation")
+    with pytest.raises(
+        ClientError,
+        match="iam:PassRole on resource: arn:aws:iam::123456789012:role/service-role/AmazonSageMakerServiceCatalogProductsExecutionRole",
+    ):
+        cloudformation.create_stack(
+            StackName="sagemaker-passrole-test",
+            TemplateBody="Resources:\n  T:\n    Type: AWS::SNS::Topic\n",
+            RoleARN=f"arn:aws:iam::{ACCOUNT}:role/service-role/AmazonSageMakerServiceCatalogProductsExecutionRole",
+        )
+
+
+def test_simulate_principal_policy_answers_with_the_same_evaluator(embedded, admin):
+    iam = admin.client("iam", endpoint_url=embedded.url)
+    pipeline = f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:pipeline/demo-p-1"
+    group = f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:model-package-group/demo-p-1"
+    answer = iam.simulate_principal_policy(
+        PolicySourceArn=CODEBUILD_ROLE,
+        ActionNames=["sagemaker:CreatePipeline", "sagemaker:CreateModelPackageGroup"],
+        ResourceArns=[pipeline, group],
+    )
+    decisions = {
+        (r["EvalActionName"], r["EvalResourceName"]): r["EvalDecision"] for r in answer["EvaluationResults"]
+    }
+    assert decisions[("sagemaker:CreatePipeline", pipeline)] == "allowed"
+    assert decisions[("sagemaker:CreateModelPackageGroup", group)] == "implicitDeny"
+    launch = f"arn:aws:iam::{ACCOUNT}:role/service-role/AmazonSageMakerServiceCatalogProductsLaunchRole"
+    seed = "arn:aws:s3:::smbundle-templates/seed.zip"
+    untagged = iam.simulate_principal_policy(
+        PolicySourceArn=launch, ActionNames=["s3:GetObject"], ResourceArns=[seed]
+    )
+    result = untagged["EvaluationResults"][0]
+    assert result["EvalDecision"] == "implicitDeny"
+    assert "s3:ExistingObjectTag/servicecatalog:provisioning" in result["MissingContextValues"]
+    tagged = iam.simulate_principal_policy(
+        PolicySourceArn=launch,
+        ActionNames=["s3:GetObject"],
+        ResourceArns=[seed],
+        ContextEntries=[
+            {
+                "ContextKeyName": "s3:ExistingObjectTag/servicecatalog:provisioning",
+                "ContextKeyValues": ["true"],
+                "ContextKeyType": "string",
+            }
+        ],
+    )
+    assert tagged["EvaluationResults"][0]["EvalDecision"] == "allowed"
+
+
+def test_object_tags_come_from_the_object(embedded, admin):
+    s3 = admin.client("s3", endpoint_url=embedded.url)
+    s3.create_bucket(Bucket="seed-tags-test")
+    s3.put_object(
+        Bucket="seed-tags-test", Key="tagged.zip", Body=b"x", Tagging="servicecatalog%3Aprovisioning=true"
+    )
+    s3.put_object(Bucket="seed-tags-test", Key="plain.zip", Body=b"x")
+    launch = enforcement.Principal(
+        f"arn:aws:iam::{ACCOUNT}:role/service-role/AmazonSageMakerServiceCatalogProductsLaunchRole", "t"
+    )
+    enforcement.authorize(launch, "s3:GetObject", "arn:aws:s3:::seed-tags-test/tagged.zip")
+    with pytest.raises(enforcement.AccessDenied):
+        enforcement.authorize(launch, "s3:GetObject", "arn:aws:s3:::seed-tags-test/plain.zip")
+
+
+def test_enforcement_can_be_switched_off_for_exploring(embedded, admin):
+    build = role_session(embedded, admin, CODEBUILD_ROLE, "codebuild.amazonaws.com")
+    enforcement.set_enabled(False)
+    try:
+        build.client("sagemaker").list_projects()
+    finally:
+        enforcement.set_enabled(True)
+    with pytest.raises(ClientError, match="sagemaker:ListProjects on resource: \\*"):
+        build.client("sagemaker").list_projects()
+
+
+def test_a_request_whose_resource_cannot_be_told_is_denied_loudly(embedded, admin):
+    build = role_session(embedded, admin, CODEBUILD_ROLE, "codebuild.amazonaws.com")
+    with pytest.raises(ClientError, match="the embedded IAM cannot tell which resource"):
+        build.client("kinesis").describe_stream(StreamName="s")

@@ -1,0 +1,333 @@
+"""Permissions truth: each way the product used to exceed the managed project roles, reintroduced in a copy of the
+product, is denied where AWS would deny it, with AWS's message; AWS's own published template is not denied."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import uuid
+from pathlib import Path
+
+import boto3
+import pytest
+
+from smbundle import publish as publishing
+from smbundle.local import server
+from smbundle.local.iam import resource_state
+from smbundle.local.lifecycle import LifecycleFailed, LocalRunOptions, run_lifecycle
+
+REPO = Path(__file__).resolve().parents[1]
+ACCOUNT = "123456789012"
+LAUNCH = "AmazonSageMakerServiceCatalogProductsLaunchRole"
+
+
+@pytest.fixture(scope="module")
+def embedded():
+    with server.start() as aws:
+        yield aws
+
+
+def product_copy(tmp_path: Path) -> Path:
+    """A copy of what the lifecycle reads, with its own seed content (so its seed objects are new ones)."""
+    root = tmp_path / "repo"
+    shutil.copytree(REPO / "service_catalog", root / "service_catalog")
+    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info", ".pytest_cache")
+    shutil.copytree(REPO / "seed_code", root / "seed_code", ignore=ignore)
+    (root / "seed_code" / "build" / "COPY").write_text(str(uuid.uuid4()))
+    return root
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new))
+
+
+def fails(embedded, tmp_path, root, **options) -> LifecycleFailed:
+    name = "t" + uuid.uuid4().hex[:8]
+    with pytest.raises(LifecycleFailed) as failure:
+        run_lifecycle(
+            LocalRunOptions(
+                workdir=tmp_path / "work",
+                project_name=name,
+                endpoint_url=embedded.url,
+                repo_root=root,
+                **options,
+            ),
+            lambda *args: None,
+        )
+    return failure.value
+
+
+def test_untagged_seed_objects_cannot_be_read_by_the_launch_role(embedded, tmp_path, monkeypatch):
+    monkeypatch.setattr(publishing, "SEED_OBJECT_TAGS", {})
+    failure = fails(embedded, tmp_path, product_copy(tmp_path))
+    assert failure.stage == "CreateProject"
+    assert re.search(r"Model(Build|Deploy)Repository: Resource handler returned message", str(failure))
+    assert re.search(
+        rf"{LAUNCH}/servicecatalog is not authorized to perform: s3:GetObject on resource: "
+        rf"arn:aws:s3:::smbundle-templates-{ACCOUNT}-us-east-1/smbundle/\S+/seed-code/(build|deploy)\.zip because "
+        "no identity-based policy allows the s3:GetObject action",
+        str(failure),
+    )
+
+
+def test_a_model_package_group_in_the_product_stack(embedded, tmp_path):
+    root = product_copy(tmp_path)
+    edit(
+        root / "service_catalog" / "product.yaml",
+        "  ModelBuildRepository:\n",
+        "  ModelPackageGroup:\n    Type: AWS::SageMaker::ModelPackageGroup\n    Properties:\n"
+        "      ModelPackageGroupName: !Sub ${SageMakerProjectName}-${SageMakerProjectId}\n\n"
+        "  ModelBuildRepository:\n",
+    )
+    failure = fails(embedded, tmp_path, root, permission_check=False)
+    assert failure.stage == "CreateProject"
+    assert "The following resource(s) failed to create: [ModelPackageGroup]" in str(failure)
+    assert f"{LAUNCH}/servicecatalog is not authorized to perform: sagemaker:CreateModelPackageGroup" in str(
+        failure
+    )
+
+
+@pytest.mark.parametrize(
+    ("setting", "action"),
+    [
+        ("      VersioningConfiguration:\n        Status: Enabled\n", "s3:PutBucketVersioning"),
+        (
+            "      LifecycleConfiguration:\n        Rules:\n          - Status: Enabled\n            ExpirationInDays: 90\n",
+            "s3:PutLifecycleConfiguration",
+        ),
+        (
+            "      OwnershipControls:\n        Rules:\n          - ObjectOwnership: BucketOwnerEnforced\n",
+            "s3:PutBucketOwnershipControls",
+        ),
+    ],
+)
+def test_bucket_settings_the_launch_role_may_not_make(embedded, tmp_path, setting, action):
+    root = product_copy(tmp_path)
+    edit(
+        root / "service_catalog" / "product.yaml",
+        "      PublicAccessBlockConfiguration:\n",
+        setting + "      PublicAccessBlockConfiguration:\n",
+    )
+    failure = fails(embedded, tmp_path, root, permission_check=False)
+    assert failure.stage == "CreateProject"
+    assert "failed to create: [ArtifactBucket]" in str(failure)
+    assert (
+        f"{LAUNCH}/servicecatalog is not authorized to perform: {action} on resource: arn:aws:s3:::sagemaker-project-p-"
+        in str(failure)
+    )
+
+
+def test_approval_email_is_refused_up_front_with_the_reason(embedded, tmp_path):
+    failure = fails(embedded, tmp_path, REPO, project_parameters={"ApprovalEmail": "team@example.com"})
+    assert failure.stage == "CreateProject"
+    assert "ApprovalEmail needs custom roles" in str(failure)
+
+
+def test_approval_topic_without_the_rule_is_denied_to_the_launch_role(embedded, tmp_path):
+    root = product_copy(tmp_path)
+    template = root / "service_catalog" / "product.yaml"
+    text = template.read_text()
+    start, end = text.index("  ApprovalEmailNeedsCustomRoles:"), text.index("  KmsKeyNeedsCustomRoles:")
+    template.write_text(text[:start] + text[end:])
+    failure = fails(
+        embedded,
+        tmp_path,
+        root,
+        permission_check=False,
+        project_parameters={"ApprovalEmail": "team@example.com"},
+    )
+    assert failure.stage == "CreateProject"
+    assert "failed to create: [ApprovalTopic]" in str(failure)
+    assert f"{LAUNCH}/servicecatalog is not authorized to perform: sns:CreateTopic" in str(failure)
+
+
+def test_the_build_may_not_touch_model_package_groups(embedded, tmp_path):
+    root = product_copy(tmp_path)
+    edit(
+        root / "seed_code" / "build" / "pipelines" / "cli.py",
+        "        pipeline.upsert(role_arn",
+        "        sagemaker_client.describe_model_package_group(ModelPackageGroupName=pipeline.name)\n"
+        "        pipeline.upsert(role_arn",
+    )
+    failure = fails(embedded, tmp_path, root)
+    assert failure.stage == "ModelBuild.Build"
+    assert failure.action == "BuildAndExecuteSageMakerPipeline"
+    log = "\n".join(failure.log_tail)
+    assert "AmazonSageMakerServiceCatalogProductsCodeBuildRole/AWSCodeBuild-" in log
+    assert (
+        "is not authorized to perform: sagemaker:DescribeModelPackageGroup on resource: arn:aws:sagemaker:us-east-1"
+        in log
+    )
+
+
+CONNECTION = f"arn:aws:codeconnections:us-east-1:{ACCOUNT}:connection/0f9a-local"
+CONNECTION_PROJECT = {
+    "SourceProvider": "CodeConnection",
+    "CodeConnectionArn": CONNECTION,
+    "ModelBuildRepositoryFullName": "ml-team/model-build",
+    "ModelDeployRepositoryFullName": "ml-team/model-deploy",
+}
+
+
+def test_a_connection_without_the_sagemaker_tag_is_denied_to_the_pipeline_role(embedded, tmp_path):
+    resource_state.extra_tags.pop(CONNECTION, None)
+    failure = fails(embedded, tmp_path, REPO, project_parameters=CONNECTION_PROJECT)
+    assert failure.stage == "ModelBuild.Source"
+    assert "AmazonSageMakerServiceCatalogProductsCodePipelineRole" in str(failure)
+    assert f"is not authorized to perform: codeconnections:UseConnection on resource: {CONNECTION}" in str(
+        failure
+    )
+
+
+def test_a_connection_tagged_sagemaker_true_may_be_used(embedded, tmp_path):
+    resource_state.extra_tags[CONNECTION] = {"sagemaker": "true"}
+    try:
+        failure = fails(embedded, tmp_path, REPO, project_parameters=CONNECTION_PROJECT)
+    finally:
+        resource_state.extra_tags.pop(CONNECTION, None)
+    assert failure.stage == "ModelBuild.Source"
+    assert "cannot be fetched locally" in str(failure) and "not authorized" not in str(failure)
+
+
+def custom_role(embedded, name: str, service: str) -> str:
+    iam = boto3.client("iam", endpoint_url=embedded.url, region_name="us-east-1")
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
+    }
+    try:
+        return iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    except iam.exceptions.EntityAlreadyExistsException:
+        return iam.get_role(RoleName=name)["Role"]["Arn"]
+
+
+def test_a_custom_role_outside_the_managed_path_is_refused_up_front(embedded, tmp_path):
+    arn = custom_role(embedded, "MyBuildRole", "codebuild.amazonaws.com")
+    failure = fails(embedded, tmp_path, REPO, project_parameters={"CodeBuildRoleArn": arn})
+    assert failure.stage == "CreateProject"
+    assert "Parameter 'CodeBuildRoleArn' failed to satisfy constraint" in str(failure)
+    assert "the only roles the SageMaker-managed launch role may pass" in str(failure)
+
+
+def test_a_custom_role_the_launch_role_may_not_pass(embedded, tmp_path):
+    arn = custom_role(embedded, "MyBuildRole", "codebuild.amazonaws.com")
+    root = product_copy(tmp_path)
+    template = root / "service_catalog" / "product.yaml"
+    template.write_text(
+        template.read_text().replace(
+            r"AllowedPattern: ^$|^arn:aws[a-z-]*:iam::\d{12}:role/service-role/AmazonSageMakerServiceCatalog[\w+=,.@-]*$",
+            r"AllowedPattern: ^$|^arn:aws[a-z-]*:iam::\d{12}:role/.+$",
+        )
+    )
+    failure = fails(
+        embedded, tmp_path, root, permission_check=False, project_parameters={"CodeBuildRoleArn": arn}
+    )
+    assert failure.stage == "CreateProject"
+    assert re.search(r"failed to create: \[Model(Build|Deploy|DeployTest)Project\]", str(failure))
+    assert f"{LAUNCH}/servicecatalog is not authorized to perform: iam:PassRole on resource: {arn}" in str(
+        failure
+    )
+
+
+def test_the_preflight_reports_every_missing_permission_before_writing(embedded, tmp_path):
+    root = product_copy(tmp_path)
+    edit(
+        root / "service_catalog" / "product.yaml",
+        "      PublicAccessBlockConfiguration:\n",
+        "      VersioningConfiguration:\n        Status: Enabled\n      PublicAccessBlockConfiguration:\n",
+    )
+    bucket = f"preflight-{uuid.uuid4().hex[:8]}"
+    options = publishing.PublishOptions(
+        repo_root=root,
+        product_name="preflight-test",
+        region="us-east-1",
+        endpoint_url=embedded.url,
+        principal_arns=[embedded.roles[server.STUDIO_EXECUTION_ROLE_NAME]],
+        bucket=bucket,
+    )
+    with pytest.raises(publishing.PreflightError) as failure:
+        publishing.publish(options)
+    (problem,) = failure.value.problems
+    assert problem.startswith(
+        f"role {LAUNCH} may not s3:PutBucketVersioning on arn:aws:s3:::sagemaker-project-"
+    )
+    assert "ArtifactBucket (AWS::S3::Bucket) create: VersioningConfiguration" in problem
+    s3 = boto3.client("s3", endpoint_url=embedded.url, region_name="us-east-1")
+    assert bucket not in {b["Name"] for b in s3.list_buckets()["Buckets"]}
+
+
+def test_the_product_passes_the_preflight_with_the_managed_roles(embedded):
+    options = publishing.PublishOptions(
+        repo_root=REPO,
+        product_name="preflight-clean",
+        region="us-east-1",
+        endpoint_url=embedded.url,
+        principal_arns=[embedded.roles[server.STUDIO_EXECUTION_ROLE_NAME]],
+        dry_run=True,
+    )
+    assert publishing.publish(options)["dry_run"] is True
+
+
+def test_aws_published_template_provisions_with_no_denial(embedded):
+    """Calibration: AWS's own project template shape provisions under the managed launch role."""
+    region = "us-east-1"
+    s3 = boto3.client("s3", endpoint_url=embedded.url, region_name=region)
+    seeds = "sagemaker-servicecatalog-seedcode-us-east-1"
+    s3.create_bucket(Bucket=seeds)
+    for key, source in (
+        ("toolchain/model-building-workflow.zip", "build"),
+        ("toolchain/model-deployment.zip", "deploy"),
+    ):
+        s3.put_object(
+            Bucket=seeds, Key=key, Body=publishing.packaging.deterministic_zip(REPO / "seed_code" / source)
+        )
+    s3.create_bucket(Bucket="calibration-templates")
+    body = (Path(__file__).parent / "fixtures" / "aws_project_template_shape.yaml").read_text()
+    s3.put_object(Bucket="calibration-templates", Key="template.yaml", Body=body)
+    catalog = boto3.client("servicecatalog", endpoint_url=embedded.url, region_name=region)
+    portfolio = catalog.create_portfolio(DisplayName="calibration", ProviderName="test")["PortfolioDetail"][
+        "Id"
+    ]
+    product = catalog.create_product(
+        Name="aws-template-shape",
+        Owner="test",
+        ProductType="CLOUD_FORMATION_TEMPLATE",
+        Tags=[{"Key": "sagemaker:studio-visibility", "Value": "true"}],
+        ProvisioningArtifactParameters={
+            "Name": "v1",
+            "Info": {
+                "LoadTemplateFromURL": "https://calibration-templates.s3.us-east-1.amazonaws.com/template.yaml"
+            },
+            "Type": "CLOUD_FORMATION_TEMPLATE",
+        },
+    )
+    product_id = product["ProductViewDetail"]["ProductViewSummary"]["ProductId"]
+    catalog.associate_product_with_portfolio(ProductId=product_id, PortfolioId=portfolio)
+    catalog.create_constraint(
+        PortfolioId=portfolio,
+        ProductId=product_id,
+        Type="LAUNCH",
+        Parameters=json.dumps({"RoleArn": embedded.roles[LAUNCH]}),
+    )
+    sagemaker = boto3.client("sagemaker", endpoint_url=embedded.url, region_name=region)
+    sagemaker.create_project(
+        ProjectName="calibration",
+        ServiceCatalogProvisioningDetails={
+            "ProductId": product_id,
+            "ProvisioningArtifactId": product["ProvisioningArtifactDetail"]["Id"],
+        },
+    )
+    project = sagemaker.describe_project(ProjectName="calibration")
+    assert project["ProjectStatus"] == "CreateCompleted", project["ServiceCatalogProvisionedProductDetails"]
+    cloudformation = boto3.client("cloudformation", endpoint_url=embedded.url, region_name=region)
+    stack_id = [
+        s
+        for s in cloudformation.describe_stacks()["Stacks"]
+        if s["StackName"].startswith("SC-") and any(t["Value"] == "calibration" for t in s["Tags"])
+    ][0]["StackId"]
+    events = cloudformation.describe_stack_events(StackName=stack_id)["StackEvents"]
+    assert not [e for e in events if e["ResourceStatus"].endswith("FAILED")]
+    assert len({e["LogicalResourceId"] for e in events if e["ResourceStatus"] == "CREATE_COMPLETE"}) == 12
