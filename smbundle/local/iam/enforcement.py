@@ -140,7 +140,8 @@ def _credential_scope(headers) -> tuple[str, str, str] | None:
     return scope[0], scope[2], scope[3]  # access key id, region, signing name (the IAM service prefix)
 
 
-def _denied(response, message: str, protocol: str):
+def _denied(response, message: str, protocol: str | None):
+    protocol = protocol or _protocol(response)
     if protocol == "rest-xml":
         from moto.s3.exceptions import S3ClientError
 
@@ -179,7 +180,7 @@ def _request_params(response) -> dict:
             return {}
 
 
-def _check_request(response, operation: str | None, params: dict | None, protocol: str) -> None:
+def _check_request(response, operation: str | None, params: dict | None, protocol: str | None) -> None:
     scope = _credential_scope(response.headers)
     principal = principals.for_access_key(response.current_account, scope[0]) if scope else None
     principals.caller.set(principal)
@@ -212,7 +213,7 @@ def _check_request(response, operation: str | None, params: dict | None, protoco
 
 
 def _normal_action(self, resource: str = "*") -> None:
-    _check_request(self, None, None, _protocol(self))
+    _check_request(self, None, None, None)
 
 
 def _s3_action(self, bucket_name: str | None = None, key_name: str | None = None) -> None:
