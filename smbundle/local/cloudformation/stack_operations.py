@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import logging
 from dataclasses import dataclass, field
@@ -36,7 +37,13 @@ log = logging.getLogger(__name__)
 SERVICE = "cloudformation.amazonaws.com"
 
 
-class ResourceFailed(Exception):
+class ResourceFailed(BaseException):
+    """A resource operation failed: the stack operation stops here and rolls back.
+
+    A BaseException, so that moto's retry loops (which catch Exception to retry dependency-ordering problems)
+    let it through at once instead of retrying a failure that will not go away.
+    """
+
     def __init__(self, logical_id: str, resource_type: str, reason: str):
         super().__init__(f"{logical_id} ({resource_type}): {reason}")
         self.logical_id, self.resource_type, self.reason = logical_id, resource_type, reason
@@ -51,6 +58,8 @@ class Operation:
     stack: Any
     principal: Principal | None
     created: list[tuple[str, Any]] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)  # resources an update changed, in order
+    replaced: list[tuple[str, Any]] = field(default_factory=list)  # old resources to delete in the cleanup
 
 
 _operation: contextvars.ContextVar[Operation | None] = contextvars.ContextVar("stack_operation", default=None)
@@ -163,6 +172,7 @@ def parse_and_create_resource(logical_id, resource_json, resources_map, account_
     resource.logical_resource_id = logical_id
     resource.smbundle_properties = properties
     resource.smbundle_name = str(physical_name)
+    resource.smbundle_json = resource_json
     if operation is not None:
         operation.created.append((logical_id, resource))
         _event(operation.stack, logical_id, _physical_id(resource), resource_type, "CREATE_COMPLETE")
@@ -227,7 +237,23 @@ def parse_and_update_resource(logical_id, resource_json, resources_map, account_
         if operation.principal is not None:
             _fail(operation, logical_id, resource_type, str(unknown), "UPDATE_FAILED")
     try:
-        updated = _original_update(logical_id, resource_json, resources_map, account_id, region_name)
+        if parsed and resource_permissions.replaced_by(resource_type, old_properties, new_properties):
+            # Replacement, as CloudFormation does it: the new resource first; the old one goes in the cleanup.
+            resource_class, parsed_json, new_name = parsed
+            updated = resource_class.create_from_cloudformation_json(
+                new_name,
+                parsed_json,
+                account_id,
+                region_name,
+                LogicalId=logical_id,
+                StackId=resources_map.stack_id,
+                ResourceType=resource_type,
+            )
+            updated.cf_resource_type, updated.logical_resource_id = resource_type, logical_id
+            updated.smbundle_json = resource_json
+            operation.replaced.append((logical_id, original))
+        else:
+            updated = _original_update(logical_id, resource_json, resources_map, account_id, region_name)
     except ResourceFailed:
         raise
     except Exception as exc:
@@ -235,6 +261,7 @@ def parse_and_update_resource(logical_id, resource_json, resources_map, account_
     if updated is not None:
         updated.smbundle_properties = new_properties
         updated.smbundle_name = str(parsed[2]) if parsed else _name(original)
+    operation.updated.append(logical_id)
     _event(operation.stack, logical_id, _physical_id(updated or original), resource_type, "UPDATE_COMPLETE")
     return updated
 
@@ -312,29 +339,82 @@ def _roll_back_creation(stack, operation: Operation, failure: ResourceFailed) ->
     log.info("stack %s: %s (%s)", stack.name, stack.status, failure)
 
 
+@dataclass
+class _Before:
+    """What a stack was before an update, to roll back to."""
+
+    template: Any
+    resource_json: dict
+    input_parameters: dict
+    resolved_parameters: dict
+
+
 def update(self, template, role_arn=None, parameters=None, tags=None):
-    old = (self.template, dict(self.resource_map.input_parameters or {}), self.status)
-    principal = principal_for(role_arn or self.role_arn)
-    operation = Operation(self, principal)
+    resources = self.resource_map
+    before = _Before(
+        self.template,
+        dict(resources._resource_json_map),
+        dict(resources.input_parameters or {}),
+        dict(resources.resolved_parameters or {}),
+    )
+    operation = Operation(self, principal_for(role_arn or self.role_arn))
     token = _operation.set(operation)
     try:
         _original_update_stack(self, template, role_arn, parameters, tags)
+        _clean_up(self, operation)
     except ResourceFailed as failure:
-        _roll_back_update(self, old, failure)
+        _roll_back_update(self, before, operation, failure)
     finally:
         _operation.reset(token)
 
 
-def _roll_back_update(stack, old, failure: ResourceFailed) -> None:
-    old_template, old_parameters, _ = old
+def _clean_up(stack, operation: Operation) -> None:
+    """After a successful update, CloudFormation deletes the resources it replaced."""
+    if not operation.replaced:
+        return
+    completed = (
+        stack.events.pop() if stack.events and stack.events[-1].resource_status == "UPDATE_COMPLETE" else None
+    )
+    stack._add_stack_event("UPDATE_COMPLETE_CLEANUP_IN_PROGRESS")
+    for _, old in reversed(operation.replaced):
+        # CloudFormation reports a failed deletion in the cleanup and completes the update anyway.
+        with contextlib.suppress(ResourceFailed):
+            stack.resource_map._delete_resource(old, old.smbundle_json)
+    if completed is not None:
+        stack.events.append(completed)
+
+
+def _roll_back_update(stack, before: _Before, operation: Operation, failure: ResourceFailed) -> None:
+    """Undo what the update did: resources it added go, resources it changed get their old properties back."""
     stack._add_stack_event(
         "UPDATE_ROLLBACK_IN_PROGRESS",
         resource_status_reason=f"The following resource(s) failed to update: [{failure.logical_id}].",
     )
-    stack.template = old_template
+    resources = stack.resource_map
+    stack.template = before.template
     stack._parse_template()
+    resources._template = stack.template_dict
+    resources._resource_json_map = before.resource_json
+    resources.input_parameters = before.input_parameters
+    resources.resolved_parameters = before.resolved_parameters
+    resources.load_conditions()
     try:
-        stack.resource_map.update(stack.template_dict, old_parameters)
+        for logical_id, resource in reversed(operation.created):
+            resources._parsed_resources.pop(logical_id, None)
+            resources._delete_resource(resource, resource.smbundle_json)
+        replaced = dict(operation.replaced)
+        for logical_id in reversed(operation.updated):
+            if logical_id in replaced:  # the old resource still exists: the new one goes
+                new = resources._parsed_resources.get(logical_id)
+                resources._parsed_resources[logical_id] = replaced[logical_id]
+                if new is not None and new is not replaced[logical_id]:
+                    resources._delete_resource(new, new.smbundle_json)
+                continue
+            restored = parse_and_update_resource(
+                logical_id, before.resource_json[logical_id], resources, stack.account_id, stack.region_name
+            )
+            if restored is not None:
+                resources._parsed_resources[logical_id] = restored
         stack.output_map = stack._create_output_map()
         stack.status = "UPDATE_ROLLBACK_COMPLETE"
     except Exception as exc:  # the rollback itself failed

@@ -8,9 +8,9 @@
   no ``DataCaptureConfig`` on a serverless endpoint.
 - ``DescribeEndpoint`` answers ``DataCaptureConfig`` in the API's summary shape (``CurrentSamplingPercentage``,
   ``CaptureStatus``), which botocore would otherwise drop.
-- A stack update that replaces an endpoint config moves the endpoint onto the new config, as CloudFormation's
-  UpdateEndpoint does (moto left it on the deleted one), and refuses an instance-to-serverless switch, as
-  SageMaker does.
+- A stack update that gives an endpoint a new config updates the endpoint in place, as CloudFormation's
+  UpdateEndpoint does (moto deleted and re-created it, or left it on a deleted config), and refuses an
+  instance-to-serverless switch, as SageMaker does.
 """
 
 from __future__ import annotations
@@ -147,24 +147,22 @@ def _repoint(endpoint, old_variants: list[dict], new_config) -> None:
     endpoint.last_modified_time = datetime.now(UTC)
 
 
-def _patch_endpoint_config_update() -> None:
-    original_update = models.FakeEndpointConfig.update_from_cloudformation_json.__func__
+def _patch_endpoint_update() -> None:
+    """An endpoint whose config changes is updated in place (UpdateEndpoint), as CloudFormation does; moto deleted
+    and re-created it."""
 
     def update_from_cloudformation_json(
         cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name
     ):
         backend = models.sagemaker_backends[account_id][region_name]
-        old_name = original_resource.endpoint_config_name
-        old_variants = list(original_resource.production_variants)
-        new_config = original_update(
-            cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name
-        )
-        for endpoint in backend.endpoints.values():
-            if endpoint.endpoint_config_name == old_name:
-                _repoint(endpoint, old_variants, new_config)
-        return new_config
+        name = str(cloudformation_json["Properties"]["EndpointConfigName"]).rsplit("/", 1)[-1]
+        config = backend.endpoint_configs.get(name)
+        if config is None:
+            raise ValidationError(message=f"Could not find endpoint configuration {name}.")
+        _repoint(original_resource, list(original_resource.production_variants), config)
+        return original_resource
 
-    models.FakeEndpointConfig.update_from_cloudformation_json = classmethod(update_from_cloudformation_json)
+    models.FakeEndpoint.update_from_cloudformation_json = classmethod(update_from_cloudformation_json)
 
 
 def _patch_model() -> None:
@@ -191,6 +189,6 @@ def apply() -> None:
         return
     _patch_endpoint_config()
     _patch_endpoint()
-    _patch_endpoint_config_update()
+    _patch_endpoint_update()
     _patch_model()
     _applied = True
