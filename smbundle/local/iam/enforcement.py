@@ -59,8 +59,10 @@ class LazyContext(Mapping):
         self._resource = resource
         self._region = region
         self._loaded: dict[str, dict[str, str] | None] = {}
+        self.looked_up = False  # whether a decision depended on the account's state (tags)
 
     def _tags(self, prefix: str) -> dict[str, str]:
+        self.looked_up = True
         if prefix not in self._loaded:
             if prefix == "aws:ResourceTag/":
                 self._loaded[prefix] = resource_state.resource_tags(self._resource, self._region)
@@ -89,8 +91,8 @@ class LazyContext(Mapping):
         return sum(1 for _ in self)
 
 
-def _policies(principal: Principal) -> list[dict]:
-    return principals.policy_documents(principal.role_arn)
+_decisions: dict[tuple, evaluation.Decision] = {}
+_MAX_DECISIONS = 4096
 
 
 def decide(
@@ -100,6 +102,20 @@ def decide(
     context: Mapping[str, Any] | None = None,
     region: str = "us-east-1",
 ) -> evaluation.Decision:
+    """The decision for one call. Decisions that depended only on the request (not on resource or object tags)
+    are remembered for as long as the role's policies stay the same, so a load test pays for evaluation once."""
+    fingerprint, documents = principals.policies(principal.role_arn)
+    key = (
+        principal.role_arn,
+        fingerprint,
+        action,
+        resource,
+        region,
+        tuple(sorted((k, str(v)) for k, v in (context or {}).items())),
+    )
+    cached = _decisions.get(key)
+    if cached is not None:
+        return cached
     base = {
         "aws:PrincipalArn": principal.role_arn,
         "aws:PrincipalAccount": principal.account,
@@ -109,7 +125,13 @@ def decide(
         "aws:ResourceAccount": principal.account,
         **dict(context or {}),
     }
-    return evaluation.evaluate(_policies(principal), action, resource, LazyContext(base, resource, region))
+    lazy = LazyContext(base, resource, region)
+    decision = evaluation.evaluate(documents, action, resource, lazy)
+    if not lazy.looked_up:
+        if len(_decisions) >= _MAX_DECISIONS:
+            _decisions.clear()
+        _decisions[key] = decision
+    return decision
 
 
 def authorize(

@@ -246,11 +246,19 @@ def statements(documents: Iterable[Mapping]) -> list[dict]:
     return found
 
 
+@functools.lru_cache(maxsize=1024)
+def _actions_pattern(patterns: tuple[str, ...]) -> re.Pattern:
+    """One case-insensitive regex for a statement's whole action list (statements list hundreds of actions)."""
+    return re.compile(
+        "|".join(f"(?:{fnmatch.translate(p.replace('[', '[[]'))})" for p in patterns), re.DOTALL | re.IGNORECASE
+    )
+
+
 def _action_applies(statement: Mapping, action: str) -> bool:
     if "Action" in statement:
-        return any(action_matches(p, action) for p in _as_list(statement["Action"]))
+        return _actions_pattern(tuple(_as_list(statement["Action"]))).match(action) is not None
     if "NotAction" in statement:
-        return not any(action_matches(p, action) for p in _as_list(statement["NotAction"]))
+        return _actions_pattern(tuple(_as_list(statement["NotAction"]))).match(action) is None
     return False
 
 

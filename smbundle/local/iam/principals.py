@@ -147,16 +147,34 @@ def for_access_key(account: str, access_key_id: str) -> Principal | None:
     return None
 
 
+_documents: dict[str, tuple[tuple, list[dict]]] = {}
+
+
 def policy_documents(role_arn: str) -> list[dict]:
     """Identity-based policies of a role: attached managed policies (their default version) and inline ones."""
+    return policies(role_arn)[1]
+
+
+def policies(role_arn: str) -> tuple[tuple, list[dict]]:
+    """(a fingerprint of the role's policies, their parsed documents). Parsed documents are kept until the
+    fingerprint changes (another attachment, a new default version, an edited inline policy)."""
     found = role(role_arn)
     if found is None:
-        return []
+        return (), []
+    managed = list(found.managed_policies.values())
+    fingerprint = (
+        tuple((policy.arn, policy.default_version_id) for policy in managed),
+        tuple(sorted(found.policies.items())),
+    )
+    cached = _documents.get(role_arn)
+    if cached is not None and cached[0] == fingerprint:
+        return cached
     documents = []
-    for policy in found.managed_policies.values():
+    for policy in managed:
         version = next((v for v in policy.versions if v.is_default), None)
         text = version.document if version else getattr(policy, "document", "{}")
         documents.append(json.loads(text) if isinstance(text, str) else text)
     for text in found.policies.values():
         documents.append(json.loads(text) if isinstance(text, str) else text)
-    return documents
+    _documents[role_arn] = (fingerprint, documents)
+    return fingerprint, documents
