@@ -202,6 +202,13 @@ def print_digest(summary: dict, summary_path: Path) -> None:
         print(
             f"cost at {estimate['seconds_per_inference'] * 1000:.1f} ms measured: {estimate['recommendation']}"
         )
+    for label, run in (summary.get("first_runs") or {}).items():
+        outcome = (
+            run["status"]
+            if "failed_action" not in run
+            else f"{run['status']} at {run['failed_action']}: {run['reason']}"
+        )
+        print(f"{label} pipeline's run on creation: {outcome}")
     print(f"summary:        {summary_path}")
 
 

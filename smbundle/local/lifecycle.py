@@ -1,19 +1,25 @@
 """The whole project lifecycle on the embedded AWS, driven by what the product really defines.
 
-publish -> CreateProject (as Studio) -> the build pipeline (its CodeBuild buildspec runs the SageMaker Pipeline,
-which the embedded SageMaker executes) -> approve the new model package (as a reviewer) and deliver the state-change
-event through the product's EventBridge rules -> every pipeline those rules start (the deploy pipeline: build.py,
-staging stack, staging test, manual approval, prod stack).
+publish -> CreateProject (as Studio); CodePipeline starts both new pipelines at once, as on AWS: the build
+pipeline's first run (its CodeBuild buildspec runs the SageMaker Pipeline, which the embedded SageMaker executes)
+trains and registers a model, the deploy pipeline's first run fails at build.py because no model is approved yet ->
+approve the new model package (as a reviewer) and deliver the state-change event through the product's EventBridge
+rules -> every pipeline those rules start (the deploy pipeline: build.py, staging stack, staging test, manual
+approval, prod stack).
 
-Nothing here knows a pipeline's stages, a build project's commands or a rule's pattern: they are read from the
-provisioned product stack, so a wrong template or buildspec fails here the way it would on AWS.
+The pipelines run inside the embedded AWS; this module only does what a person does (publish, create the project,
+approve the model and the production deployment) and follows the executions through the CodePipeline API, as the
+console does. Nothing here knows a pipeline's stages, a build project's commands or a rule's pattern, so a wrong
+template or buildspec fails here the way it would on AWS.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import time
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,26 +28,15 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from smbundle.local.codepipeline.executor import (
-    ActionRecord,
-    PipelineResult,
-    PipelineRunner,
-    StopPipeline,
-)
+from smbundle.local.codepipeline import watch
+from smbundle.local.codepipeline.executor import ActionRecord
+from smbundle.local.codepipeline.watch import Outcome
 from smbundle.local.events.delivery import deliver, make_event
 
 log = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_INPUT_DATA_URL = "s3://sagemaker-sample-files/datasets/tabular/uci_abalone/abalone.csv"
-# Tuning knobs of the local run only (documented in docs/local.md): the build's wait polls the embedded
-# SageMaker every 0.2 s instead of every 30 s; the SDK's v2 deprecation banner is silenced.
-LOCAL_BUILD_OVERRIDES = {
-    "PIPELINE_POLL_SECONDS": "0.2",
-    "SAGEMAKER_SUPPRESS_V2_WARNING": "1",
-    "PYTHONUNBUFFERED": "1",
-    "PYTHONDONTWRITEBYTECODE": "1",
-}
 
 
 class LifecycleFailed(Exception):
@@ -83,7 +78,7 @@ class LifecycleRun:
     reporter: Reporter
     session: boto3.session.Session = None
     stages: dict[str, dict] = field(default_factory=dict)
-    pipelines: dict[str, PipelineResult] = field(default_factory=dict)
+    pipelines: dict[str, Outcome] = field(default_factory=dict)
 
     def client(self, service: str):
         return self.session.client(
@@ -111,32 +106,51 @@ class LifecycleRun:
 
 def run_lifecycle(options: LocalRunOptions, reporter: Reporter) -> dict:
     """Run every stage against the embedded AWS at ``options.endpoint_url``; return the summary dict."""
-    from smbundle.local.sample_data import SYNTHETIC_LABEL, generate_csv
+    from smbundle.local.codepipeline import executions
+    from smbundle.local.sample_data import SYNTHETIC_LABEL
 
     options.workdir.mkdir(parents=True, exist_ok=True)
+    executions.settings.workdir = (
+        options.workdir / "pipelines"
+    )  # where builds keep their work (in-process AWS)
     run = LifecycleRun(options, reporter, boto3.session.Session(region_name=options.region))
     account = run.client("sts").get_caller_identity()["Account"]
 
     published = run.stage("Publish", _publish, run)
+    if options.input_data:
+        run.stage("UploadInputData", _upload_input, run, options.input_data.read_bytes())
     project = run.stage("CreateProject", _create_project, run, published)
     names = _project_names(options.project_name, project["ProjectId"])
 
-    data = options.input_data.read_bytes() if options.input_data else generate_csv()
-    data_label = str(options.input_data) if options.input_data else SYNTHETIC_LABEL
-    run.stage("UploadInputData", _upload_input, run, data)
-
-    build = _run_pipeline(run, names["build_pipeline"], "ModelBuild")
+    # CodePipeline started both pipelines when the project's stack created them.
+    build = _follow_first_run(run, names["build_pipeline"], "ModelBuild")
     if build.status != "Succeeded":
         _raise_pipeline_failure("ModelBuild", build)
+    deploy_first = _follow_first_run(run, names["deploy_pipeline"], "ModelDeploy.OnCreation")
 
     package_arn, started = run.stage("ApproveModelPackage", _approve_and_deliver, run, names, account)
     deploy_result = None
-    for pipeline_name in started:
-        deploy_result = _run_pipeline(run, pipeline_name, "ModelDeploy")
+    for pipeline_name, execution_id in started:
+        deploy_result = _follow(run, pipeline_name, execution_id, "ModelDeploy")
         if deploy_result.status == "Failed":
             _raise_pipeline_failure("ModelDeploy", deploy_result)
 
-    return _summary(run, names, project, package_arn, deploy_result, data_label)
+    data_label = (
+        str(options.input_data) if options.input_data else f"{SYNTHETIC_LABEL} ({DEFAULT_INPUT_DATA_URL})"
+    )
+    summary = _summary(run, names, project, package_arn, deploy_result, data_label)
+    summary["first_runs"] = {"build": _brief(build), "deploy": _brief(deploy_first)}
+    return summary
+
+
+def _brief(outcome: Outcome) -> dict:
+    failed = outcome.failed_action
+    brief = {"pipeline": outcome.pipeline, "execution_id": outcome.execution_id, "status": outcome.status}
+    if failed is not None:
+        brief["failed_action"] = f"{failed.stage}/{failed.action}"
+        errors = [line for line in failed.log_tail if line.startswith("error:")]
+        brief["reason"] = errors[-1] if errors else failed.message
+    return brief
 
 
 def _project_names(project_name: str, project_id: str) -> dict[str, str]:
@@ -198,54 +212,54 @@ def _create_project(run: LifecycleRun, published: dict) -> dict:
 
 
 def _upload_input(run: LifecycleRun, data: bytes) -> None:
+    """Put the user's data where the build pipeline's InputDataUrl points (the embedded account serves a sample
+    there; on AWS it is AWS's public sample bucket)."""
     bucket, key = DEFAULT_INPUT_DATA_URL[len("s3://") :].split("/", 1)
-    s3 = run.client("s3")
-    s3.create_bucket(Bucket=bucket)
-    s3.put_object(Bucket=bucket, Key=key, Body=data)
+    run.client("s3").put_object(Bucket=bucket, Key=key, Body=data)
 
 
-def _source_provider(run: LifecycleRun):
-    from smbundle.local.codecommit.repositories import checkout
+def _reviewer(run: LifecycleRun):
+    """Approves the production deployment as a reviewer in the console would, unless told to stop there."""
 
-    codecommit = run.client("codecommit")
-
-    def provide(configuration: dict, target: Path) -> None:
-        checkout(codecommit, configuration["RepositoryName"], configuration.get("BranchName", "main"), target)
-
-    return provide
-
-
-def _approval_handler(run: LifecycleRun):
-    def handle(configuration: dict) -> None:
+    def decide(stage: str, action: str, summary: str | None) -> str | None:
         if run.options.stop_before_prod or not run.options.auto_approve:
-            raise StopPipeline("waiting for manual approval (--stop-before-prod)")
+            return None
+        return "Approved"
 
-    return handle
+    return decide
 
 
-def _run_pipeline(run: LifecycleRun, pipeline_name: str, label: str) -> PipelineResult:
+def _reporter(run: LifecycleRun, label: str):
     def report(event: str, record: ActionRecord) -> None:
         name = f"{label} / {record.stage} / {record.action}"
         run.reporter(event, name, None if event == "start" else record.status, record.seconds or None)
 
-    runner = PipelineRunner(
-        run.session,
-        run.options.workdir / "pipelines",
-        endpoint_url=run.options.endpoint_url,
-        source_provider=_source_provider(run),
-        approval_handler=_approval_handler(run),
-        reporter=report,
-        local_build_overrides=LOCAL_BUILD_OVERRIDES,
+    return report
+
+
+def _follow(run: LifecycleRun, pipeline_name: str, execution_id: str, label: str) -> Outcome:
+    outcome = watch.watch(
+        run.client("codepipeline"), pipeline_name, execution_id, _reporter(run, label), _reviewer(run)
     )
-    result = runner.run(pipeline_name)
-    run.pipelines[label] = result
-    for stage_name, entry in result.stage_status().items():
+    run.pipelines[label] = outcome
+    for stage_name, entry in outcome.stage_status().items():
         run.stages[f"{label}.{stage_name}"] = entry
-    return result
+    return outcome
 
 
-def _raise_pipeline_failure(label: str, result: PipelineResult):
+def _follow_first_run(run: LifecycleRun, pipeline_name: str, label: str) -> Outcome:
+    started = watch.started_executions(run.client("codepipeline"), pipeline_name, "CreatePipeline")
+    if not started:
+        raise LifecycleFailed(label, f"pipeline {pipeline_name} did not start when it was created")
+    return _follow(run, pipeline_name, started[0], label)
+
+
+def _raise_pipeline_failure(label: str, result: Outcome):
     failed = result.failed_action
+    if failed is None:
+        raise LifecycleFailed(
+            label, f"pipeline {result.pipeline} execution {result.status}: {result.summary}"
+        )
     raise LifecycleFailed(
         f"{label}.{failed.stage}",
         failed.message or "action failed",
@@ -275,9 +289,9 @@ def _approve_and_deliver(run: LifecycleRun, names: dict, account: str) -> tuple[
     return arn, pipelines
 
 
-def change_approval(run: LifecycleRun, arn: str, status: str, account: str) -> list[str]:
+def change_approval(run: LifecycleRun, arn: str, status: str, account: str) -> list[tuple[str, str]]:
     """Set a package's approval status (as a reviewer in Studio) and deliver the state-change event through
-    the account's EventBridge rules; returns the names of the pipelines the rules start."""
+    the account's EventBridge rules; returns the (pipeline, execution id) the rules start."""
     sagemaker = run.client("sagemaker")
     sagemaker.update_model_package(
         ModelPackageArn=arn, ModelApprovalStatus=status, ApprovalDescription=f"{status} by run_local"
@@ -302,7 +316,7 @@ def change_approval(run: LifecycleRun, arn: str, status: str, account: str) -> l
     return start_targets(run, deliver(run.client("events"), event))
 
 
-def start_targets(run: LifecycleRun, deliveries) -> list[str]:
+def start_targets(run: LifecycleRun, deliveries) -> list[tuple[str, str]]:
     """Start each CodePipeline target as EventBridge does: as the target's role (the rule's RoleArn)."""
     from smbundle.local.iam import sessions
 
@@ -316,7 +330,9 @@ def start_targets(run: LifecycleRun, deliveries) -> list[str]:
             role = sessions.assume(
                 run.session, run.options.endpoint_url, delivery.role_arn, "events.amazonaws.com", "events"
             )
-            role.client("codepipeline").start_pipeline_execution(name=delivery.resource_name)
+            execution_id = role.client("codepipeline").start_pipeline_execution(name=delivery.resource_name)[
+                "pipelineExecutionId"
+            ]
         except (sessions.RoleUnusable, ClientError) as exc:
             detail = exc.response["Error"]["Message"] if isinstance(exc, ClientError) else str(exc)
             raise LifecycleFailed(
@@ -324,17 +340,18 @@ def start_targets(run: LifecycleRun, deliveries) -> list[str]:
                 f"rule {delivery.rule_name} matched, but EventBridge could not start pipeline "
                 f"{delivery.resource_name}: {detail}",
             ) from None
-        started.append(delivery.resource_name)
+        started.append((delivery.resource_name, execution_id))
     return started
 
 
-def review_package(
-    options: LocalRunOptions, reporter: Reporter, arn: str, status: str
-) -> list[PipelineResult]:
-    """After a lifecycle: approve or reject a package and run every pipeline the project's rules start."""
+def review_package(options: LocalRunOptions, reporter: Reporter, arn: str, status: str) -> list[Outcome]:
+    """After a lifecycle: approve or reject a package and follow every pipeline the project's rules start."""
     run = LifecycleRun(options, reporter, boto3.session.Session(region_name=options.region))
     account = run.client("sts").get_caller_identity()["Account"]
-    return [_run_pipeline(run, name, "ModelDeploy") for name in change_approval(run, arn, status, account)]
+    return [
+        _follow(run, name, execution_id, "ModelDeploy")
+        for name, execution_id in change_approval(run, arn, status, account)
+    ]
 
 
 def _summary(run, names, project, package_arn, deploy_result, data_label) -> dict:
@@ -354,7 +371,7 @@ def _summary(run, names, project, package_arn, deploy_result, data_label) -> dic
         },
         "staging": _endpoint(sagemaker, names["staging_endpoint"]),
         "prod": _endpoint(sagemaker, names["prod_endpoint"]),
-        "test_results": _test_results(deploy_result),
+        "test_results": _test_results(run, deploy_result),
         "stages": run.stages,
     }
     summary["cost_estimate"] = _cost_estimate(summary["test_results"], run.options.region)
@@ -395,11 +412,14 @@ def _package_metrics(run, package: dict) -> dict | None:
     return json.loads(body)
 
 
-def _test_results(deploy_result: PipelineResult | None) -> dict | None:
+def _test_results(run: LifecycleRun, deploy_result: Outcome | None) -> dict | None:
+    """The staging test's results file, read from the test action's output artifact in the artifact store."""
     if deploy_result is None:
         return None
-    for directory in deploy_result.artifacts.values():
-        path = directory / "test-results.json"
-        if path.is_file():
-            return json.loads(path.read_text())
+    s3 = run.client("s3")
+    for location in deploy_result.artifacts.values():
+        body = s3.get_object(Bucket=location["bucket"], Key=location["key"])["Body"].read()
+        with zipfile.ZipFile(io.BytesIO(body)) as archive:
+            if "test-results.json" in archive.namelist():
+                return json.loads(archive.read("test-results.json"))
     return None

@@ -41,3 +41,19 @@ def generate_csv(rows: int = DEFAULT_ROWS, seed: int = 7) -> bytes:
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\n").writerows(generate_rows(rows, seed))
     return buffer.getvalue().encode()
+
+
+PUBLIC_SAMPLE_URL = "s3://sagemaker-sample-files/datasets/tabular/uci_abalone/abalone.csv"
+
+
+def serve_public_sample(account_id: str) -> None:
+    """Put the sample where AWS's public bucket keeps the abalone data (the build seed's default InputDataUrl),
+    so the seed runs against the embedded AWS as it runs against AWS. Kept if it is already there."""
+    from moto.s3.models import s3_backends
+
+    backend = s3_backends[account_id]["aws"]
+    bucket, _, key = PUBLIC_SAMPLE_URL[len("s3://") :].partition("/")
+    if bucket not in backend.buckets:
+        backend.create_bucket(bucket, "us-east-1")
+    if backend.get_object(bucket, key) is None:
+        backend.put_object(bucket, key, generate_csv())

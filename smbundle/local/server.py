@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 
 import boto3
 
-from smbundle.local import apply_extensions
+from smbundle.local import apply_extensions, sample_data
+from smbundle.local.codepipeline import executions
 from smbundle.local.iam import enforcement, roles
 
 log = logging.getLogger(__name__)
@@ -23,8 +24,10 @@ LAUNCH_ROLE_NAME = f"{roles.PREFIX}LaunchRole"
 
 
 def prepare_account(account_id: str = ACCOUNT_ID) -> dict[str, str]:
-    """Create the roles of an account with SageMaker projects enabled; returns name -> ARN (idempotent)."""
+    """Create the roles of an account with SageMaker projects enabled, and serve AWS's public sample object the
+    build seed reads by default; returns role name -> ARN (idempotent)."""
     apply_extensions()
+    sample_data.serve_public_sample(account_id)
     return roles.prepare(account_id)
 
 
@@ -39,6 +42,8 @@ class EmbeddedAWS:
         if self._server is not None:
             self._server.stop()
             self._server = None
+            if executions.settings.endpoint_url == self.url:
+                executions.settings.endpoint_url = None
 
     def client(self, service: str):
         return boto3.session.Session(region_name=self.region).client(service, endpoint_url=self.url)
@@ -64,6 +69,7 @@ def start(port: int = 0, region: str = "us-east-1", host: str = "127.0.0.1", iam
     server.start()
     bound_host, bound_port = server.get_host_and_port()
     aws = EmbeddedAWS(url=f"http://{bound_host}:{bound_port}", region=region, _server=server)
+    executions.settings.endpoint_url = aws.url  # pipeline executions run against this server
     aws.roles = prepare_account()
     log.info("embedded AWS at %s", aws.url)
     return aws

@@ -302,6 +302,11 @@ def run_build(
     return BuildResult(name, "SUCCEEDED", seconds, log_path, log_tail=tail, artifact_files=files)
 
 
+def last_command(lines: list[str]) -> str | None:
+    """The last command a build log says it ran."""
+    return _last_marks(lines)[1]
+
+
 def _last_marks(lines: list[str]) -> tuple[str | None, str | None]:
     phase = command = None
     for line in lines:

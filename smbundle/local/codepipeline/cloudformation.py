@@ -1,4 +1,7 @@
-"""``AWS::CodePipeline::Pipeline`` for moto's CloudFormation: stages verbatim, as GetPipeline returns them."""
+"""``AWS::CodePipeline::Pipeline`` for moto's CloudFormation: stages verbatim, as GetPipeline returns them.
+
+As on AWS, a pipeline starts its first execution as soon as it is created.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,8 @@ from moto.codepipeline.models import codepipeline_backends
 from moto.core.common_models import CloudFormationModel
 
 from smbundle.local.cfn_support import api_string, camel_keys, refresh_model_map
+from smbundle.local.codepipeline import executions
+from smbundle.local.iam import principals
 
 
 def pipeline_from_properties(name: str, properties: dict) -> dict:
@@ -65,8 +70,14 @@ class CodePipelinePipeline(CloudFormationModel):
         properties = cloudformation_json["Properties"]
         name = properties.get("Name", resource_name)
         tags = [{"key": t["Key"], "value": t["Value"]} for t in properties.get("Tags", [])]
-        pipeline, _ = codepipeline_backends[account_id][region_name].create_pipeline(
-            pipeline_from_properties(name, properties), tags
+        backend = codepipeline_backends[account_id][region_name]
+        pipeline, _ = backend.create_pipeline(pipeline_from_properties(name, properties), tags)
+        # CodePipeline starts a new pipeline once, as soon as it is created.
+        caller = principals.caller.get()
+        executions.start(
+            backend,
+            name,
+            trigger={"triggerType": "CreatePipeline", "triggerDetail": caller.arn if caller else ""},
         )
         return cls(name, pipeline["version"])
 

@@ -33,10 +33,18 @@ log = logging.getLogger(__name__)
 
 
 class ActionFailed(Exception):
-    def __init__(self, message: str, *, command: str | None = None, log_tail: list[str] | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        command: str | None = None,
+        log_tail: list[str] | None = None,
+        detail: dict | None = None,
+    ):
         super().__init__(message)
         self.command = command
         self.log_tail = log_tail or []
+        self.detail = detail or {}
 
 
 class StopPipeline(Exception):
@@ -54,6 +62,9 @@ class ActionRecord:
     command: str | None = None
     log_tail: list[str] = field(default_factory=list)
     detail: dict = field(default_factory=dict)
+    inputs: dict[str, str] = field(default_factory=dict)  # artifact name -> object key in the artifact store
+    outputs: dict[str, str] = field(default_factory=dict)
+    bucket: str = ""
 
 
 @dataclass
@@ -104,7 +115,9 @@ class PipelineRunner:
         approval_handler: ApprovalHandler,
         reporter: Reporter | None = None,
         local_build_overrides: dict[str, str] | None = None,
+        run_name: str | None = None,
     ):
+        self.run_name = run_name
         self.session = session
         self.workdir = Path(workdir)
         self.endpoint_url = endpoint_url
@@ -119,7 +132,9 @@ class PipelineRunner:
     def run(self, pipeline_name: str) -> PipelineResult:
         started = time.monotonic()
         declaration = self._client("codepipeline").get_pipeline(name=pipeline_name)["pipeline"]
-        run_dir = self.workdir / pipeline_name
+        run_dir = (
+            self.workdir / pipeline_name / self.run_name if self.run_name else self.workdir / pipeline_name
+        )
         if run_dir.exists():
             shutil.rmtree(run_dir)
         run_dir.mkdir(parents=True)
@@ -177,13 +192,15 @@ class PipelineRunner:
             }
             handler = self._handler(type_id)
             step = _Step(role, execution, action_dir, inputs, outputs)
+            record.inputs, record.bucket = dict(inputs), execution.store.bucket
             record.detail = handler(action.get("configuration", {}), step) or {}
+            record.outputs = {name: execution.keys[name] for name in outputs if name in execution.keys}
             record.status = "Succeeded"
         except StopPipeline as stop:
             record.status, record.message = "Stopped", str(stop)
         except ActionFailed as exc:
             record.status, record.message = "Failed", str(exc)
-            record.command, record.log_tail = exc.command, exc.log_tail
+            record.command, record.log_tail, record.detail = exc.command, exc.log_tail, exc.detail
         except (DeployError, BuildspecError, sessions.Denied, sessions.RoleUnusable) as exc:
             record.status, record.message = "Failed", str(exc)
         except ClientError as exc:
@@ -268,7 +285,7 @@ class PipelineRunner:
             secondary_sources=sources,
             action_variables=action_vars,
             local_overrides=self.local_build_overrides,
-            log_dir=self.workdir / "logs",
+            log_dir=step.execution.run_dir / "logs",
             credentials=build_role.credentials,
             build_id=build_id,
         )
@@ -278,10 +295,16 @@ class PipelineRunner:
                 f"build {name} failed in phase {result.phase}: {result.message}",
                 command=result.command,
                 log_tail=result.log_tail,
+                detail={"project": name, "build_id": build_id, "log": str(result.log_path)},
             )
         for artifact_name, directory in step.outputs.items():
             step.produce(artifact_name, directory, build_role)
-        return {"project": name, "log": str(result.log_path), "artifact_files": result.artifact_files}
+        return {
+            "project": name,
+            "build_id": build_id,
+            "log": str(result.log_path),
+            "artifact_files": result.artifact_files,
+        }
 
     def _cloudformation(self, configuration: dict, step: _Step) -> dict:
         inputs = {name: step.consume(name, step.role) for name in step.inputs}

@@ -250,7 +250,8 @@ def statements(documents: Iterable[Mapping]) -> list[dict]:
 def _actions_pattern(patterns: tuple[str, ...]) -> re.Pattern:
     """One case-insensitive regex for a statement's whole action list (statements list hundreds of actions)."""
     return re.compile(
-        "|".join(f"(?:{fnmatch.translate(p.replace('[', '[[]'))})" for p in patterns), re.DOTALL | re.IGNORECASE
+        "|".join(f"(?:{fnmatch.translate(p.replace('[', '[[]'))})" for p in patterns),
+        re.DOTALL | re.IGNORECASE,
     )
 
 

@@ -89,8 +89,14 @@ def create_project(backend, name: str, description: str, provisioning: dict, tag
         {"Key": "SageMakerProjectName", "Value": name},
         {"Key": "SageMakerProjectId", "Value": project_id},
     ]
+    # The project exists (CreateInProgress) while its product is provisioned: the pipelines start on creation
+    # and may read its tags before provisioning ends.
+    project = Project(
+        name, project_id, arn, description or "", provisioning, None, "CreateInProgress", None, project_tags
+    )
+    projects[name] = project
     service_catalog = catalog.backend_for(backend.account_id, backend.region_name)
-    status, message, pp_id = "CreateCompleted", None, None
+    status, message = "CreateCompleted", None
     try:
         record = catalog.provision(
             service_catalog,
@@ -100,16 +106,13 @@ def create_project(backend, name: str, description: str, provisioning: dict, tag
             parameters,
             project_tags,
         )
-        pp_id = record["ProvisionedProductId"]
+        project.provisioned_product_id = record["ProvisionedProductId"]
         if record["Status"] != "SUCCEEDED":
             status = "CreateFailed"
             message = "; ".join(e["Description"] for e in record["RecordErrors"])
     except catalog.CatalogError as exc:
         status, message = "CreateFailed", str(exc)
-    project = Project(
-        name, project_id, arn, description or "", provisioning, pp_id, status, message, project_tags
-    )
-    projects[name] = project
+    project.status, project.status_message = status, message
     return project
 
 
