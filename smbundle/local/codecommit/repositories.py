@@ -2,7 +2,7 @@
 
 moto's CodeCommit knows only repository metadata. Here a repository created by CloudFormation keeps the seed
 zip it was created from (read from the embedded S3, as CodeCommit does at creation: a missing object fails the
-stack), and GetBranch/GetFolder/GetFile serve that content, so a client (the local pipeline runner) can check
+stack), and GetBranch/GetFolder/GetFile serve that content (ListRepositories lists them), so a client (the local pipeline runner) can check
 the branch out through the API, exactly as it would read any CodeCommit repository.
 """
 
@@ -170,6 +170,26 @@ def get_file(self: CodeCommitResponse) -> Any:
     )
 
 
+def list_repositories(self: CodeCommitResponse) -> Any:
+    repositories = sorted(
+        self.codecommit_backend.repositories.values(), key=lambda r: r.repository_metadata["repositoryName"]
+    )
+    order = self._get_param("order") or "ascending"
+    if order == "descending":
+        repositories.reverse()
+    return json.dumps(
+        {
+            "repositories": [
+                {
+                    "repositoryName": r.repository_metadata["repositoryName"],
+                    "repositoryId": r.repository_metadata["repositoryId"],
+                }
+                for r in repositories
+            ]
+        }
+    )
+
+
 def checkout(codecommit_client, repository_name: str, branch: str, target: Path) -> int:
     """Write a branch's files into ``target`` through the CodeCommit API; returns the number of files."""
     count = 0
@@ -201,5 +221,6 @@ def apply() -> None:
     CodeCommitResponse.get_branch = get_branch
     CodeCommitResponse.get_folder = get_folder
     CodeCommitResponse.get_file = get_file
+    CodeCommitResponse.list_repositories = list_repositories
     refresh_model_map()
     _applied = True

@@ -277,6 +277,10 @@ def search_provisioned_products(backend, body):
     return {"ProvisionedProducts": products, "TotalResultsCount": len(products)}
 
 
+def scan_provisioned_products(backend, body):
+    return {"ProvisionedProducts": [p.detail() for p in catalog.state(backend).provisioned.values()]}
+
+
 def describe_provisioned_product(backend, body):
     for provisioned in catalog.state(backend).provisioned.values():
         if provisioned.id == body.get("Id") or provisioned.name == body.get("Name"):
@@ -312,6 +316,7 @@ OPERATIONS = [
     provision_product,
     describe_record,
     search_provisioned_products,
+    scan_provisioned_products,
     describe_provisioned_product,
     terminate_provisioned_product,
 ]
