@@ -44,14 +44,17 @@ def generate_csv(rows: int = DEFAULT_ROWS, seed: int = 7) -> bytes:
 
 
 PUBLIC_SAMPLE_URL = "s3://sagemaker-sample-files/datasets/tabular/uci_abalone/abalone.csv"
+# The public bucket belongs to AWS, not to the project's account: it is readable there but not listed.
+PUBLIC_SAMPLE_OWNER = "111111111111"
 
 
-def serve_public_sample(account_id: str) -> None:
+def serve_public_sample() -> None:
     """Put the sample where AWS's public bucket keeps the abalone data (the build seed's default InputDataUrl),
-    so the seed runs against the embedded AWS as it runs against AWS. Kept if it is already there."""
+    in a bucket owned by another account, so the seed runs against the embedded AWS as it runs against AWS.
+    Kept if it is already there."""
     from moto.s3.models import s3_backends
 
-    backend = s3_backends[account_id]["aws"]
+    backend = s3_backends[PUBLIC_SAMPLE_OWNER]["aws"]
     bucket, _, key = PUBLIC_SAMPLE_URL[len("s3://") :].partition("/")
     if bucket not in backend.buckets:
         backend.create_bucket(bucket, "us-east-1")

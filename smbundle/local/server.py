@@ -27,7 +27,7 @@ def prepare_account(account_id: str = ACCOUNT_ID) -> dict[str, str]:
     """Create the roles of an account with SageMaker projects enabled, and serve AWS's public sample object the
     build seed reads by default; returns role name -> ARN (idempotent)."""
     apply_extensions()
-    sample_data.serve_public_sample(account_id)
+    sample_data.serve_public_sample()
     return roles.prepare(account_id)
 
 

@@ -90,6 +90,10 @@ def watch(
     deadline = time.monotonic() + timeout_seconds
     answered: set[str] = set()
     while True:
+        # The execution's status first: when it has ended, the action list read after it is complete.
+        execution = codepipeline.get_pipeline_execution(
+            pipelineName=pipeline, pipelineExecutionId=execution_id
+        )["pipelineExecution"]
         details = codepipeline.list_action_executions(
             pipelineName=pipeline, filter={"pipelineExecutionId": execution_id}
         )["actionExecutionDetails"]
@@ -110,9 +114,6 @@ def watch(
                 outcome.artifacts[artifact["name"]] = artifact["s3location"]
             if record.status == "InProgress" and record.provider == "Approval/Manual":
                 waiting = detail
-        execution = codepipeline.get_pipeline_execution(
-            pipelineName=pipeline, pipelineExecutionId=execution_id
-        )["pipelineExecution"]
         outcome.summary = execution.get("statusSummary")
         if execution["status"] != "InProgress":
             outcome.status = execution["status"]

@@ -42,15 +42,18 @@ def resource_tags(arn: str, region: str) -> dict[str, str] | None:
             stack = _stack(account, arn_region, arn)
             return dict(stack.tags) if stack else None
         if service == "s3" and "/" not in parts[5]:
-            bucket = s3_backends[account or _any_account()][PARTITION].get_bucket(parts[5])
-            return _tag_dict(
-                s3_backends[bucket.account_id][PARTITION].get_bucket_tagging(parts[5]).get("Tags")
-            )
+            bucket, backend = _bucket(parts[5])
+            return _tag_dict(backend.get_bucket_tagging(bucket.name).get("Tags")) if bucket else None
     return None
 
 
-def _any_account() -> str:
-    return next(iter(s3_backends.keys()), "123456789012")
+def _bucket(name: str):
+    """A bucket, wherever its account, and the backend of the account that owns it."""
+    for account in list(s3_backends.keys()):
+        with contextlib.suppress(Exception):
+            bucket = s3_backends[account][PARTITION].get_bucket(name)
+            return bucket, s3_backends[bucket.account_id][PARTITION]
+    return None, None
 
 
 def object_tags(arn: str) -> dict[str, str] | None:
@@ -58,15 +61,11 @@ def object_tags(arn: str) -> dict[str, str] | None:
     if not arn.startswith("arn:aws:s3:::") or "/" not in arn:
         return None
     bucket_name, _, key_name = arn[len("arn:aws:s3:::") :].partition("/")
-    for account in list(s3_backends.keys()):
-        backend = s3_backends[account][PARTITION]
-        with contextlib.suppress(Exception):
-            bucket = backend.get_bucket(bucket_name)
-            key = bucket.keys.get(key_name)
-            if key is None:
-                return None
-            return _tag_dict(backend.tagger.list_tags_for_resource(key.arn)["Tags"])
-    return None
+    bucket, backend = _bucket(bucket_name)
+    key = bucket.keys.get(key_name) if bucket else None
+    if key is None:
+        return None
+    return _tag_dict(backend.tagger.list_tags_for_resource(key.arn)["Tags"])
 
 
 def _stack(account: str, region: str, name_or_arn: str):
