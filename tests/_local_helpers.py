@@ -26,18 +26,49 @@ def model_artifact(features: int = 10) -> bytes:
     return buffer.getvalue()
 
 
-def deploy_endpoint(name: str, serverless: dict | None, session=None, endpoint_url=None) -> None:
+def tar_gz(members: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for member, data in members.items():
+            info = tarfile.TarInfo(member)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+# The registered container's environment for script mode (as the build seed's pipeline registers it).
+SCRIPT_MODE = {
+    "SAGEMAKER_PROGRAM": "inference.py",
+    "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
+    "SAGEMAKER_CONTAINER_LOG_LEVEL": "20",
+    "SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT": "text/csv",
+}
+
+
+def deploy_endpoint(
+    name: str,
+    serverless: dict | None,
+    session=None,
+    endpoint_url=None,
+    artifact: bytes | None = None,
+    environment: dict | None = None,
+) -> None:
+    """An endpoint serving a registered model package: the 10-feature test booster (algorithm mode) unless
+    ``artifact`` and the container ``environment`` say otherwise."""
     session = session or boto3.session.Session(region_name="us-east-1")
     s3 = session.client("s3", endpoint_url=endpoint_url)
     sagemaker = session.client("sagemaker", endpoint_url=endpoint_url)
     s3.create_bucket(Bucket="models")
-    s3.put_object(Bucket="models", Key=f"{name}/model.tar.gz", Body=model_artifact())
+    s3.put_object(Bucket="models", Key=f"{name}/model.tar.gz", Body=artifact or model_artifact())
     group = f"group-{name}"
     sagemaker.create_model_package_group(ModelPackageGroupName=group)
+    container = {"Image": "xgb", "ModelDataUrl": f"s3://models/{name}/model.tar.gz"}
+    if environment:
+        container["Environment"] = environment
     arn = sagemaker.create_model_package(
         ModelPackageGroupName=group,
         InferenceSpecification={
-            "Containers": [{"Image": "xgb", "ModelDataUrl": f"s3://models/{name}/model.tar.gz"}],
+            "Containers": [container],
             "SupportedContentTypes": ["text/csv"],
             "SupportedResponseMIMETypes": ["text/csv"],
         },
