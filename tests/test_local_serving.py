@@ -14,7 +14,10 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from smbundle.local import server
-from tests._local_helpers import SCRIPT_MODE, deploy_endpoint, model_artifact, tar_gz
+from smbundle.local.sagemaker import runtime
+from tests._local_helpers import SCRIPT_MODE, abalone_artifact, deploy_endpoint, model_artifact, tar_gz
+
+RECORD = "M,0.455,0.365,0.095,0.514,0.2245,0.101,0.15"
 
 # A serving script unrelated to abalone: the runtime must not know our model.
 DOUBLER = textwrap.dedent(
@@ -211,3 +214,60 @@ def test_the_script_can_come_from_an_s3_source_archive(embedded):
     )
     body, _ = invoke(embedded, "s3-code", '{"x": [1]}', "application/json")
     assert json.loads(body)["y"] == [4.0]
+
+
+@pytest.fixture(scope="module")
+def abalone(embedded, tmp_path_factory):
+    """The build seed's packaged model (preprocess, train, package), deployed serverless as the pipeline
+    registers it."""
+    artifact, _ = abalone_artifact(tmp_path_factory.mktemp("abalone"))
+    deploy_endpoint(
+        "abalone",
+        {"MemorySizeInMB": 2048, "MaxConcurrency": 20},
+        endpoint_url=embedded.url,
+        artifact=artifact,
+        environment=SCRIPT_MODE,
+    )
+    return "abalone"
+
+
+def test_a_raw_abalone_record_gets_a_number_of_rings(embedded, abalone):
+    body, content_type = invoke(embedded, abalone, RECORD)
+    assert content_type == "text/csv"
+    assert 3 < float(body) < 25
+    batch, _ = invoke(embedded, abalone, f"{RECORD}\nI,0.33,0.255,0.08,0.205,0.0895,0.0395,0.055\n")
+    assert len(batch.split()) == 2 and batch.split()[0] == body.strip()
+    state = runtime.runtime_for("123456789012", "us-east-1", abalone)
+    assert state.container.mode == "script"
+
+
+def test_a_missing_value_is_answered_with_the_training_imputation(embedded, abalone):
+    body, _ = invoke(
+        embedded,
+        abalone,
+        "M,0.455,,0.095,0.514,0.2245,0.101,0.15\n,0.455,0.365,0.095,0.514,0.2245,0.101,0.15",
+    )
+    assert all(3 < float(v) < 25 for v in body.split())
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (
+            "X,0.455,0.365,0.095,0.514,0.2245,0.101,0.15",
+            "line 1, column sex: 'X' is not a code the model knows (F, I, M)",
+        ),
+        (
+            f"{RECORD}\nM,0.455,big,0.095,0.514,0.2245,0.101,0.15",
+            "line 2, column diameter: 'big' is not a number",
+        ),
+        (f"{RECORD},15", "line 1: 9 values, expected 8"),
+    ],
+)
+def test_a_record_the_model_cannot_answer_is_a_model_error_naming_it(embedded, abalone, body, message):
+    response = model_error(embedded, abalone, body)
+    assert message in response["Error"]["Message"]
+    assert response["Error"]["Message"].startswith(
+        'Received server error (500) from primary with message "RecordError'
+    )
+    assert 3 < float(invoke(embedded, abalone, RECORD)[0]) < 25  # and the endpoint still serves
