@@ -21,6 +21,7 @@ Each container is loaded once per endpoint config (``load``); ``invoke`` is call
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import inspect
 import io
@@ -106,13 +107,17 @@ class AlgorithmModeModel:
 
 def _call(function, *arguments):
     """The toolkit's calling rule: a function with one more parameter also gets the request context."""
-    try:
-        count = len(inspect.signature(function).parameters)
-    except (TypeError, ValueError):
-        count = len(arguments)
-    if count == len(arguments) + 1:
+    if _takes_context(function, len(arguments)):
         return function(*arguments, None)
     return function(*arguments)
+
+
+@functools.lru_cache(maxsize=256)
+def _takes_context(function, count: int) -> bool:
+    try:
+        return len(inspect.signature(function).parameters) == count + 1
+    except (TypeError, ValueError):
+        return False
 
 
 class _XGBoostDefaults:

@@ -113,6 +113,9 @@ def model_fn(model_dir: str) -> AbaloneModel:
     booster = xgboost.Booster()
     with open(os.path.join(model_dir, MODEL_FILE), "rb") as handle:
         booster.load_model(bytearray(handle.read()))  # raw bytes: XGBoost detects the format itself
+    # One thread per prediction: the container already runs one model server worker per vCPU, and requests are
+    # small; OpenMP threads across workers would only contend (a single record is ~10x slower under load).
+    booster.set_param({"nthread": 1})
     with open(os.path.join(model_dir, PREPROCESSING_FILE)) as handle:
         preprocessing = json.load(handle)
     return AbaloneModel(booster, preprocessing)
