@@ -201,6 +201,23 @@ def test_a_container_that_cannot_serve_answers_every_request_with_the_reason(
         assert message in model_error(embedded, name, "1\n")["Error"]["Message"]
 
 
+@pytest.mark.parametrize(
+    ("name", "artifact", "message"),
+    [
+        ("not-a-tar", b"plain bytes", "is not a tar.gz archive"),
+        (
+            "bad-booster",
+            tar_gz({"xgboost-model": b"not a model"}),
+            "cannot load xgboost-model of s3://models/",
+        ),
+        ("escaping", tar_gz({"../x": b"1"}), "refusing archive member '../x'"),
+    ],
+)
+def test_model_data_the_container_cannot_load_is_a_model_error(embedded, name, artifact, message):
+    deploy_endpoint(name, None, endpoint_url=embedded.url, artifact=artifact)
+    assert message in model_error(embedded, name, "1,2\n")["Error"]["Message"]
+
+
 def test_the_script_can_come_from_an_s3_source_archive(embedded):
     s3 = boto3.session.Session(region_name="us-east-1").client("s3", endpoint_url=embedded.url)
     s3.create_bucket(Bucket="code")

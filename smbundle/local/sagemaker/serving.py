@@ -63,12 +63,15 @@ class Answer:
 
 def extract(archive: bytes, target: Path, source: str) -> None:
     """Extract a model or source archive as the platform does; members escaping ``target`` are refused."""
-    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        for member in tar.getmembers():
-            path = PurePosixPath(member.name)
-            if path.is_absolute() or ".." in path.parts or not (member.isfile() or member.isdir()):
-                raise ServingError(500, f"{source}: refusing archive member {member.name!r}")
-        tar.extractall(target, filter="data")  # members checked above, and the data filter
+    try:
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            for member in tar.getmembers():
+                path = PurePosixPath(member.name)
+                if path.is_absolute() or ".." in path.parts or not (member.isfile() or member.isdir()):
+                    raise ServingError(500, f"{source}: refusing archive member {member.name!r}")
+            tar.extractall(target, filter="data")  # members checked above, and the data filter
+    except tarfile.TarError as exc:
+        raise ServingError(500, f"{source} is not a tar.gz archive: {exc}") from None
 
 
 class AlgorithmModeModel:
@@ -189,8 +192,10 @@ class ScriptModeModel:
             try:
                 spec = importlib.util.spec_from_file_location(name, path)
                 module = importlib.util.module_from_spec(spec)
+                sys.modules[name] = module  # as an import does (pickle, dataclasses look the module up)
                 spec.loader.exec_module(module)
             except Exception as exc:
+                sys.modules.pop(name, None)
                 log.exception("importing %s failed", program)
                 raise ServingError(500, f"importing {program} failed: {type(exc).__name__}: {exc}") from None
             finally:
@@ -251,7 +256,12 @@ def load(model_data_url: str, environment: dict, fetch) -> Container:
     extract(archive, model_dir, model_data_url)
     program = (environment.get("SAGEMAKER_PROGRAM") or "").strip()
     if not program:
-        return Container(AlgorithmModeModel(model_dir, model_data_url), workdir, "algorithm")
+        try:
+            return Container(AlgorithmModeModel(model_dir, model_data_url), workdir, "algorithm")
+        except ServingError:
+            raise
+        except Exception as exc:  # xgboost cannot read the file
+            raise ServingError(500, f"cannot load xgboost-model of {model_data_url}: {exc}") from None
     code_dir = _submit_directory(
         environment.get("SAGEMAKER_SUBMIT_DIRECTORY") or "", model_dir, workdir, fetch
     )

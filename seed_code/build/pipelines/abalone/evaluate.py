@@ -51,6 +51,7 @@ def load_serving_module(model_dir: Path, program: str):
     sys.path.insert(0, str(path.parent))  # as the container: the code directory is importable
     spec = importlib.util.spec_from_file_location(Path(program).stem, path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # as the container imports it
     spec.loader.exec_module(module)
     return module
 
