@@ -173,9 +173,13 @@ def print_digest(summary: dict, summary_path: Path) -> None:
     prod = (summary.get("prod") or {}).get("DescribeEndpointConfig", {})
     results = summary.get("test_results") or {}
     print()
+    mse = (
+        ((summary["model_package"].get("metrics") or {}).get("regression_metrics") or {}).get("mse") or {}
+    ).get("value")
     print(
         f"model package:  {summary['model_package']['ModelPackageArn']} "
         f"({summary['model_package']['ModelApprovalStatus']})"
+        + (f", test MSE {mse:.4f}" if mse is not None else "")
     )
     if staging:
         serverless = staging["ProductionVariants"][0].get("CurrentServerlessConfig")
@@ -197,6 +201,14 @@ def print_digest(summary: dict, summary_path: Path) -> None:
             f"{results.get('invocations')} invocations, {results.get('errors')} errors, "
             f"{results.get('throttles')} throttles, p50 {latency.get('p50')} ms, p99 {latency.get('p99')} ms"
         )
+        replay = results.get("replay") or {}
+        if "measured_mse" in replay:
+            print(
+                f"replay:         {replay['status']}, the endpoint's MSE {replay['measured_mse']:.4f} on "
+                f"{replay['rows']} held-out raw records (registered {replay['registered_mse']:.4f})"
+            )
+        elif replay:
+            print(f"replay:         {replay.get('status')}: {replay.get('reason')}")
     estimate = summary.get("cost_estimate") or {}
     if "recommendation" in estimate:
         print(

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import tarfile
+from pathlib import Path
 
 import boto3
 import numpy as np
 import xgboost
+
+from smbundle.local.sample_data import generate_csv
+
+REPO = Path(__file__).resolve().parents[1]
 
 ROLE = "arn:aws:iam::123456789012:role/service-role/AmazonSageMakerServiceCatalogProductsExecutionRole"
 
@@ -26,18 +32,76 @@ def model_artifact(features: int = 10) -> bytes:
     return buffer.getvalue()
 
 
-def deploy_endpoint(name: str, serverless: dict | None, session=None, endpoint_url=None) -> None:
+def tar_gz(members: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for member, data in members.items():
+            info = tarfile.TarInfo(member)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def load_seed_module(relative: str, name: str):
+    """A seed repository's script, imported by path (the seeds are not packages of this repository)."""
+    spec = importlib.util.spec_from_file_location(name, REPO / "seed_code" / relative)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def abalone_artifact(workdir: Path, rows: int = 1500) -> tuple[bytes, Path]:
+    """The build seed's serving artifact, made as its pipeline makes it (preprocess, train, package), from the
+    synthetic abalone sample; returns model.tar.gz and the preprocess output directory (raw test records)."""
+    preprocess = load_seed_module("build/pipelines/abalone/preprocess.py", "seed_preprocess")
+    package = load_seed_module("build/pipelines/abalone/package.py", "seed_package")
+    (workdir / "data").mkdir(parents=True)
+    (workdir / "data" / "abalone.data").write_bytes(generate_csv(rows))
+    preprocess.main(["--input-dir", str(workdir / "data"), "--output-dir", str(workdir / "out")])
+    train = np.loadtxt(workdir / "out" / "train" / "train.csv", delimiter=",")
+    params = {"objective": "reg:squarederror", "max_depth": 5, "eta": 0.2, "min_child_weight": 6}
+    booster = xgboost.train(params, xgboost.DMatrix(train[:, 1:], label=train[:, 0]), 50)
+    archive = package.package(
+        bytes(booster.save_raw("ubj")),
+        (workdir / "out" / "preprocessing" / "preprocessing.json").read_bytes(),
+        (REPO / "seed_code" / "build" / "pipelines" / "abalone" / "inference.py").read_bytes(),
+    )
+    return archive, workdir / "out"
+
+
+# The registered container's environment for script mode (as the build seed's pipeline registers it).
+SCRIPT_MODE = {
+    "SAGEMAKER_PROGRAM": "inference.py",
+    "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
+    "SAGEMAKER_CONTAINER_LOG_LEVEL": "20",
+    "SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT": "text/csv",
+}
+
+
+def deploy_endpoint(
+    name: str,
+    serverless: dict | None,
+    session=None,
+    endpoint_url=None,
+    artifact: bytes | None = None,
+    environment: dict | None = None,
+) -> None:
+    """An endpoint serving a registered model package: the 10-feature test booster (algorithm mode) unless
+    ``artifact`` and the container ``environment`` say otherwise."""
     session = session or boto3.session.Session(region_name="us-east-1")
     s3 = session.client("s3", endpoint_url=endpoint_url)
     sagemaker = session.client("sagemaker", endpoint_url=endpoint_url)
     s3.create_bucket(Bucket="models")
-    s3.put_object(Bucket="models", Key=f"{name}/model.tar.gz", Body=model_artifact())
+    s3.put_object(Bucket="models", Key=f"{name}/model.tar.gz", Body=artifact or model_artifact())
     group = f"group-{name}"
     sagemaker.create_model_package_group(ModelPackageGroupName=group)
+    container = {"Image": "xgb", "ModelDataUrl": f"s3://models/{name}/model.tar.gz"}
+    if environment:
+        container["Environment"] = environment
     arn = sagemaker.create_model_package(
         ModelPackageGroupName=group,
         InferenceSpecification={
-            "Containers": [{"Image": "xgb", "ModelDataUrl": f"s3://models/{name}/model.tar.gz"}],
+            "Containers": [container],
             "SupportedContentTypes": ["text/csv"],
             "SupportedResponseMIMETypes": ["text/csv"],
         },

@@ -86,9 +86,35 @@ def test_staging_test_really_invoked_the_model(happy):
     results = happy[0]["test_results"]
     assert results["passed"] is True
     assert results["invocations"] > 100 and results["errors"] == 0
-    assert results["replay"]["passed"] is True
-    assert results["replay"]["measured_mse"] == pytest.approx(results["replay"]["registered_mse"], rel=1e-3)
+    assert results["replay"]["status"] == "passed"
+    # The endpoint answers the held-out raw records with exactly the MSE the build registered.
+    assert results["replay"]["measured_mse"] == pytest.approx(results["replay"]["registered_mse"], rel=1e-9)
+    assert (
+        results["replay"]["registered_mse"]
+        == happy[0]["model_package"]["metrics"]["regression_metrics"]["mse"]["value"]
+    )
     assert results["load"]["succeeded"] == results["load"]["requests"]
+
+
+def test_staging_answers_raw_abalone_records(embedded, happy):
+    runtime = embedded.client("sagemaker-runtime")
+    answer = runtime.invoke_endpoint(
+        EndpointName="happy-path-staging",
+        ContentType="text/csv",
+        Body="M,0.455,0.365,0.095,0.514,0.2245,0.101,0.15\nI,0.33,,0.08,0.205,0.0895,0.0395,0.055\n",
+    )
+    assert answer["ContentType"] == "text/csv"
+    rings = [float(v) for v in answer["Body"].read().split()]
+    assert len(rings) == 2 and all(2 < r < 25 for r in rings)
+    with pytest.raises(runtime.exceptions.ModelError) as error:
+        runtime.invoke_endpoint(
+            EndpointName="happy-path-staging",
+            ContentType="text/csv",
+            Body="U,0.455,0.365,0.095,0.514,0.2245,0.101,0.15",
+        )
+    assert (
+        "column sex: 'U' is not a code the model knows (F, I, M)" in error.value.response["Error"]["Message"]
+    )
 
 
 def test_progress_reports_every_action_start_and_end(happy):
@@ -192,9 +218,11 @@ def test_rejecting_the_newest_approved_package_rolls_staging_back(embedded, happ
     sagemaker = embedded.client("sagemaker")
     first = summary["model_package"]["ModelPackageArn"]
     described = sagemaker.describe_model_package(ModelPackageName=first)
-    second = sagemaker.create_model_package(
+    second = sagemaker.create_model_package(  # a second registration, with what the build attaches
         ModelPackageGroupName=described["ModelPackageGroupName"],
         InferenceSpecification=described["InferenceSpecification"],
+        ModelMetrics=described["ModelMetrics"],
+        CustomerMetadataProperties=described["CustomerMetadataProperties"],
         ModelApprovalStatus="PendingManualApproval",
     )["ModelPackageArn"]
     options = LocalRunOptions(

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import boto3
 
+from smbundle.local.sample_data import generate_csv
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -39,11 +41,20 @@ def test_local_aws_serves_until_sigterm_and_run_local_uses_it(tmp_path):
             == "/service-role/"
         )
 
+        # A stand-in for the UCI file as published (the real one cannot be fetched here): 4,177 rows, 9 columns,
+        # no header.
+        data = tmp_path / "abalone.data"
+        data.write_bytes(generate_csv(seed=11))
+        lines = data.read_text().splitlines()
+        assert len(lines) == 4177 and {len(line.split(",")) for line in lines} == {9}
+        assert lines[0].split(",")[0] in ("M", "F", "I")  # a record, not a header
         summary = tmp_path / "summary.json"
         run = subprocess.run(
             [
                 sys.executable,
                 str(REPO / "scripts" / "run_local.py"),
+                "--input-data",
+                str(data),
                 "--project-name",
                 "cli-demo",
                 "--workdir",
@@ -73,6 +84,19 @@ def test_local_aws_serves_until_sigterm_and_run_local_uses_it(tmp_path):
             EndpointName="cli-demo-staging"
         )  # still there: the server runs on
         assert endpoint["ProductionVariants"][0]["CurrentServerlessConfig"]["MaxConcurrency"] == 20
+        assert result["project"]["input_data"] == str(data)
+        assert (
+            result["model_package"]["metrics"]["regression_metrics"]["mse"]["value"] < 6.0
+        )  # the default gate
+        assert result["test_results"]["replay"]["status"] == "passed"
+        # What `aws sagemaker-runtime invoke-endpoint --content-type text/csv --body 'M,0.455,...'` sends.
+        runtime = boto3.session.Session(region_name="us-east-1").client("sagemaker-runtime", endpoint_url=url)
+        answer = runtime.invoke_endpoint(
+            EndpointName="cli-demo-staging",
+            ContentType="text/csv",
+            Body=b"M,0.455,0.365,0.095,0.514,0.2245,0.101,0.15",
+        )
+        assert 2 < float(answer["Body"].read()) < 25
     finally:
         server.send_signal(signal.SIGTERM)
         assert server.wait(timeout=20) == 0

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import csv
+import io
 import random
 import sys
+import tarfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -58,3 +61,51 @@ def abalone_csv(tmp_path) -> Path:
     with path.open("w", newline="") as handle:
         csv.writer(handle).writerows(abalone_like_rows(1200))
     return path
+
+
+def _train_like_the_pipeline(train: np.ndarray, model_dir: Path) -> Path:
+    import xgboost
+    from pipelines.abalone.pipeline import HYPERPARAMETERS
+
+    params = {k: v for k, v in HYPERPARAMETERS.items() if k != "num_round"}
+    booster = xgboost.train(
+        params, xgboost.DMatrix(train[:, 1:], label=train[:, 0]), num_boost_round=HYPERPARAMETERS["num_round"]
+    )
+    model_dir.mkdir(parents=True)
+    raw = bytes(booster.save_raw("ubj"))
+    with tarfile.open(model_dir / "model.tar.gz", "w:gz") as tar:  # as the training job writes it
+        info = tarfile.TarInfo("xgboost-model")
+        info.size = len(raw)
+        tar.addfile(info, io.BytesIO(raw))
+    return model_dir
+
+
+@pytest.fixture
+def build_model():
+    """preprocess -> train -> package, as the pipeline runs them; returns (output dir, packaged model dir)."""
+    from pipelines.abalone import package, preprocess
+
+    def build(abalone_csv: Path, tmp_path: Path, code_dir: Path | None = None, shuffle_labels: bool = False):
+        out = tmp_path / "out"
+        preprocess.main(["--input-dir", str(abalone_csv.parent), "--output-dir", str(out)])
+        train = np.loadtxt(out / "train" / "train.csv", delimiter=",")
+        if shuffle_labels:
+            np.random.default_rng(0).shuffle(train[:, 0])  # labels no longer match the features
+        model_dir = _train_like_the_pipeline(train, tmp_path / "model")
+        packaged = tmp_path / "packaged"
+        code_dir = code_dir or Path(package.__file__).parent
+        package.main(
+            [
+                "--model-dir",
+                str(model_dir),
+                "--preprocessing-dir",
+                str(out / "preprocessing"),
+                "--code-dir",
+                str(code_dir),
+                "--output-dir",
+                str(packaged),
+            ]
+        )
+        return out, packaged
+
+    return build

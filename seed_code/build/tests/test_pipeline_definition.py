@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import logging
+import shutil
+from pathlib import Path
 
 import boto3
 import pytest
 from moto import mock_aws
 from pipelines import cli
+from pipelines.abalone import preprocess
 
 ROLE = "arn:aws:iam::123456789012:role/service-role/AmazonSageMakerServiceCatalogProductsExecutionRole"
 ARGS = [
@@ -49,6 +53,7 @@ def test_steps_and_parameters(definition):
     assert [s["Name"] for s in definition["Steps"]] == [
         "PreprocessAbaloneData",
         "TrainAbaloneModel",
+        "PackageAbaloneModel",
         "EvaluateAbaloneModel",
         "CheckMseAbaloneEvaluation",
     ]
@@ -75,7 +80,7 @@ def test_training_uses_the_builtin_xgboost_with_squared_error(definition):
 
 
 def test_processing_steps_pass_every_directory_explicitly(definition):
-    for name in ("PreprocessAbaloneData", "EvaluateAbaloneModel"):
+    for name in ("PreprocessAbaloneData", "PackageAbaloneModel", "EvaluateAbaloneModel"):
         arguments = step(definition, name)["Arguments"]
         container_arguments = arguments["AppSpecification"]["ContainerArguments"]
         local_paths = [
@@ -98,7 +103,10 @@ def test_condition_register_and_fail_branches(definition):
     register = step(definition, "RegisterAbaloneModel-RegisterModel")["Arguments"]
     assert register["ModelPackageGroupName"] == "demo-p-abc"
     assert register["InferenceSpecification"]["SupportedContentTypes"] == ["text/csv"]
-    assert register["InferenceSpecification"]["SupportedResponseMIMETypes"] == ["text/csv"]
+    assert register["InferenceSpecification"]["SupportedResponseMIMETypes"] == [
+        "text/csv",
+        "application/json",
+    ]
     assert register["ModelApprovalStatus"] == {"Get": "Parameters.ModelApprovalStatus"}
     assert "evaluation.json" in json.dumps(register["ModelMetrics"]["ModelQuality"]["Statistics"])
     assert "test.csv" in json.dumps(register["CustomerMetadataProperties"]["TestDataS3Uri"])
@@ -110,3 +118,58 @@ def test_missing_settings_are_one_clear_error(capsys):
     assert cli.get_pipeline_definition(["--project-name", "demo"]) == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: missing --project-id, --role-arn, --default-bucket")
+
+
+def test_registered_model_is_the_packaged_artifact_served_in_script_mode(definition):
+    register = step(definition, "RegisterAbaloneModel-RegisterModel")["Arguments"]
+    (container,) = register["InferenceSpecification"]["Containers"]
+    assert "sagemaker-xgboost:3.0-5" in container["Image"]  # the framework image serves script mode
+    assert container["Environment"] == {
+        "SAGEMAKER_PROGRAM": "inference.py",
+        "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
+        "SAGEMAKER_CONTAINER_LOG_LEVEL": "20",
+        "SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT": "text/csv",
+        "SAGEMAKER_REGION": "us-east-1",
+    }
+    packaged = {"Get": "Steps.PackageAbaloneModel.ProcessingOutputConfig.Outputs['model'].S3Output.S3Uri"}
+    assert container["ModelDataUrl"] == {"Std:Join": {"On": "/", "Values": [packaged, "model.tar.gz"]}}
+    evaluation_inputs = step(definition, "EvaluateAbaloneModel")["Arguments"]["ProcessingInputs"]
+    assert packaged in [i["S3Input"]["S3Uri"] for i in evaluation_inputs]  # what is evaluated is registered
+
+
+def test_package_step_gets_the_model_the_preprocessing_and_the_serving_script(definition):
+    inputs = {
+        i["S3Input"]["LocalPath"]: i["S3Input"]["S3Uri"]
+        for i in step(definition, "PackageAbaloneModel")["Arguments"]["ProcessingInputs"]
+    }
+    assert inputs["/opt/ml/processing/model"] == {
+        "Get": "Steps.TrainAbaloneModel.ModelArtifacts.S3ModelArtifacts"
+    }
+    assert "Outputs['preprocessing']" in inputs["/opt/ml/processing/preprocessing"]["Get"]
+    assert inputs["/opt/ml/processing/serving-code"].endswith("/inference.py")
+
+
+def test_preprocess_in_the_container_layout_reads_only_its_data(definition, abalone_csv, tmp_path, caplog):
+    """Lay out /opt/ml/processing as the definition mounts it (the script itself under input/code) and run it
+    with the definition's own arguments: only the data input's files are read."""
+    arguments = step(definition, "PreprocessAbaloneData")["Arguments"]
+    root = tmp_path / "container"
+
+    def local(path: str) -> Path:
+        return root / path.removeprefix("/opt/ml/")
+
+    for item in arguments["ProcessingInputs"]:
+        target = local(item["S3Input"]["LocalPath"])
+        target.mkdir(parents=True)
+        source = Path(preprocess.__file__) if item["InputName"] == "code" else abalone_csv
+        shutil.copy(source, target / source.name)
+    container_arguments = [
+        str(local(a)) if a.startswith("/opt/ml/") else a
+        for a in arguments["AppSpecification"]["ContainerArguments"]
+    ]
+    with caplog.at_level(logging.INFO, logger="preprocess"):
+        preprocess.main(container_arguments)
+    assert "read 1200 rows from 1 file(s); 1200 usable" in caplog.text
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    for item in arguments["ProcessingOutputConfig"]["Outputs"]:
+        assert any(local(item["S3Output"]["LocalPath"]).iterdir()), item["OutputName"]

@@ -3,10 +3,15 @@
 
 Phases:
   1. wait (bounded) until the endpoint is InService;
-  2. functional: the shipped sample rows (test/sample-payload.csv, in the model's feature order), one request
-     each; every answer must be a finite number in a plausible range;
-  3. replay: when the model package records its held-out test split (CustomerMetadataProperties TestDataS3Uri),
-     replay those rows and check that the measured MSE agrees with the registered one within --mse-tolerance;
+  2. functional: the shipped sample records (test/sample-payload.csv: raw abalone records as a client has them,
+     sex and 7 measurements, no label), one request each; every answer must be one finite number of rings in a
+     plausible range;
+  3. replay: the model package's held-out test split (CustomerMetadataProperties TestDataS3Uri: raw records, the
+     label last) is sent without its label, in batches, and the MSE the endpoint answers with must agree with the
+     registered test MSE (ModelMetrics ModelQuality Statistics) within --mse-tolerance. When there is nothing to
+     replay (no package name, no TestDataS3Uri, no statistics) the replay is "skipped" with the reason, in the
+     results and on the PASSED/FAILED line, and the test FAILS unless --allow-replay-skip true
+     (ALLOW_REPLAY_SKIP in test/buildspec.yml) says the project accepts a staging test without replay;
   4. load (optional, --rate-per-minute and --duration-s): paced, concurrency-bounded invocations, counting
      successes, errors and throttles (ThrottlingException: retried with backoff up to --max-throttle-retries).
 
@@ -178,51 +183,113 @@ def functional_phase(invoker: Invoker, rows: list[list[str]]) -> dict:
     return {"rows": len(rows), "failures": failures, "passed": not failures}
 
 
-def registered_test_split(sagemaker, s3, package_arn: str) -> tuple[list[list[str]], float] | None:
-    """The held-out rows (label first) and the registered MSE, when the package records them."""
+class NothingToReplay(Exception):
+    """Why the replay is skipped (the model package does not say what to replay)."""
+
+
+def registered_test_split(sagemaker, s3, package_arn: str | None) -> tuple[list[list[str]], float]:
+    """The held-out raw records (label last) and the registered test MSE of the package.
+
+    Raises NothingToReplay when the package does not record them, TestFailure when they cannot be read.
+    """
+    if not package_arn:
+        raise NothingToReplay("the build config names no model package (ModelPackageName)")
     package = sagemaker.describe_model_package(ModelPackageName=package_arn)
     uri = (package.get("CustomerMetadataProperties") or {}).get("TestDataS3Uri")
     statistics_uri = (
         ((package.get("ModelMetrics") or {}).get("ModelQuality") or {}).get("Statistics") or {}
     ).get("S3Uri")
-    if not uri or not statistics_uri:
-        return None
+    if not uri:
+        raise NothingToReplay(
+            f"model package {package_arn} records no held-out test split (CustomerMetadataProperties TestDataS3Uri)"
+        )
+    if not statistics_uri:
+        raise NothingToReplay(
+            f"model package {package_arn} has no registered metrics (ModelMetrics ModelQuality Statistics)"
+        )
     rows = read_rows(_read_s3(s3, uri).decode())
-    report = json.loads(_read_s3(s3, statistics_uri))
-    return rows, float(report["regression_metrics"]["mse"]["value"])
+    if not rows:
+        raise TestFailure(f"the held-out test split {uri} holds no records")
+    try:
+        registered_mse = float(json.loads(_read_s3(s3, statistics_uri))["regression_metrics"]["mse"]["value"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise TestFailure(f"{statistics_uri} has no regression_metrics.mse.value: {exc}") from None
+    return rows, registered_mse
 
 
 def _read_s3(s3, uri: str) -> bytes:
     bucket, _, key = uri[len("s3://") :].partition("/")
-    return s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    try:
+        return s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    except ClientError as exc:
+        raise TestFailure(f"cannot read {uri}: {exc.response['Error'].get('Message', exc)}") from None
 
 
 def replay_phase(invoker: Invoker, rows: list[list[str]], registered_mse: float, tolerance: float) -> dict:
-    labels = [float(row[0]) for row in rows]
-    features = [row[1:] for row in rows]
+    """Send the held-out records without their label (the last column); compare the MSE with the registered one."""
+    try:
+        labels = [float(row[-1]) for row in rows]
+    except ValueError as exc:
+        return {"status": "failed", "rows": len(rows), "reason": f"a label is not a number: {exc}"}
+    records = [row[:-1] for row in rows]
     predictions: list[float] = []
-    batch = max(1, int(MAX_PAYLOAD_BYTES * 0.5 / max(1, len(to_payload(features[:1])))))
-    for start in range(0, len(features), batch):
-        body = invoker.invoke(to_payload(features[start : start + batch]))
+    batch = max(1, int(MAX_PAYLOAD_BYTES * 0.5 / max(1, len(to_payload(records[:1])))))
+    for start in range(0, len(records), batch):
+        body = invoker.invoke(to_payload(records[start : start + batch]))
         if body is None:
-            return {"rows": len(rows), "passed": False, "reason": "a replay request failed"}
+            return {"status": "failed", "rows": len(rows), "reason": "a replay request failed"}
         predictions.extend(parse_predictions(body))
     if len(predictions) != len(labels):
         return {
+            "status": "failed",
             "rows": len(rows),
-            "passed": False,
-            "reason": f"{len(predictions)} answers for {len(labels)} rows",
+            "reason": f"{len(predictions)} answers for {len(labels)} records",
         }
     measured = statistics.fmean((p - y) ** 2 for p, y in zip(predictions, labels, strict=True))
     difference = abs(measured - registered_mse) / max(registered_mse, 1e-9)
-    return {
+    passed = difference <= tolerance
+    result = {
+        "status": "passed" if passed else "failed",
         "rows": len(rows),
         "measured_mse": measured,
         "registered_mse": registered_mse,
         "relative_difference": difference,
         "tolerance": tolerance,
-        "passed": difference <= tolerance,
     }
+    if not passed:
+        result["reason"] = (
+            f"the endpoint's MSE {measured:.4f} differs from the registered {registered_mse:.4f} by "
+            f"{difference:.1%} (tolerance {tolerance:.0%})"
+        )
+    return result
+
+
+def replay(invoker: Invoker, sagemaker, s3, package_arn: str | None, args) -> dict:
+    try:
+        rows, registered_mse = registered_test_split(sagemaker, s3, package_arn)
+    except NothingToReplay as reason:
+        return {"status": "skipped", "reason": str(reason), "allowed": args.allow_replay_skip}
+    except TestFailure as exc:
+        return {"status": "failed", "reason": str(exc)}
+    except ClientError as exc:
+        return {
+            "status": "failed",
+            "reason": f"cannot describe {package_arn}: {exc.response['Error'].get('Message')}",
+        }
+    return replay_phase(invoker, rows, registered_mse, args.mse_tolerance)
+
+
+def replay_summary(replay_result: dict) -> str:
+    status = replay_result["status"]
+    if status == "skipped":
+        allowed = "allowed by ALLOW_REPLAY_SKIP" if replay_result["allowed"] else "not allowed"
+        return f"replay skipped ({allowed}): {replay_result['reason']}"
+    if "measured_mse" in replay_result:
+        return (
+            f"replay {status}: MSE {replay_result['measured_mse']:.4f} on {replay_result['rows']} held-out records, "
+            f"registered {replay_result['registered_mse']:.4f}"
+        )
+    return f"replay {status}: {replay_result['reason']}"
 
 
 def load_phase(
@@ -284,12 +351,7 @@ def run(args) -> dict:
     functional = functional_phase(invoker, sample_rows)
     first_request_ms = round(invoker.latencies_ms[0], 2) if invoker.latencies_ms else None
 
-    replay = {"skipped": "the model package records no held-out test split (TestDataS3Uri)"}
-    package_arn = parameters.get("ModelPackageName")
-    if package_arn:
-        split = registered_test_split(sagemaker, session.client("s3"), package_arn)
-        if split:
-            replay = replay_phase(invoker, split[0], split[1], args.mse_tolerance)
+    replay_result = replay(invoker, sagemaker, session.client("s3"), parameters.get("ModelPackageName"), args)
 
     load = None
     if args.rate_per_minute and args.duration_s:
@@ -300,7 +362,8 @@ def run(args) -> dict:
     p99 = percentile(latencies, 0.99)
     checks = {
         "functional": functional["passed"],
-        "replay": replay.get("passed", True),
+        "replay": replay_result["status"] == "passed"
+        or (replay_result["status"] == "skipped" and args.allow_replay_skip),
         "error_rate": error_rate <= args.max_error_rate,
         "p99": args.max_p99_ms is None or (p99 is not None and p99 <= args.max_p99_ms),
     }
@@ -322,13 +385,19 @@ def run(args) -> dict:
         "throughput_per_min": load["throughput_per_min"] if load else None,
         "first_request_ms": first_request_ms,
         "functional": functional,
-        "replay": replay,
+        "replay": replay_result,
         "load": load,
         "error_samples": invoker.error_messages,
         "thresholds": {"max_error_rate": args.max_error_rate, "max_p99_ms": args.max_p99_ms},
         "checks": checks,
         "passed": all(checks.values()),
     }
+
+
+def _boolean(value: str) -> bool:
+    if str(value).strip().lower() in ("true", "false"):
+        return str(value).strip().lower() == "true"
+    raise argparse.ArgumentTypeError(f"{value!r} is neither true nor false")
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -354,6 +423,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--max-throttle-retries", type=int, default=6)
     parser.add_argument("--max-error-rate", type=float, default=0.0)
     parser.add_argument("--max-p99-ms", type=float)
+    parser.add_argument(
+        "--allow-replay-skip",
+        type=_boolean,
+        default=os.environ.get("ALLOW_REPLAY_SKIP", "false"),
+        help='"true": a model package without a test split to replay may pass (default "false", env ALLOW_REPLAY_SKIP)',
+    )
     parser.add_argument(
         "--mse-tolerance",
         type=float,
@@ -381,11 +456,18 @@ def main(argv=None) -> int:
     print(
         f"{results['endpoint_name']}: {'PASSED' if results['passed'] else 'FAILED'} "
         f"{results['invocations']} invocations, {results['errors']} errors, {results['throttles']} throttles, "
-        f"p50 {latency['p50']} ms, p99 {latency['p99']} ms, first request {results['first_request_ms']} ms"
+        f"p50 {latency['p50']} ms, p99 {latency['p99']} ms, first request {results['first_request_ms']} ms; "
+        f"{replay_summary(results['replay'])}"
     )
     if not results["passed"]:
         failed = [name for name, ok in results["checks"].items() if not ok]
         print(f"error: staging test failed checks: {', '.join(failed)}", file=sys.stderr)
+        if results["replay"]["status"] == "skipped" and not results["replay"]["allowed"]:
+            print(
+                "error: nothing was replayed; register the model with its test split and metrics (the build "
+                'seed does), or set ALLOW_REPLAY_SKIP: "true" in test/buildspec.yml to accept that',
+                file=sys.stderr,
+            )
         return 1
     return 0
 

@@ -9,6 +9,7 @@ import threading
 from pathlib import Path
 
 import pytest
+import yaml
 from botocore.exceptions import ClientError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -61,6 +62,8 @@ class FakeS3:
         self.objects = objects
 
     def get_object(self, Bucket, Key):
+        if f"s3://{Bucket}/{Key}" not in self.objects:
+            raise ClientError({"Error": {"Code": "NoSuchKey", "Message": "no such key"}}, "GetObject")
         return {"Body": io.BytesIO(self.objects[f"s3://{Bucket}/{Key}"])}
 
 
@@ -107,6 +110,29 @@ def endpoint(monkeypatch, tmp_path):
     return configure
 
 
+SKIP_ALLOWED = (
+    "--allow-replay-skip",
+    "true",
+)  # for tests of the other phases (their fake package has no split)
+
+RAW_SPLIT = (  # held-out records as the build seed writes them: sex, 7 measurements, the label (rings) last
+    b"M,0.455,0.365,0.095,0.514,0.2245,0.101,0.15,15\nF,0.53,0.42,0.135,0.677,0.2565,0.1415,0.21,9\n"
+)
+PACKAGE_WITH_SPLIT = {
+    "CustomerMetadataProperties": {"TestDataS3Uri": "s3://b/test/test.csv"},
+    "ModelMetrics": {"ModelQuality": {"Statistics": {"S3Uri": "s3://b/evaluation.json"}}},
+}
+
+
+def split_objects(registered_mse: float) -> dict:
+    return {
+        "s3://b/test/test.csv": RAW_SPLIT,
+        "s3://b/evaluation.json": json.dumps(
+            {"regression_metrics": {"mse": {"value": registered_mse}}}
+        ).encode(),
+    }
+
+
 def run(endpoint, *extra):
     code = staging_test.main(
         [
@@ -125,24 +151,25 @@ def answer_per_row(value="9.5"):
     return lambda call, body: "\n".join(value for _ in body.strip().splitlines())
 
 
-def test_functional_phase_really_invokes_every_sample_row(endpoint):
+def test_functional_phase_sends_every_sample_record_raw(endpoint):
     runtime = endpoint(answer_per_row())
-    code, results = run(endpoint)
+    code, results = run(endpoint, *SKIP_ALLOWED)
     rows = (REPO / "test" / "sample-payload.csv").read_text().strip().splitlines()
     assert code == 0
     assert runtime.calls == len(rows) == results["invocations"]
     assert [p.strip() for p in runtime.payloads] == rows
+    assert all(len(row.split(",")) == 8 for row in rows)  # sex and 7 measurements: a record without its label
+    assert rows[0].split(",")[0] in ("F", "I", "M")
     assert results["passed"] is True
     assert results["endpoint_name"] == "demo-staging"
     assert results["memory_size_mb"] == 2048 and results["max_concurrency"] == 20
     assert set(results["latency_ms"]) >= {"p50", "p95", "p99", "max"}
     assert results["first_request_ms"] is not None
-    assert results["replay"]["skipped"]
 
 
 def test_implausible_answer_fails_the_test(endpoint):
     endpoint(lambda call, body: "nan" if call == 3 else "9.0")
-    code, results = run(endpoint)
+    code, results = run(endpoint, *SKIP_ALLOWED)
     assert code == 1
     assert results["passed"] is False
     assert "row 2: prediction nan outside the plausible range" in results["functional"]["failures"][0]
@@ -150,14 +177,14 @@ def test_implausible_answer_fails_the_test(endpoint):
 
 def test_errors_fail_the_test_unless_allowed(endpoint):
     endpoint(lambda call, body: "ModelError" + "Exception" if call == 2 else "9.0")
-    code, results = run(endpoint)
+    code, results = run(endpoint, *SKIP_ALLOWED)
     assert (code, results["errors"]) == (1, 1)
     assert results["checks"]["error_rate"] is False
 
 
 def test_throttles_are_counted_and_retried(endpoint):
     endpoint(lambda call, body: "ThrottlingException" if call in (1, 2, 5) else "10.0")
-    code, results = run(endpoint, "--max-throttle-retries", "3")
+    code, results = run(endpoint, "--max-throttle-retries", "3", *SKIP_ALLOWED)
     assert code == 0
     assert results["throttles"] == 3
     assert results["errors"] == 0
@@ -165,7 +192,7 @@ def test_throttles_are_counted_and_retried(endpoint):
 
 def test_throttles_beyond_the_retry_bound_are_errors(endpoint):
     endpoint(lambda call, body: "ThrottlingException")
-    code, results = run(endpoint, "--max-throttle-retries", "1")
+    code, results = run(endpoint, "--max-throttle-retries", "1", *SKIP_ALLOWED)
     assert code == 1
     assert results["errors"] == results["invocations"] > 0
     assert results["throttles"] == 2 * results["invocations"]
@@ -173,7 +200,9 @@ def test_throttles_beyond_the_retry_bound_are_errors(endpoint):
 
 def test_load_phase_is_paced_and_bounded(endpoint):
     runtime = endpoint(answer_per_row())
-    code, results = run(endpoint, "--rate-per-minute", "6000", "--duration-s", "1", "--concurrency", "4")
+    code, results = run(
+        endpoint, "--rate-per-minute", "6000", "--duration-s", "1", "--concurrency", "4", *SKIP_ALLOWED
+    )
     assert code == 0
     assert results["load"]["requests"] == 100
     assert results["load"]["succeeded"] == 100
@@ -183,29 +212,97 @@ def test_load_phase_is_paced_and_bounded(endpoint):
 
 def test_p99_threshold(endpoint):
     endpoint(answer_per_row())
-    code, results = run(endpoint, "--max-p99-ms", "0")
+    code, results = run(endpoint, "--max-p99-ms", "0", *SKIP_ALLOWED)
     assert code == 1 and results["checks"]["p99"] is False
 
 
-def test_replay_of_the_registered_test_split(endpoint):
-    package = {
-        "CustomerMetadataProperties": {"TestDataS3Uri": "s3://b/test/test.csv"},
-        "ModelMetrics": {"ModelQuality": {"Statistics": {"S3Uri": "s3://b/evaluation.json"}}},
-    }
-    rows = b"10,0.1,0.2,0.3,0.4,0.5,0.6,0.7,0,1,0\n8,0.1,0.2,0.3,0.4,0.5,0.6,0.7,1,0,0\n"
-    objects = {
-        "s3://b/test/test.csv": rows,
-        "s3://b/evaluation.json": json.dumps({"regression_metrics": {"mse": {"value": 1.0}}}).encode(),
-    }
-    endpoint(answer_per_row("9.0"), package, objects)  # errors of 1 and 1: MSE 1.0
-    code, results = run(endpoint)
+def test_replay_sends_the_held_out_records_without_their_label(endpoint, capsys):
+    runtime = endpoint(
+        answer_per_row("12.0"), PACKAGE_WITH_SPLIT, split_objects(10.0)
+    )  # errors 3 and 3: MSE 9
+    code, results = run(endpoint, "--mse-tolerance", "0.15")
+    replay_payload = runtime.payloads[-1]
+    assert (
+        replay_payload
+        == "M,0.455,0.365,0.095,0.514,0.2245,0.101,0.15\nF,0.53,0.42,0.135,0.677,0.2565,0.1415,0.21\n"
+    )
+    assert results["replay"]["status"] == "passed"
+    assert results["replay"]["measured_mse"] == pytest.approx(9.0)
+    assert results["replay"]["rows"] == 2
     assert code == 0
-    assert results["replay"]["measured_mse"] == pytest.approx(1.0)
-    assert results["replay"]["passed"] is True
-    endpoint(answer_per_row("12.0"), package, objects)  # errors 2 and 4: MSE 10.0
+    assert "replay passed: MSE 9.0000 on 2 held-out records, registered 10.0000" in capsys.readouterr().out
+
+
+def test_replay_fails_when_the_endpoint_disagrees_with_the_registered_mse(endpoint, capsys):
+    endpoint(answer_per_row("12.0"), PACKAGE_WITH_SPLIT, split_objects(4.0))
     code, results = run(endpoint)
     assert code == 1
     assert results["checks"]["replay"] is False
+    assert results["replay"]["status"] == "failed"
+    assert (
+        "the endpoint's MSE 9.0000 differs from the registered 4.0000 by 125.0%"
+        in results["replay"]["reason"]
+    )
+    assert "FAILED" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("package", "build_config", "reason"),
+    [
+        ({}, {}, "records no held-out test split (CustomerMetadataProperties TestDataS3Uri)"),
+        (
+            {"CustomerMetadataProperties": {"TestDataS3Uri": "s3://b/test/test.csv"}},
+            {},
+            "has no registered metrics (ModelMetrics ModelQuality Statistics)",
+        ),
+        (PACKAGE_WITH_SPLIT, {"ModelPackageName": None}, "the build config names no model package"),
+    ],
+)
+def test_a_skipped_replay_is_visible_and_fails_the_test(endpoint, capsys, package, build_config, reason):
+    endpoint(answer_per_row(), package, split_objects(1.0))
+    parameters = json.loads(endpoint.config.read_text())["Parameters"]
+    parameters.update(build_config)
+    endpoint.config.write_text(json.dumps({"Parameters": {k: v for k, v in parameters.items() if v}}))
+    code, results = run(endpoint)
+    assert code == 1
+    assert results["replay"]["status"] == "skipped"
+    assert reason in results["replay"]["reason"]
+    assert results["replay"]["allowed"] is False
+    assert results["checks"] == {"functional": True, "replay": False, "error_rate": True, "p99": True}
+    captured = capsys.readouterr()
+    (line,) = [line for line in captured.out.splitlines() if line.startswith("demo-staging: ")]
+    assert "FAILED" in line and "replay skipped (not allowed): " in line and reason in line
+    assert 'set ALLOW_REPLAY_SKIP: "true" in test/buildspec.yml' in captured.err
+
+
+def test_a_project_can_opt_out_of_the_replay_explicitly(endpoint, capsys, monkeypatch):
+    endpoint(answer_per_row())
+    code, results = run(endpoint, "--allow-replay-skip", "true")
+    assert code == 0
+    assert results["replay"]["status"] == "skipped" and results["replay"]["allowed"] is True
+    assert "PASSED" in capsys.readouterr().out
+    monkeypatch.setenv("ALLOW_REPLAY_SKIP", "TRUE")  # the buildspec's variable, when not passed as a flag
+    assert run(endpoint)[0] == 0
+    monkeypatch.setenv("ALLOW_REPLAY_SKIP", "yes")
+    with pytest.raises(SystemExit):  # neither true nor false: a usage error, not a silent default
+        run(endpoint)
+
+
+def test_an_unreadable_test_split_fails_the_replay(endpoint):
+    endpoint(answer_per_row(), PACKAGE_WITH_SPLIT, {})  # the objects are not there
+    code, results = run(endpoint)
+    assert code == 1
+    assert results["replay"] == {
+        "status": "failed",
+        "reason": "cannot read s3://b/test/test.csv: no such key",
+    }
+
+
+def test_the_staging_buildspec_replays_unless_the_project_opts_out():
+    spec = yaml.safe_load((REPO / "test" / "buildspec.yml").read_text())
+    assert spec["env"]["variables"]["ALLOW_REPLAY_SKIP"] == "false"
+    command = " ".join(spec["phases"]["build"]["commands"])
+    assert '--allow-replay-skip "$ALLOW_REPLAY_SKIP"' in command
 
 
 def test_endpoint_not_in_service_is_a_clear_error(endpoint, capsys):

@@ -3,9 +3,9 @@
 - ``Processing``: inputs are copied from the embedded S3 into a local directory tree that mirrors the container's
   ``/opt/ml/...`` paths; the entrypoint runs as a subprocess with this Python (every entrypoint element and argument
   that starts with ``/opt/ml/`` is mapped to the local tree); outputs are uploaded to their S3 destinations.
-- ``Training`` with the built-in XGBoost image: trains with xgboost-cpu on the ``train``/``validation`` channels
-  (CSV, label first) with the definition's hyperparameters, and writes ``model.tar.gz`` (``xgboost-model``) where
-  SageMaker would.
+- ``Training`` with the built-in XGBoost image: the channels are downloaded and ``xgboost_algorithm`` trains with
+  xgboost-cpu on them with the definition's hyperparameters (what it honours and rejects is listed there); the
+  ``model.tar.gz`` (``xgboost-model``) is written where SageMaker would, and the final metrics are the step's.
 - ``Condition``, ``RegisterModel``, ``Model`` and ``Fail`` as the service runs them.
 
 Steps run in dependency order (``DependsOn`` and data references). The first failing step fails the execution.
@@ -19,7 +19,6 @@ rely on.
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import random
@@ -27,7 +26,6 @@ import shutil
 import string
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 from collections import deque
@@ -39,25 +37,12 @@ from typing import Any
 from smbundle.local.iam import enforcement
 from smbundle.local.iam.principals import Principal
 from smbundle.local.s3 import objects
+from smbundle.local.sagemaker import xgboost_algorithm
 from smbundle.local.sagemaker.pipeline_expressions import Context, evaluate_condition, references, resolve
 
 log = logging.getLogger(__name__)
 
 CONTAINER_ROOT = "/opt/ml/"
-NUMERIC_HYPERPARAMETERS = {
-    "num_round",
-    "max_depth",
-    "eta",
-    "gamma",
-    "min_child_weight",
-    "subsample",
-    "alpha",
-    "lambda",
-    "colsample_bytree",
-    "max_delta_step",
-    "num_parallel_tree",
-    "seed",
-}
 
 
 class StepFailed(Exception):
@@ -305,56 +290,23 @@ class PipelineExecutor:
         )
 
     def _training(self, step: dict, arguments: dict, record: StepRecord) -> None:
-        image = arguments["AlgorithmSpecification"].get("TrainingImage", "")
-        if "sagemaker-xgboost" not in image:
-            raise StepFailed(
-                f"training image {image} cannot run locally (only the built-in XGBoost algorithm can)"
-            )
-        import numpy as np
-        import xgboost
-
         job_name = f"pipelines-{self.execution_id}-{step['Name'][:40]}-{_job_suffix()}"
         job_role = arguments.get("RoleArn")
-        self._create_job("training-job", job_name, job_role)
-        channels = {}
-        for channel in arguments.get("InputDataConfig", []):
-            uri = channel["DataSource"]["S3DataSource"]["S3Uri"]
-            target = self.workdir / step["Name"] / channel["ChannelName"]
-            self._download(uri, target, job_role)
-            parts = [np.loadtxt(p, delimiter=",", ndmin=2) for p in sorted(target.rglob("*")) if p.is_file()]
-            data = np.vstack(parts)
-            channels[channel["ChannelName"]] = xgboost.DMatrix(data[:, 1:], label=data[:, 0])
-        if "train" not in channels:
-            raise StepFailed("ClientError: the XGBoost algorithm needs a 'train' channel")
-        hyperparameters = dict(arguments.get("HyperParameters", {}))
-        rounds = int(float(hyperparameters.pop("num_round", 100)))
-        params = {k: _hyperparameter(k, v) for k, v in hyperparameters.items()}
-        evals = [(matrix, name) for name, matrix in channels.items()]
-        history: dict = {}
-        booster = xgboost.train(
-            params,
-            channels["train"],
-            num_boost_round=rounds,
-            evals=evals,
-            evals_result=history,
-            verbose_eval=False,
-        )
-        model_path = (
-            self.workdir / step["Name"] / "xgboost-model.ubj"
-        )  # XGBoost's binary format, as the container
-        booster.save_model(str(model_path))
-        archive = io.BytesIO()
-        with tarfile.open(fileobj=archive, mode="w:gz") as tar:
-            tar.add(model_path, arcname="xgboost-model")
+        try:
+            xgboost_algorithm.check_job(arguments)  # before any download, as the service validates the request
+            self._create_job("training-job", job_name, job_role)
+            channels = {}
+            for channel in arguments.get("InputDataConfig", []):
+                target = self.workdir / step["Name"] / channel["ChannelName"]
+                self._download(channel["DataSource"]["S3DataSource"]["S3Uri"], target, job_role)
+                channels[channel["ChannelName"]] = target
+            result = xgboost_algorithm.train(arguments, channels)
+        except xgboost_algorithm.TrainingError as error:
+            raise StepFailed(f"TrainingJob {job_name} failed: {error}") from None
         output_path = arguments["OutputDataConfig"]["S3OutputPath"].rstrip("/")
         artifact = f"{output_path}/{job_name}/output/model.tar.gz"
         self._authorize(job_role, "s3:PutObject", "arn:aws:s3:::" + artifact[len("s3://") :])
-        objects.put_bytes(artifact, archive.getvalue(), self.account_id)
-        metrics = [
-            {"MetricName": f"{channel}:{metric}", "Value": float(values[-1])}
-            for channel, by_metric in history.items()
-            for metric, values in by_metric.items()
-        ]
+        objects.put_bytes(artifact, result.model_tar_gz, self.account_id)
         arn = f"arn:aws:sagemaker:{self.region}:{self.account_id}:training-job/{job_name}"
         record.metadata = {"TrainingJob": {"Arn": arn}}
         self.context.steps[step["Name"]] = dict(
@@ -363,7 +315,7 @@ class PipelineExecutor:
             TrainingJobArn=arn,
             TrainingJobStatus="Completed",
             ModelArtifacts={"S3ModelArtifacts": artifact},
-            FinalMetricDataList=metrics,
+            FinalMetricDataList=result.metrics,
         )
 
     def _condition(self, step: dict, arguments: dict, record: StepRecord) -> list[dict]:
@@ -442,17 +394,6 @@ class PipelineExecutor:
         message = str(arguments.get("ErrorMessage", ""))
         record.metadata = {"Fail": {"ErrorMessage": message}}
         raise StepFailed(message)
-
-
-def _hyperparameter(name: str, value: str) -> Any:
-    if name in NUMERIC_HYPERPARAMETERS:
-        number = float(value)
-        return (
-            int(number)
-            if number.is_integer() and name in ("max_depth", "num_parallel_tree", "seed")
-            else number
-        )
-    return value
 
 
 def _subprocess_env(extra: dict) -> dict:

@@ -1,7 +1,11 @@
 """A SageMaker runtime that serves real predictions, with serverless semantics.
 
-InvokeEndpoint resolves endpoint -> endpoint config -> variant -> model -> model package -> ``model.tar.gz`` in the
-embedded S3, loads ``xgboost-model`` once and answers ``text/csv`` predictions, one per input row.
+InvokeEndpoint resolves endpoint -> endpoint config -> variant -> model -> model package -> the container: its
+``ModelDataUrl`` (model.tar.gz in the embedded S3) and its ``Environment``. The container is loaded once per endpoint
+config by ``serving`` (the XGBoost image's algorithm mode, or script mode when the environment names a
+``SAGEMAKER_PROGRAM``: the script's model_fn / input_fn / predict_fn / output_fn) and answers each request with the
+request's ContentType and Accept. An error answered by the container reaches the caller as SageMaker returns it:
+``ModelError`` (HTTP 424) naming the container's status and message.
 
 A **serverless** variant admits at most ``MaxConcurrency`` requests at once; the rest get ``ThrottlingException``
 (as SageMaker answers, and as boto3's retry modes treat as a throttle). A request that finds no warm copy pays a
@@ -13,11 +17,9 @@ no concurrency limit and no cold start.
 
 from __future__ import annotations
 
-import io
 import json
-import math
+import logging
 import os
-import tarfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -26,6 +28,9 @@ from moto.sagemaker.models import sagemaker_backends
 from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
 
 from smbundle.local.s3 import objects
+from smbundle.local.sagemaker import serving
+
+log = logging.getLogger(__name__)
 
 MAX_SERVERLESS_PAYLOAD = 4 * 1024 * 1024
 
@@ -49,9 +54,9 @@ class EndpointRuntime:
     """What serves one endpoint's current config: the model, and the serverless capacity state."""
 
     config_name: str
-    booster: object
-    features: int
+    container: serving.Container | None
     serverless: dict | None
+    load_error: serving.ServingError | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
     in_flight: int = 0
     warm: int = 0
@@ -94,32 +99,22 @@ class EndpointRuntime:
             self.in_flight -= 1
             self.last_active = time.monotonic()
 
-    def predict(self, body: bytes) -> str:
-        import numpy as np
-
+    def answer(self, body: bytes, content_type: str | None, accept: str | None) -> serving.Answer:
         try:
-            rows = [
-                [float(v) for v in line.split(",")] for line in body.decode().splitlines() if line.strip()
-            ]
-        except ValueError as exc:
-            raise _model_error(f"Unable to parse the CSV payload: {exc}") from None
-        if not rows:
-            raise _model_error("Empty payload: send one CSV row per prediction")
-        widths = {len(row) for row in rows}
-        if widths != {self.features}:
-            raise _model_error(f"Feature shape mismatch, expected: {self.features}, got {sorted(widths)}")
-        predictions = self.booster.inplace_predict(np.asarray(rows, dtype=np.float32))
-        return "".join(
-            f"{value:.6g}\n" if math.isfinite(value) else "nan\n" for value in predictions.tolist()
-        )
+            if self.load_error is not None:
+                raise self.load_error
+            return self.container.invoke(body, content_type, accept)
+        except serving.ServingError as error:
+            raise _model_error(str(error), error.status) from None
 
 
-def _model_error(message: str) -> InvocationError:
+def _model_error(message: str, status: int = 400) -> InvocationError:
+    kind = "client" if status < 500 else "server"
     return InvocationError(
         424,
         "ModelError",
-        f'Received client error (400) from primary with message "{message}"',
-        {"OriginalStatusCode": 400, "OriginalMessage": message},
+        f'Received {kind} error ({status}) from primary with message "{message}"',
+        {"OriginalStatusCode": status, "OriginalMessage": message},
     )
 
 
@@ -144,42 +139,42 @@ def _load_runtime(account_id: str, region: str, endpoint_name: str) -> EndpointR
             return cached
         config = backend.endpoint_configs[endpoint.endpoint_config_name]
         variant = config.production_variants[0]
-        model = backend._models[variant["ModelName"]]
-        container = model.primary_container or (model.containers or [{}])[0]
-        model_data = container.get("ModelDataUrl")
-        if container.get("ModelPackageName"):
-            arn = backend.model_package_name_mapping.get(
-                container["ModelPackageName"], container["ModelPackageName"]
-            )
-            package = backend.model_packages[arn]
-            model_data = package.inference_specification["Containers"][0]["ModelDataUrl"]
+        model_data, environment = _container(backend, variant["ModelName"])
         if not model_data:
             raise InvocationError(
                 424, "ModelError", f"model {variant['ModelName']} has no model data to serve"
             )
-        booster = _load_booster(model_data, account_id)
+        container, load_error = None, None
+        try:
+            container = serving.load(model_data, environment, lambda uri: objects.get_bytes(uri, account_id))
+        except serving.ServingError as error:  # answered to every request, as a container that cannot serve
+            log.warning("endpoint %s: the container cannot serve: %s", endpoint_name, error)
+            load_error = error
         runtime = EndpointRuntime(
             config_name=endpoint.endpoint_config_name,
-            booster=booster,
-            features=booster.num_features(),
+            container=container,
             serverless=variant.get("ServerlessConfig"),
+            load_error=load_error,
         )
         _runtimes[key] = runtime
         return runtime
 
 
-def _load_booster(model_data_url: str, account_id: str):
-    import xgboost
-
-    archive = objects.get_bytes(model_data_url, account_id)
-    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        member = next((m for m in tar.getmembers() if os.path.basename(m.name) == "xgboost-model"), None)
-        if member is None:
-            raise InvocationError(424, "ModelError", f"{model_data_url} holds no xgboost-model file")
-        raw = tar.extractfile(member).read()
-    booster = xgboost.Booster()
-    booster.load_model(bytearray(raw))
-    return booster
+def _container(backend, model_name: str) -> tuple[str | None, dict]:
+    """The model's container: a model package's (with the model's own Environment on top), or its own."""
+    model = backend._models[model_name]
+    container = model.primary_container or (model.containers or [{}])[0]
+    model_data = container.get("ModelDataUrl")
+    environment = {}
+    if container.get("ModelPackageName"):
+        arn = backend.model_package_name_mapping.get(
+            container["ModelPackageName"], container["ModelPackageName"]
+        )
+        package_container = backend.model_packages[arn].inference_specification["Containers"][0]
+        model_data = package_container.get("ModelDataUrl")
+        environment.update(package_container.get("Environment") or {})
+    environment.update(container.get("Environment") or {})
+    return model_data, environment
 
 
 def runtime_for(account_id: str, region: str, endpoint_name: str) -> EndpointRuntime:
@@ -187,7 +182,14 @@ def runtime_for(account_id: str, region: str, endpoint_name: str) -> EndpointRun
     return _load_runtime(account_id, region, endpoint_name)
 
 
-def invoke(account_id: str, region: str, endpoint_name: str, body: bytes) -> str:
+def invoke(
+    account_id: str,
+    region: str,
+    endpoint_name: str,
+    body: bytes,
+    content_type: str | None = "text/csv",
+    accept: str | None = None,
+) -> serving.Answer:
     runtime = _load_runtime(account_id, region, endpoint_name)
     if runtime.serverless is not None and len(body) > MAX_SERVERLESS_PAYLOAD:
         raise InvocationError(
@@ -197,7 +199,7 @@ def invoke(account_id: str, region: str, endpoint_name: str, body: bytes) -> str
     try:
         if cold:
             time.sleep(float(os.environ.get("SMBUNDLE_COLD_START_SECONDS", "0.5")))
-        return runtime.predict(body)
+        return runtime.answer(body, content_type, accept)
     finally:
         runtime.release()
 
@@ -205,11 +207,23 @@ def invoke(account_id: str, region: str, endpoint_name: str, body: bytes) -> str
 def invoke_endpoint(self: SageMakerRuntimeResponse):
     endpoint_name = self.path.split("/")[2]
     body = self.body if isinstance(self.body, bytes) else (self.body or "").encode()
+    headers = {k.lower(): v for k, v in self.headers.items()}
     try:
-        answer = invoke(self.current_account, self.region, endpoint_name, body)
+        answer = invoke(
+            self.current_account,
+            self.region,
+            endpoint_name,
+            body,
+            headers.get("content-type"),
+            headers.get("accept"),
+        )
     except InvocationError as error:
         return error.response()
-    return 200, {"Content-Type": "text/csv", "x-Amzn-Invoked-Production-Variant": "AllTraffic"}, answer
+    return (
+        200,
+        {"Content-Type": answer.content_type, "x-Amzn-Invoked-Production-Variant": "AllTraffic"},
+        answer.body,
+    )
 
 
 def reset() -> None:

@@ -1,12 +1,18 @@
-"""The abalone SageMaker Pipeline: preprocess -> train (built-in XGBoost) -> evaluate -> MSE gate -> register | fail.
+"""The abalone SageMaker Pipeline: preprocess -> train -> package -> evaluate -> MSE gate -> register | fail.
 
-                                                   MSE <= MseThreshold
-    PreprocessAbaloneData -> TrainAbaloneModel -> EvaluateAbaloneModel -> CheckMseAbaloneEvaluation
-                                                                           |-> RegisterAbaloneModel (model package)
-                                                                           `-> FailAbaloneModelMse (message has MSE)
+    PreprocessAbaloneData -> TrainAbaloneModel -> PackageAbaloneModel -> EvaluateAbaloneModel
+        -> CheckMseAbaloneEvaluation -> MSE <= MseThreshold: RegisterAbaloneModel (model package)
+                                        otherwise:           FailAbaloneModelMse (message has the MSE)
+
+Training is the built-in XGBoost algorithm. PackageAbaloneModel puts the trained booster, the preprocessing
+parameters fitted on the training split (preprocessing.json) and the serving script (inference.py) into one
+model.tar.gz. That artifact is what the evaluation scores (raw test records through the serving code) and what is
+registered: its container is the XGBoost framework image in script mode (SAGEMAKER_PROGRAM /
+SAGEMAKER_SUBMIT_DIRECTORY), so the endpoint takes raw abalone records and answers the predicted rings.
 
 The registered package carries its model-quality metrics (evaluation.json) and, in CustomerMetadataProperties
-``TestDataS3Uri``, where its held-out test split lives, so the deploy repository's staging test can replay it.
+``TestDataS3Uri``, where its held-out raw test records live (label last), so the deploy repository's staging test
+can replay them.
 """
 
 from __future__ import annotations
@@ -36,6 +42,15 @@ HERE = Path(__file__).resolve().parent
 SKLEARN_VERSION = "1.4-2"  # newest scikit-learn processing container the SDK knows
 XGBOOST_VERSION = "3.0-5"  # newest built-in XGBoost container the SDK knows
 DEFAULT_INPUT_DATA_URL = "s3://sagemaker-sample-files/datasets/tabular/uci_abalone/abalone.csv"
+SERVING_PROGRAM = "inference.py"  # the serving script, at code/inference.py in model.tar.gz
+# The registered container's environment, as the SDK sets it for a framework model whose code is in model.tar.gz.
+SERVING_ENVIRONMENT = {
+    "SAGEMAKER_PROGRAM": SERVING_PROGRAM,
+    "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
+    "SAGEMAKER_CONTAINER_LOG_LEVEL": "20",
+    # A request without an Accept header gets CSV (the serving toolkit's own default is application/json).
+    "SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT": "text/csv",
+}
 HYPERPARAMETERS = {
     "objective": "reg:squarederror",
     "num_round": 50,
@@ -82,15 +97,16 @@ def get_pipeline(
     step_process = ProcessingStep(
         name="PreprocessAbaloneData",
         step_args=sklearn_processor.run(
-            inputs=[ProcessingInput(source=input_data, destination="/opt/ml/processing/input")],
+            # The data gets its own directory: the SDK mounts this step's code under /opt/ml/processing/input/code.
+            inputs=[ProcessingInput(source=input_data, destination="/opt/ml/processing/input/data")],
             outputs=[
                 ProcessingOutput(
                     output_name=name, source=f"/opt/ml/processing/{name}", destination=execution_prefix(name)
                 )
-                for name in ("train", "validation", "test")
+                for name in ("train", "validation", "test", "preprocessing")
             ],
             code=str(HERE / "preprocess.py"),
-            arguments=["--input-dir", "/opt/ml/processing/input", "--output-dir", "/opt/ml/processing"],
+            arguments=["--input-dir", "/opt/ml/processing/input/data", "--output-dir", "/opt/ml/processing"],
         ),
     )
     outputs = step_process.properties.ProcessingOutputConfig.Outputs
@@ -116,6 +132,55 @@ def get_pipeline(
         ),
     )
 
+    packager = ScriptProcessor(
+        image_uri=image_uri,
+        command=["python3"],
+        instance_type=processing_instance_type,
+        instance_count=1,
+        base_job_name=f"{base_job_prefix}-package",
+        sagemaker_session=session,
+        role=role,
+    )
+    step_package = ProcessingStep(
+        name="PackageAbaloneModel",
+        step_args=packager.run(
+            inputs=[
+                ProcessingInput(
+                    source=step_train.properties.ModelArtifacts.S3ModelArtifacts,
+                    destination="/opt/ml/processing/model",
+                ),
+                ProcessingInput(
+                    source=outputs["preprocessing"].S3Output.S3Uri,
+                    destination="/opt/ml/processing/preprocessing",
+                ),
+                ProcessingInput(
+                    source=str(HERE / SERVING_PROGRAM), destination="/opt/ml/processing/serving-code"
+                ),
+            ],
+            outputs=[
+                ProcessingOutput(
+                    output_name="model",
+                    source="/opt/ml/processing/packaged",
+                    destination=execution_prefix("model"),
+                )
+            ],
+            code=str(HERE / "package.py"),
+            arguments=[
+                "--model-dir",
+                "/opt/ml/processing/model",
+                "--preprocessing-dir",
+                "/opt/ml/processing/preprocessing",
+                "--code-dir",
+                "/opt/ml/processing/serving-code",
+                "--program",
+                SERVING_PROGRAM,
+                "--output-dir",
+                "/opt/ml/processing/packaged",
+            ],
+        ),
+    )
+    packaged_model = step_package.properties.ProcessingOutputConfig.Outputs["model"].S3Output.S3Uri
+
     evaluation_report = PropertyFile(
         name="AbaloneEvaluationReport", output_name="evaluation", path="evaluation.json"
     )
@@ -132,10 +197,7 @@ def get_pipeline(
         name="EvaluateAbaloneModel",
         step_args=evaluator.run(
             inputs=[
-                ProcessingInput(
-                    source=step_train.properties.ModelArtifacts.S3ModelArtifacts,
-                    destination="/opt/ml/processing/model",
-                ),
+                ProcessingInput(source=packaged_model, destination="/opt/ml/processing/model"),
                 ProcessingInput(source=outputs["test"].S3Output.S3Uri, destination="/opt/ml/processing/test"),
             ],
             outputs=[
@@ -153,6 +215,8 @@ def get_pipeline(
                 "/opt/ml/processing/test",
                 "--output-dir",
                 "/opt/ml/processing/evaluation",
+                "--program",
+                SERVING_PROGRAM,
             ],
         ),
         property_files=[evaluation_report],
@@ -164,9 +228,12 @@ def get_pipeline(
             content_type="application/json",
         )
     )
+    # The packaged artifact, served by the XGBoost framework container in script mode (one container: serverless
+    # endpoints do not support inference pipelines).
     model = Model(
         image_uri=image_uri,
-        model_data=step_train.properties.ModelArtifacts.S3ModelArtifacts,
+        model_data=Join(on="/", values=[packaged_model, "model.tar.gz"]),
+        env={**SERVING_ENVIRONMENT, "SAGEMAKER_REGION": region},
         sagemaker_session=session,
         role=role,
     )
@@ -174,7 +241,7 @@ def get_pipeline(
         name="RegisterAbaloneModel",
         step_args=model.register(
             content_types=["text/csv"],
-            response_types=["text/csv"],
+            response_types=["text/csv", "application/json"],
             inference_instances=["ml.t2.medium", "ml.m5.large", "ml.m5.xlarge"],
             transform_instances=["ml.m5.large"],
             model_package_group_name=model_package_group_name,
@@ -183,7 +250,7 @@ def get_pipeline(
             customer_metadata_properties={
                 "TestDataS3Uri": Join(on="/", values=[execution_prefix("test"), "test.csv"]),
             },
-            description="Abalone ring-count regressor (XGBoost), registered by the build pipeline",
+            description="Abalone ring-count regressor (XGBoost, raw records in), registered by the build pipeline",
         ),
     )
 
@@ -214,6 +281,6 @@ def get_pipeline(
             input_data,
             mse_threshold,
         ],
-        steps=[step_process, step_train, step_eval, step_condition],
+        steps=[step_process, step_train, step_package, step_eval, step_condition],
         sagemaker_session=session,
     )
