@@ -42,17 +42,18 @@ STEP = {
     "Type": "Training",
     "Arguments": {
         "AlgorithmSpecification": {"TrainingInputMode": "File", "TrainingImage": IMAGE},
-        "OutputDataConfig": {"S3OutputPath": "s3://data/training"},
+        "OutputDataConfig": {"S3OutputPath": "s3://sagemaker-data/training"},
         "StoppingCondition": {"MaxRuntimeInSeconds": 86400},
         "ResourceConfig": {
             "VolumeSizeInGB": 30,
             "InstanceCount": {"Get": "Parameters.TrainingInstanceCount"},
             "InstanceType": {"Get": "Parameters.TrainingInstanceType"},
         },
-        "RoleArn": f"arn:aws:iam::{ACCOUNT}:role/x",
+        # The job runs as this role: the one SageMaker projects use, with its managed policy (enforced).
+        "RoleArn": f"arn:aws:iam::{ACCOUNT}:role/service-role/AmazonSageMakerServiceCatalogProductsExecutionRole",
         "InputDataConfig": [
-            channel("train", "s3://data/train"),
-            channel("validation", "s3://data/validation"),
+            channel("train", "s3://sagemaker-data/train"),
+            channel("validation", "s3://sagemaker-data/validation"),
         ],
         "HyperParameters": {
             "objective": "reg:absoluteerror",
@@ -74,7 +75,10 @@ def data(aws):
     """Label-first CSV channels: y = 10 + 3 x0 (train split across two files, as a prefix may hold)."""
     import boto3
 
-    boto3.client("s3", region_name="us-east-1").create_bucket(Bucket="data")
+    from smbundle.local import server
+
+    server.prepare_account()
+    boto3.client("s3", region_name="us-east-1").create_bucket(Bucket="sagemaker-data")
     rng = np.random.default_rng(1)
     x = rng.normal(size=(400, 4))
     rows = np.column_stack([10 + 3 * x[:, 0], x])
@@ -85,7 +89,7 @@ def data(aws):
     ):
         buffer = io.StringIO()
         np.savetxt(buffer, part, delimiter=",")
-        objects.put_bytes(f"s3://data/{key}", buffer.getvalue().encode(), ACCOUNT)
+        objects.put_bytes(f"s3://sagemaker-data/{key}", buffer.getvalue().encode(), ACCOUNT)
 
 
 def execute(step: dict, parameters: dict | None = None, tmp_path=None) -> tuple[ExecutionState, dict]:
@@ -127,7 +131,7 @@ def test_training_uses_the_definitions_hyperparameters_and_channels(data, tmp_pa
     prediction = booster.inplace_predict(np.array([[1.0, 0, 0, 0], [-1.0, 0, 0, 0]]))
     assert prediction[0] > prediction[1] + 2  # it learned from both train files: y = 10 + 3 x0
     assert outcome["ModelArtifacts"]["S3ModelArtifacts"].startswith(
-        "s3://data/training/pipelines-exec1-Train-"
+        "s3://sagemaker-data/training/pipelines-exec1-Train-"
     )
 
 
@@ -180,31 +184,31 @@ def test_hyperparameters_the_algorithm_would_reject_fail_the_step(data, tmp_path
             {},
             "training image my/own:1 cannot run locally",
         ),
-        ({"InputDataConfig": [channel("validation", "s3://data/validation")]}, {}, "needs a 'train' channel"),
+        ({"InputDataConfig": [channel("validation", "s3://sagemaker-data/validation")]}, {}, "needs a 'train' channel"),
         (
             {
                 "InputDataConfig": [
-                    channel("train", "s3://data/train"),
-                    channel("test", "s3://data/validation"),
+                    channel("train", "s3://sagemaker-data/train"),
+                    channel("test", "s3://sagemaker-data/validation"),
                 ]
             },
             {},
             "channel 'test' is not one the XGBoost algorithm reads (train, validation)",
         ),
         (
-            {"InputDataConfig": [channel("train", "s3://data/train", content_type=None)]},
+            {"InputDataConfig": [channel("train", "s3://sagemaker-data/train", content_type=None)]},
             {},
             "channel train has no ContentType, which the algorithm reads as text/libsvm",
         ),
         (
-            {"InputDataConfig": [channel("train", "s3://data/train", "application/x-parquet")]},
+            {"InputDataConfig": [channel("train", "s3://sagemaker-data/train", "application/x-parquet")]},
             {},
             "content type application/x-parquet is not emulated locally",
         ),
         (
-            {"InputDataConfig": [channel("train", "s3://data/nothing-here")]},
+            {"InputDataConfig": [channel("train", "s3://sagemaker-data/nothing-here")]},
             {},
-            "input s3://data/nothing-here does not exist",
+            "input s3://sagemaker-data/nothing-here does not exist",
         ),
     ],
 )
