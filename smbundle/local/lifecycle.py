@@ -28,6 +28,7 @@ from smbundle.local.codepipeline.executor import (
     StopPipeline,
 )
 from smbundle.local.events.delivery import deliver, make_event
+from smbundle.publish import DEFAULT_PRODUCT_NAME
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +64,7 @@ class LocalRunOptions:
     input_data: Path | None = None
     auto_approve: bool = True
     stop_before_prod: bool = False
-    product_name: str = "mlops-serverless-staging"
+    product_name: str = DEFAULT_PRODUCT_NAME  # the same default as scripts/publish_product.py
     repo_root: Path = REPO_ROOT  # where service_catalog/ and seed_code/ are read from
 
 
@@ -187,7 +188,8 @@ def _create_project(run: LifecycleRun, published: dict) -> dict:
 def _upload_input(run: LifecycleRun, data: bytes) -> None:
     bucket, key = DEFAULT_INPUT_DATA_URL[len("s3://") :].split("/", 1)
     s3 = run.client("s3")
-    s3.create_bucket(Bucket=bucket)
+    location = {} if run.options.region == "us-east-1" else {"LocationConstraint": run.options.region}
+    s3.create_bucket(Bucket=bucket, **({"CreateBucketConfiguration": location} if location else {}))
     s3.put_object(Bucket=bucket, Key=key, Body=data)
 
 
@@ -319,18 +321,40 @@ def _summary(run, names, project, package_arn, deploy_result, data_label) -> dic
         "test_results": _test_results(deploy_result),
         "stages": run.stages,
     }
-    summary["cost_estimate"] = _cost_estimate(summary["test_results"], run.options.region)
+    summary["cost_estimate"] = _cost_estimate(
+        summary["test_results"], run.options.region, _prod_instance(summary["prod"], deploy_result)
+    )
     return summary
 
 
-def _cost_estimate(results: dict | None, region: str) -> dict | None:
-    """The cost planner at the latency the staging test measured, with the blog's traffic profile."""
+def _prod_instance(prod: dict | None, deploy_result: PipelineResult | None) -> dict:
+    """Prod's instance type and count: from the prod endpoint, else from the build's prod export."""
+    variant = ((prod or {}).get("DescribeEndpointConfig") or {}).get("ProductionVariants", [{}])[0]
+    if variant.get("InstanceType"):
+        return {
+            "instance_type": variant["InstanceType"],
+            "instance_count": int(variant.get("InitialInstanceCount") or 1),
+        }
+    for directory in deploy_result.artifacts.values() if deploy_result else []:
+        path = directory / "prod-config-export.json"
+        if path.is_file():
+            parameters = json.loads(path.read_text()).get("Parameters", {})
+            return {
+                "instance_type": parameters.get("EndpointInstanceType", "ml.m5.large"),
+                "instance_count": int(parameters.get("EndpointInstanceCount", "1")),
+            }
+    return {}
+
+
+def _cost_estimate(results: dict | None, region: str, instance: dict) -> dict | None:
+    """The cost planner at the latency the staging test measured, with the blog's traffic profile, against
+    an instance of prod's own type and count (what an instance-backed staging endpoint would run on)."""
     from smbundle.cost import CostInputError, estimate_from_test_results
 
     if not results:
         return None
     try:
-        return estimate_from_test_results(results, region=region)
+        return estimate_from_test_results(results, region=region, **instance)
     except CostInputError as exc:
         return {"error": str(exc)}
 
