@@ -2,12 +2,14 @@
 """Serve the embedded AWS (moto plus our extensions) on 127.0.0.1 until SIGINT or SIGTERM.
 
 Prints one line AWS_ENDPOINT_URL=http://127.0.0.1:N when ready; point the AWS CLI, boto3 or our scripts at it.
-The account is prepared like one whose Studio domain has SageMaker projects enabled.
+The account is prepared like one whose Studio domain has SageMaker projects enabled: the project roles, a Studio
+execution role and a Studio domain exist; their ARN and id are printed next.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -15,30 +17,48 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from smbundle.local import server  # noqa: E402
-from smbundle.local.server import STUDIO_EXECUTION_ROLE_NAME  # noqa: E402
+from smbundle import cli, validation  # noqa: E402
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = cli.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
+    parser.add_argument(
+        "--region",
+        default=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
+        help="Region the printed commands use (default: AWS_REGION, else us-east-1)",
+    )
+    return parser.parse_args(argv)
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
-    parser.add_argument("--region", default="us-east-1")
-    args = parser.parse_args(argv)
+    args = parse_args(argv)
+    return cli.run(lambda: serve(args))
+
+
+def serve(args: argparse.Namespace) -> int:
+    validation.port(args.port)
+    validation.region(args.region)
+    from smbundle.local import server
+    from smbundle.local.server import STUDIO_EXECUTION_ROLE_NAME
+
     try:
         aws = server.start(port=args.port, region=args.region)
     except OSError as exc:
-        print(
-            f"error: cannot listen on 127.0.0.1:{args.port}: {exc.strerror}; choose another --port",
-            file=sys.stderr,
-        )
-        return 1
+        raise cli.Failure(
+            f"cannot listen on 127.0.0.1:{args.port}: {exc.strerror}; choose another --port (or 0 for a free one)"
+        ) from None
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     print(f"AWS_ENDPOINT_URL={aws.url}", flush=True)
     print(f"# Studio execution role: {aws.roles[STUDIO_EXECUTION_ROLE_NAME]}", flush=True)
+    print(f"# Studio domain: {aws.domain_id} (SageMaker projects enabled)", flush=True)
+    print(
+        f"# AWS CLI (v1 and v2) and boto3: export AWS_ENDPOINT_URL={aws.url} AWS_REGION={args.region} "
+        f"AWS_DEFAULT_REGION={args.region} AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing",
+        flush=True,
+    )
     stop.wait()
     aws.stop()
     return 0
