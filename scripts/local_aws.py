@@ -40,7 +40,12 @@ def serve(args: argparse.Namespace) -> int:
     validation.port(args.port)
     validation.region(args.region)
     from smbundle.local import server
+    from smbundle.local.probe import export_line
     from smbundle.local.server import STUDIO_EXECUTION_ROLE_NAME
+
+    # A local server: no profile is read (a missing one cannot fail it).
+    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
+        os.environ.pop(name, None)
 
     try:
         aws = server.start(port=args.port, region=args.region)
@@ -54,11 +59,7 @@ def serve(args: argparse.Namespace) -> int:
     print(f"AWS_ENDPOINT_URL={aws.url}", flush=True)
     print(f"# Studio execution role: {aws.roles[STUDIO_EXECUTION_ROLE_NAME]}", flush=True)
     print(f"# Studio domain: {aws.domain_id} (SageMaker projects enabled)", flush=True)
-    print(
-        f"# AWS CLI (v1 and v2) and boto3: export AWS_ENDPOINT_URL={aws.url} AWS_REGION={args.region} "
-        f"AWS_DEFAULT_REGION={args.region} AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing",
-        flush=True,
-    )
+    print(f"# AWS CLI (v1 and v2) and boto3: {export_line(aws.url, args.region)}", flush=True)
     stop.wait()
     aws.stop()
     return 0

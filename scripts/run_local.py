@@ -14,8 +14,10 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -175,19 +177,21 @@ def report_failure(failure: LifecycleFailed, workdir: Path) -> None:
 
 
 def serve(endpoint_url: str, args: argparse.Namespace) -> None:
+    """Keep the embedded AWS up until Ctrl-C or SIGTERM (then the work directory is cleaned up as usual)."""
+    from smbundle.local.probe import export_line
+
     out = sys.stderr if args.json else sys.stdout
     print(f"AWS_ENDPOINT_URL={endpoint_url}", file=out, flush=True)
+    print(f"# AWS CLI (v1 and v2) and boto3: {export_line(endpoint_url, args.region)}", file=out, flush=True)
     print(
-        f"try: AWS_ENDPOINT_URL={endpoint_url} AWS_DEFAULT_REGION={args.region} aws sagemaker describe-endpoint "
-        f"--endpoint-name {args.project_name}-staging",
+        f"try: aws sagemaker describe-endpoint --endpoint-name {args.project_name}-staging",
         file=out,
         flush=True,
     )
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        pass
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    stop.wait()
 
 
 def print_digest(summary: dict, summary_path: Path | None, workdir: Path | None) -> None:
@@ -250,7 +254,10 @@ def cost_lines(estimate: dict) -> list[str]:
         f"{estimate['seconds_per_inference'] * 1000:.1f} ms mean latency measured locally (not an AWS figure)",
     ]
     if estimate["throttling_expected"]:
-        lines.append(f"                {estimate['recommendation']}")
+        lines.append(
+            f"                at that latency the test peak needs {estimate['peak_concurrency_slots']} concurrent "
+            f"invocations against MaxConcurrency {estimate['max_concurrency']}: expect throttling"
+        )
     return lines
 
 

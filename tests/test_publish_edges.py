@@ -58,15 +58,16 @@ def test_republishing_deprecated_content_makes_it_the_newest_active_version(acco
     assert publishing.publish(options(repo_root=root))["changed"] is False  # and now it is up to date
 
 
-def test_a_deprecated_newest_version_is_reactivated(account):
-    first = publishing.publish(options())
+def test_a_deprecated_newest_version_is_reactivated(account, tmp_path):
+    root = copy_repo(tmp_path)  # content that nothing else changes while the test runs
+    first = publishing.publish(options(repo_root=root))
     boto3.client("servicecatalog").update_provisioning_artifact(
         ProductId=first["product_id"],
         ProvisioningArtifactId=first["provisioning_artifact_id"],
         Active=False,
         Guidance="DEPRECATED",
     )
-    again = publishing.publish(options())
+    again = publishing.publish(options(repo_root=root))
     assert again["plan"] == [
         f"reactivate provisioning artifact {first['version']} ({first['provisioning_artifact_id']})"
     ]

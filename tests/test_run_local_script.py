@@ -58,20 +58,53 @@ def test_relative_workdir_in_eu_west_1(tmp_path):
         assert names == [DEFAULT_PRODUCT_NAME]  # the same default as publish_product.py
 
 
-def test_json_progress_on_stderr_and_no_work_directory_left(tmp_path):
+def test_json_serve_until_sigterm_then_no_work_directory_left(tmp_path):
+    """--json: the summary alone on stdout, progress on stderr; --serve: the prepared account (with its Studio
+    domain) stays up until SIGTERM; then the temporary work directory is gone."""
     scratch = tmp_path / "tmp"
     scratch.mkdir()
-    run = subprocess.run(
-        [sys.executable, str(REPO / "scripts" / "run_local.py"), "--json", "--project-name", "quiet"],
-        capture_output=True,
+    run = subprocess.Popen(
+        [
+            sys.executable,
+            str(REPO / "scripts" / "run_local.py"),
+            "--json",
+            "--stop-before-prod",
+            "--serve",
+            "--project-name",
+            "quiet",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
         env=environment(TMPDIR=str(scratch)),
-        check=False,
     )
-    assert run.returncode == 0, run.stderr[-3000:]
-    summary = json.loads(run.stdout)  # stdout is the summary and nothing else
+    progress = []
+    try:
+        for line in run.stderr:
+            progress.append(line)
+            if line.startswith("AWS_ENDPOINT_URL="):
+                break
+        assert progress and progress[-1].startswith("AWS_ENDPOINT_URL="), "".join(progress[-30:])
+        url = progress[-1].strip().split("=", 1)[1]
+        assert "ModelDeploy / DeployStaging / TestStaging" in "".join(progress)  # progress as it went
+        export = run.stderr.readline()
+        assert f"export AWS_ENDPOINT_URL={url} AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1" in export
+        session = boto3.session.Session(region_name="us-east-1")
+        sagemaker = session.client("sagemaker", endpoint_url=url)
+        (domain,) = sagemaker.list_domains()["Domains"]
+        assert domain["DomainName"] == "studio" and domain["DomainId"].startswith("d-")
+        assert sagemaker.get_sagemaker_servicecatalog_portfolio_status()["Status"] == "Enabled"
+        assert sagemaker.describe_endpoint(EndpointName="quiet-staging")["EndpointStatus"] == "InService"
+        assert list(scratch.iterdir())  # the work directory exists while serving
+    finally:
+        run.terminate()
+        stdout, _ = run.communicate(timeout=60)
+    assert run.returncode == 0
+    summary = json.loads(stdout)  # stdout is the summary and nothing else
     assert summary["stages"]["Publish"]["status"] == "Succeeded"
-    assert "ModelDeploy / DeployProd / DeployResourcesProd" in run.stderr  # progress as it goes
-    assert list(scratch.iterdir()) == []  # the temporary work directory is gone
     cost = summary["cost_estimate"]
-    assert (cost["instance_type"], cost["instance_count"]) == ("ml.m5.large", 1)  # prod's own instance
+    assert (cost["instance_type"], cost["instance_count"]) == (
+        "ml.m5.large",
+        1,
+    )  # prod's own, from its config
+    assert list(scratch.iterdir()) == []  # the temporary work directory is gone

@@ -20,3 +20,11 @@ def check_embedded(url: str, source: str, timeout_s: float = 5.0) -> None:
         ) from None
     except (urllib.error.URLError, OSError, ValueError):
         raise Failure(unreachable_hint(url, source)) from None
+
+
+def export_line(url: str, region: str) -> str:
+    """What to export for the AWS CLI (v1 reads only AWS_DEFAULT_REGION) and boto3; the keys can be anything."""
+    return (
+        f"export AWS_ENDPOINT_URL={url} AWS_REGION={region} AWS_DEFAULT_REGION={region} "
+        "AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing"
+    )
