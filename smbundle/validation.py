@@ -22,12 +22,14 @@ class UsageError(ValueError):
 
 # -- regions and endpoints --------------------------------------------------------------------------------------
 def commercial_regions() -> list[str]:
-    """The commercial Regions this botocore knows SageMaker in (read from its bundled endpoint data, offline)."""
-    import botocore.session
+    """The commercial Regions this botocore knows SageMaker in (its bundled endpoint data: offline, and without
+    reading any profile, so a missing AWS_PROFILE cannot break the check)."""
+    from botocore.loaders import create_loader
+    from botocore.regions import EndpointResolver
 
-    return botocore.session.get_session().get_available_regions(
-        "sagemaker", partition_name=COMMERCIAL_PARTITION
-    )
+    resolver = EndpointResolver(create_loader().load_data("endpoints"))
+    # "api.sagemaker" is the endpoint prefix of the sagemaker service in that data.
+    return resolver.get_available_endpoints("api.sagemaker", partition_name=COMMERCIAL_PARTITION)
 
 
 def region(value: str | None, flag: str = "--region", *, required: bool = True) -> str | None:

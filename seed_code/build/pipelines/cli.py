@@ -107,7 +107,12 @@ def _check(args) -> None:
 
 
 def _regions(partition: str) -> list[str]:
-    return boto3.session.Session().get_available_regions("sagemaker", partition_name=partition)
+    """Regions with SageMaker in botocore's bundled endpoint data (offline; reads no profile)."""
+    from botocore.loaders import create_loader
+    from botocore.regions import EndpointResolver
+
+    resolver = EndpointResolver(create_loader().load_data("endpoints"))
+    return resolver.get_available_endpoints("api.sagemaker", partition_name=partition)
 
 
 def _sdk_logs_to_stderr() -> None:
