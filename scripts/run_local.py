@@ -119,9 +119,10 @@ def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
     if args.endpoint_url:
-        from smbundle.local.probe import check_embedded
+        from smbundle.local.probe import check_embedded, check_project_name_free
 
         check_embedded(args.endpoint_url, cli.endpoint_source(args.endpoint_url))
+        check_project_name_free(args.endpoint_url, args.region, args.project_name)
 
     temporary = args.workdir is None
     workdir = (args.workdir or Path(tempfile.mkdtemp(prefix="smbundle-local-"))).resolve()

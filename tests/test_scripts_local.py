@@ -83,6 +83,17 @@ def test_local_aws_serves_until_sigterm_and_run_local_uses_it(tmp_path):
             EndpointName="cli-demo-staging"
         )  # still there: the server runs on
         assert endpoint["ProductionVariants"][0]["CurrentServerlessConfig"]["MaxConcurrency"] == 20
+        again = subprocess.run(  # the same project name on the same server: refused before anything starts
+            [sys.executable, str(REPO / "scripts" / "run_local.py"), "--project-name", "cli-demo"],
+            capture_output=True,
+            text=True,
+            env=environment(AWS_ENDPOINT_URL=url),
+        )
+        assert again.returncode == 1 and again.stdout == ""
+        assert again.stderr.strip() == (
+            f"error: project cli-demo already exists on the embedded AWS at {url}: pass another --project-name, "
+            "or delete it first with scripts/delete_project.py --project-name cli-demo"
+        )
     finally:
         server.send_signal(signal.SIGTERM)
         assert server.wait(timeout=20) == 0

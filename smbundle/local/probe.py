@@ -28,3 +28,19 @@ def export_line(url: str, region: str) -> str:
         f"export AWS_ENDPOINT_URL={url} AWS_REGION={region} AWS_DEFAULT_REGION={region} "
         "AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing"
     )
+
+
+def check_project_name_free(url: str, region: str, project_name: str) -> None:
+    """A kept-running embedded AWS may hold a project of that name from an earlier run: say so before starting."""
+    import boto3
+    from botocore.exceptions import ClientError
+
+    sagemaker = boto3.session.Session(region_name=region).client("sagemaker", endpoint_url=url)
+    try:
+        sagemaker.describe_project(ProjectName=project_name)
+    except ClientError:
+        return
+    raise Failure(
+        f"project {project_name} already exists on the embedded AWS at {url}: pass another --project-name, "
+        f"or delete it first with scripts/delete_project.py --project-name {project_name}"
+    )
