@@ -22,13 +22,25 @@ help:
 
 venv: $(STAMP)
 
+# Installs print one line per step; pip's own output goes to a log that is shown only when a step fails.
+# $(call step,what,command,log)
+INSTALL_LOG := $(VENV)/install.log
+SCAN_LOG := $(SCAN_VENV)/install.log
+define step
+	@echo "install: $(1)"
+	@$(2) >> $(3) 2>&1 || { tail -n 30 $(3); echo "install: failed: $(1) (full log: $(3))"; exit 1; }
+endef
+
 $(STAMP): pyproject.toml constraints.txt $(wildcard seed_code/build/pyproject.toml seed_code/deploy/requirements*.txt seed_code/deploy/test/requirements*.txt)
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]' \
-		$(if $(wildcard seed_code/build/pyproject.toml),-e 'seed_code/build[test]') \
-		$(foreach f,$(wildcard seed_code/deploy/requirements.txt seed_code/deploy/test/requirements.txt),-r $(f))
-	touch $(STAMP)
+	@echo "install: virtual environment $(VENV)"
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@: > $(INSTALL_LOG)
+	$(call step,pip,$(BIN)/python -m pip install --upgrade pip,$(INSTALL_LOG))
+	$(call step,tooling and pinned dependencies (pyproject.toml + constraints.txt),$(BIN)/python -m pip install -c constraints.txt -e '.[dev]',$(INSTALL_LOG))
+	$(if $(wildcard seed_code/build/pyproject.toml),$(call step,build seed (editable: run-pipeline and get-pipeline-definition),$(BIN)/python -m pip install -c constraints.txt -e 'seed_code/build[test]',$(INSTALL_LOG)))
+	$(foreach f,$(wildcard seed_code/deploy/requirements.txt seed_code/deploy/test/requirements.txt),$(call step,deploy seed requirements ($(f)),$(BIN)/python -m pip install -c constraints.txt -r $(f),$(INSTALL_LOG)))
+	@touch $(STAMP)
+	@echo "install: done (log: $(INSTALL_LOG))"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
@@ -39,10 +51,11 @@ lint: $(STAMP)
 	$(BIN)/cfn-lint $(if $(wildcard smbundle/cfn_rules/*.py),--append-rules smbundle/cfn_rules) -- $(wildcard $(TEMPLATES))
 
 $(SCAN_STAMP):
-	test -x $(SCAN_VENV)/bin/python || $(PYTHON) -m venv $(SCAN_VENV)
-	$(SCAN_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(SCAN_VENV)/bin/python -m pip install --quiet checkov==$(CHECKOV_VERSION)
-	touch $(SCAN_STAMP)
+	@echo "install: scan environment $(SCAN_VENV)"
+	@test -x $(SCAN_VENV)/bin/python || $(PYTHON) -m venv $(SCAN_VENV)
+	@: > $(SCAN_LOG)
+	$(call step,checkov $(CHECKOV_VERSION) (in its own environment),$(SCAN_VENV)/bin/python -m pip install --upgrade pip checkov==$(CHECKOV_VERSION),$(SCAN_LOG))
+	@touch $(SCAN_STAMP)
 
 scan: $(SCAN_STAMP)
 	BC_SKIP_MAPPING=TRUE $(SCAN_VENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation \

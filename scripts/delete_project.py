@@ -17,15 +17,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import boto3  # noqa: E402
-from botocore.exceptions import BotoCoreError, ClientError  # noqa: E402
 
+from smbundle import cli, validation  # noqa: E402
 from smbundle.cleanup import CleanupError, cleanup  # noqa: E402
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = cli.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--project-name", required=True)
     parser.add_argument(
         "--delete-bucket", action="store_true", help="empty (all versions) and delete the artifact bucket"
@@ -40,8 +38,27 @@ def main(argv=None) -> int:
     parser.add_argument("--endpoint-url", default=os.environ.get("AWS_ENDPOINT_URL"))
     parser.add_argument("--profile", default=os.environ.get("AWS_PROFILE"))
     parser.add_argument("--json", action="store_true")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def line(action: dict) -> str:
+    detail = f" ({action['detail']})" if action["detail"] else ""
+    return f"{action['status']:<13} {action['action']:<20} {action['resource']}{detail}"
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    return cli.run(lambda: delete(args), endpoint_url=args.endpoint_url)
+
+
+def delete(args) -> int:
+    validation.project_name(args.project_name, api=True)
+    validation.region(args.region, required=False)
+    validation.endpoint_url(args.endpoint_url, cli.endpoint_source(args.endpoint_url))
     session = boto3.session.Session(profile_name=args.profile, region_name=args.region)
+    validation.region(session.region_name)
+    # Each action is printed as it happens (on stderr with --json, whose stdout is the report).
+    show = cli.progress if args.json else (lambda text: print(text, flush=True))
     try:
         report = cleanup(
             session,
@@ -50,19 +67,12 @@ def main(argv=None) -> int:
             delete_model_packages=args.delete_model_packages,
             dry_run=args.dry_run,
             endpoint_url=args.endpoint_url,
+            progress=lambda action: show(line(action)),
         )
     except CleanupError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except (ClientError, BotoCoreError) as exc:
-        print(f"error: AWS call failed: {exc}", file=sys.stderr)
-        return 1
+        raise cli.Failure(str(exc)) from None
     if args.json:
         print(json.dumps(report.as_dict(), indent=2))
-    else:
-        for action in report.actions:
-            detail = f" ({action['detail']})" if action["detail"] else ""
-            print(f"{action['status']:<13} {action['action']:<20} {action['resource']}{detail}")
     return 0
 
 

@@ -15,13 +15,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from smbundle import cost  # noqa: E402
+from smbundle import cli, cost, validation  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = cli.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
         "--peak-per-minute", type=float, help="invocations per minute during a test run (10000)"
     )
@@ -37,7 +35,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--instance-type", default="ml.m5.xlarge")
     parser.add_argument("--instance-count", type=int, default=1)
     parser.add_argument("--days", type=float, default=30)
-    parser.add_argument("--region", default=os.environ.get("AWS_REGION") or "us-east-1")
+    parser.add_argument(
+        "--region",
+        default=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
+        help="Region whose prices to use (default: AWS_REGION, else us-east-1)",
+    )
     parser.add_argument(
         "--request-kb", type=float, default=0.0, help="payload in per invocation (data processing)"
     )
@@ -134,8 +136,40 @@ def print_report(results: list[dict]) -> None:
         print(f"recommendation ({r['memory_size_mb']} MB): {r['recommendation']}")
 
 
+def check_args(args) -> None:
+    """Values no estimate can use, before anything is computed or written (exit 2)."""
+    for flag in (
+        "peak_per_minute",
+        "peak_minutes",
+        "runs_per_day",
+        "steady_per_hour",
+        "request_kb",
+        "response_kb",
+    ):
+        validation.number(getattr(args, flag), "--" + flag.replace("_", "-"))
+    for flag in ("seconds_per_inference", "days", "price_per_gb_second", "instance_price_per_hour"):
+        validation.number(getattr(args, flag), "--" + flag.replace("_", "-"), positive=True)
+    validation.number(args.pc_price_per_gb_second, "--pc-price-per-gb-second", positive=True)
+    if args.provisioned_concurrency < 0:
+        raise validation.UsageError(
+            f"--provisioned-concurrency must be zero or more, got {args.provisioned_concurrency}"
+        )
+    if args.instance_count < 1:
+        raise validation.UsageError(f"--instance-count must be at least 1, got {args.instance_count}")
+    validation.region(args.region)
+    if args.from_test_results is not None:
+        validation.input_file(args.from_test_results, "--from-test-results")
+    if args.plot is not None:
+        validation.output_file(args.plot, "--plot")
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
+    return cli.run(lambda: report(args))
+
+
+def report(args) -> int:
+    check_args(args)
     try:
         profiles = build_profiles(args)
         table = cost.load_price_table()
@@ -154,8 +188,7 @@ def main(argv=None) -> int:
 
             plot(profiles[0], prices, results[0], args.plot)
     except cost.CostInputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+        raise validation.UsageError(str(exc)) from None
     if args.json:
         print(json.dumps(results[0] if len(results) == 1 else results, indent=2))
     else:

@@ -2,13 +2,15 @@
 """Serve the embedded AWS (moto plus our extensions) on 127.0.0.1 until SIGINT or SIGTERM.
 
 Prints one line AWS_ENDPOINT_URL=http://127.0.0.1:N when ready; point the AWS CLI, boto3 or our scripts at it.
-The account is prepared like one whose Studio domain has SageMaker projects enabled, and the project roles'
-AWS-managed policies are enforced on every call made as a role (--iam off lets everything through).
+The account is prepared like one whose Studio domain has SageMaker projects enabled: the project roles, a Studio
+execution role and a Studio domain exist; their ARN and id are printed next. The project roles' AWS-managed
+policies are enforced on every call made as a role (--iam off lets everything through).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -16,36 +18,55 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from smbundle.local import server  # noqa: E402
-from smbundle.local.server import STUDIO_EXECUTION_ROLE_NAME  # noqa: E402
+from smbundle import cli, validation  # noqa: E402
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = cli.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
-    parser.add_argument("--region", default="us-east-1")
+    parser.add_argument(
+        "--region",
+        default=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
+        help="Region the printed commands use (default: AWS_REGION, else us-east-1)",
+    )
     parser.add_argument(
         "--iam",
         choices=("on", "off"),
         default="on",
         help="enforce the project roles' IAM policies (default: on; off is for exploring only)",
     )
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    return cli.run(lambda: serve(args))
+
+
+def serve(args: argparse.Namespace) -> int:
+    validation.port(args.port)
+    validation.region(args.region)
+    from smbundle.local import server
+    from smbundle.local.probe import export_line
+    from smbundle.local.server import STUDIO_EXECUTION_ROLE_NAME
+
+    # A local server: no profile is read (a missing one cannot fail it).
+    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
+        os.environ.pop(name, None)
+
     try:
         aws = server.start(port=args.port, region=args.region, iam=args.iam == "on")
     except OSError as exc:
-        print(
-            f"error: cannot listen on 127.0.0.1:{args.port}: {exc.strerror}; choose another --port",
-            file=sys.stderr,
-        )
-        return 1
+        raise cli.Failure(
+            f"cannot listen on 127.0.0.1:{args.port}: {exc.strerror}; choose another --port (or 0 for a free one)"
+        ) from None
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     print(f"AWS_ENDPOINT_URL={aws.url}", flush=True)
     print(f"# Studio execution role: {aws.roles[STUDIO_EXECUTION_ROLE_NAME]}", flush=True)
+    print(f"# Studio domain: {aws.domain_id} (SageMaker projects enabled)", flush=True)
+    print(f"# AWS CLI (v1 and v2) and boto3: {export_line(aws.url, args.region)}", flush=True)
     stop.wait()
     aws.stop()
     return 0

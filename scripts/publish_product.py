@@ -3,6 +3,7 @@
 product tagged for Studio with one provisioning artifact per content version, or an S3 project template.
 
 Safe to re-run: everything is find-or-create, and a new version is added only when the content changed.
+Each write is printed as it happens, so a failure shows what was already written.
 Honours AWS_PROFILE, AWS_REGION and AWS_ENDPOINT_URL (e.g. the embedded AWS of scripts/local_aws.py).
 """
 
@@ -16,33 +17,35 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError  # noqa: E402
+import boto3  # noqa: E402
 
+from smbundle import cli, validation  # noqa: E402
 from smbundle.publish import (  # noqa: E402
     DEFAULT_PORTFOLIO_NAME,
     DEFAULT_PRODUCT_NAME,
     PublishError,
     PublishOptions,
     publish,
+    slug,
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = cli.ArgumentParser(description=__doc__)
     parser.add_argument(
         "--target",
         choices=["servicecatalog", "s3"],
         default="servicecatalog",
         help="Service Catalog product (default) or SageMaker S3 project template",
     )
-    parser.add_argument("--product-name", default=DEFAULT_PRODUCT_NAME)
+    parser.add_argument("--product-name", default=DEFAULT_PRODUCT_NAME, help="default: %(default)s")
     portfolio = parser.add_mutually_exclusive_group()
     portfolio.add_argument("--portfolio-id", help="use this existing portfolio")
-    portfolio.add_argument("--portfolio-name", default=DEFAULT_PORTFOLIO_NAME, help="find or create by name")
+    portfolio.add_argument(
+        "--portfolio-name", help=f"find or create by name (default: {DEFAULT_PORTFOLIO_NAME})"
+    )
     parser.add_argument(
         "--bucket", help="bucket for template and seed code (default: one named from account and region)"
     )
@@ -77,18 +80,64 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="do not ask iam:SimulatePrincipalPolicy whether the project roles may do what the template needs",
     )
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def check_args(args: argparse.Namespace) -> None:
+    """Values AWS would reject, and flags that would be ignored, before anything is read or written (exit 2)."""
+    validation.text(args.product_name, "--product-name", 8191)
+    if not slug(args.product_name):
+        raise validation.UsageError(
+            "--product-name needs at least one letter or digit (it names the S3 prefix)"
+        )
+    if args.portfolio_name is not None:
+        validation.text(args.portfolio_name, "--portfolio-name", 100)
+    if args.portfolio_id is not None:
+        validation.portfolio_id(args.portfolio_id)
+    if args.bucket is not None:
+        validation.bucket_name(args.bucket)
+    for arn in args.principal_arn:
+        validation.iam_arn(arn, "--principal-arn")
+    if args.launch_role_arn is not None:
+        validation.iam_arn(args.launch_role_arn, "--launch-role-arn", kinds=("role",))
     if args.keep_versions is not None and args.keep_versions < 1:
-        parser.error("--keep-versions must be at least 1")
-    return args
+        raise validation.UsageError(f"--keep-versions must be at least 1, got {args.keep_versions}")
+    validation.text(args.owner, "--owner", 8191)
+    if args.support_email is not None:
+        validation.email(args.support_email)
+    if args.support_url is not None:
+        validation.url(args.support_url, "--support-url")
+    if args.target == "s3":
+        if not args.domain_id:
+            raise validation.UsageError("--target s3 needs --domain-id (see aws sagemaker list-domains)")
+        validation.domain_id(args.domain_id)
+        for flag in ("portfolio_id", "portfolio_name", "launch_role_arn", "keep_versions"):
+            if getattr(args, flag) is not None:
+                raise validation.UsageError(
+                    f"--{flag.replace('_', '-')} applies to --target servicecatalog only; drop it with --target s3"
+                )
+    elif args.domain_id is not None:
+        raise validation.UsageError(
+            "--domain-id applies to --target s3 only (a Service Catalog product is found through its portfolio); "
+            "add --target s3 or drop --domain-id"
+        )
+    validation.region(args.region, required=False)
+    validation.endpoint_url(args.endpoint_url, cli.endpoint_source(args.endpoint_url))
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    return cli.run(lambda: run(args), endpoint_url=args.endpoint_url)
+
+
+def run(args: argparse.Namespace) -> int:
+    check_args(args)
+    session = boto3.session.Session(profile_name=args.profile, region_name=args.region)
+    region = validation.region(session.region_name)
     options = PublishOptions(
         repo_root=REPO_ROOT,
         product_name=args.product_name,
-        portfolio_name=args.portfolio_name,
+        portfolio_name=args.portfolio_name or DEFAULT_PORTFOLIO_NAME,
         portfolio_id=args.portfolio_id,
         bucket=args.bucket,
         principal_arns=args.principal_arn,
@@ -96,7 +145,7 @@ def main(argv=None) -> int:
         keep_versions=args.keep_versions,
         target=args.target,
         domain_id=args.domain_id,
-        region=args.region,
+        region=region,
         endpoint_url=args.endpoint_url,
         profile=args.profile,
         dry_run=args.dry_run,
@@ -105,26 +154,18 @@ def main(argv=None) -> int:
         support_email=args.support_email,
         support_url=args.support_url,
     )
+    # Each write is reported as soon as it is done (on stderr with --json, whose stdout is the result).
+    show = cli.progress if args.json else (lambda text: print(text, flush=True))
     try:
-        result = publish(options)
+        result = publish(options, session=session, progress=lambda step: show(f"did: {step}"))
     except PublishError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except NoCredentialsError:
-        print(
-            "error: no AWS credentials: set AWS_PROFILE or run aws configure (or use AWS_ENDPOINT_URL for the embedded AWS)",
-            file=sys.stderr,
-        )
-        return 1
-    except (ClientError, BotoCoreError) as exc:
-        print(f"error: AWS call failed: {exc}", file=sys.stderr)
-        return 1
+        raise cli.Failure(str(exc)) from None
     if args.json:
         print(json.dumps(result, indent=2, default=str))
         return 0
-    verb = "would" if args.dry_run else "did"
-    for step in result["plan"]:
-        print(f"{verb}: {step}")
+    if args.dry_run:
+        for step in result["plan"]:
+            print(f"would: {step}")
     if not result["plan"]:
         print(f"up to date: version {result['version']} is already published")
     print(f"version {result['version']}  template {result['template_url']}")

@@ -3,6 +3,9 @@
 
 No AWS account is used: the embedded AWS (moto plus our extensions) is started in this process, or an already
 running one is used with --endpoint-url / AWS_ENDPOINT_URL (scripts/local_aws.py).
+
+Without --workdir the run works in a temporary directory under /tmp that is removed at the end (kept when the
+run fails, or with --keep).
 """
 
 from __future__ import annotations
@@ -10,20 +13,22 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
+import signal
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from smbundle import cli, validation  # noqa: E402
 from smbundle.local.lifecycle import LifecycleFailed, LocalRunOptions, run_lifecycle  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = cli.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
         "--project-name", default="serverless-demo", help="SageMaker project name (default: %(default)s)"
     )
@@ -35,9 +40,16 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     parser.add_argument("--workdir", type=Path, help="keep pipeline artifacts, exports and test results here")
     parser.add_argument(
+        "--keep", action="store_true", help="keep the temporary work directory (without --workdir)"
+    )
+    parser.add_argument(
         "--summary", type=Path, help="write the run summary JSON here (default: <workdir>/summary.json)"
     )
-    parser.add_argument("--region", default=os.environ.get("AWS_REGION", "us-east-1"))
+    parser.add_argument(
+        "--region",
+        default=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
+        help="Region of the embedded AWS (default: AWS_REGION, else us-east-1)",
+    )
     parser.add_argument(
         "--endpoint-url",
         default=os.environ.get("AWS_ENDPOINT_URL"),
@@ -68,107 +80,148 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--serve", action="store_true", help="keep the embedded AWS up afterwards (Ctrl-C stops it)"
     )
     parser.add_argument(
-        "--json", action="store_true", help="print the summary JSON instead of progress lines"
+        "--json",
+        action="store_true",
+        help="print the summary JSON on stdout (progress lines go to stderr)",
     )
     return parser.parse_args(argv)
+
+
+def project_parameters(pairs: list[str]) -> dict[str, str]:
+    parameters = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise validation.UsageError(f"--project-parameter {pair!r} must look like KEY=VALUE")
+        parameters[key] = value
+    return parameters
+
+
+def check_args(args: argparse.Namespace) -> None:
+    """Everything a careless command line can get wrong, before anything starts (exit 2)."""
+    project_parameters(args.project_parameter)
+    validation.project_name(args.project_name)
+    validation.region(args.region)
+    validation.endpoint_url(args.endpoint_url, cli.endpoint_source(args.endpoint_url))
+    if args.input_data is not None:
+        from smbundle.local import input_data
+
+        input_data.check(args.input_data)
+    if args.workdir is not None:
+        validation.output_directory(args.workdir, "--workdir")
+    if args.summary is not None:
+        validation.output_file(args.summary, "--summary", create_parents=True)
 
 
 class Progress:
     """One line per stage and action as it starts and ends, like the CodePipeline console."""
 
-    def __init__(self, quiet: bool):
-        self.quiet = quiet
+    def __init__(self, stream):
+        self.stream = stream
         self.started = time.monotonic()
 
     def __call__(self, event: str, name: str, status: str | None, seconds: float | None) -> None:
-        if self.quiet:
-            return
         clock = f"[{time.monotonic() - self.started:6.1f}s]"
         if event == "start":
-            print(f"{clock} {name:<62} InProgress", flush=True)
+            line = f"{clock} {name:<62} InProgress"
         else:
             took = f"{seconds:.2f} s" if seconds is not None else ""
-            print(f"{clock} {name:<62} {status:<10} {took}", flush=True)
+            line = f"{clock} {name:<62} {status:<10} {took}"
+        print(line, file=self.stream, flush=True)
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="smbundle-local-"))
-    summary_path = args.summary or workdir / "summary.json"
-    parameters = {}
-    for pair in args.project_parameter:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            print(f"error: --project-parameter {pair!r} must look like KEY=VALUE", file=sys.stderr)
-            return 2
-        parameters[key] = value
-    if args.input_data and not args.input_data.is_file():
-        print(
-            f"error: --input-data {args.input_data} does not exist; give a CSV in the abalone schema",
-            file=sys.stderr,
-        )
-        return 2
-    progress = Progress(quiet=args.json)
-    server = None
-    endpoint_url = args.endpoint_url
-    if not endpoint_url:
-        from smbundle.local import server as embedded
+    source = cli.endpoint_source(args.endpoint_url)
+    return cli.run(lambda: run(args), endpoint_url=args.endpoint_url, source=source)
 
-        server = embedded.start(region=args.region, iam=args.iam == "on")
-        endpoint_url = server.url
-    os.environ.update(
-        {
-            "AWS_ACCESS_KEY_ID": os.environ.get("AWS_ACCESS_KEY_ID", "testing"),
-            "AWS_SECRET_ACCESS_KEY": os.environ.get("AWS_SECRET_ACCESS_KEY", "testing"),
-        }
-    )
-    options = LocalRunOptions(
-        workdir=workdir,
-        project_name=args.project_name,
-        region=args.region,
-        endpoint_url=endpoint_url,
-        input_data=args.input_data,
-        stop_before_prod=args.stop_before_prod,
-        project_parameters=parameters,
-    )
+
+def run(args: argparse.Namespace) -> int:
+    check_args(args)
+    # The run never uses real AWS: no profile is read (a missing one cannot fail it), any keys are accepted.
+    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
+        os.environ.pop(name, None)
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+    if args.endpoint_url:
+        from smbundle.local.probe import check_embedded, check_project_name_free
+
+        check_embedded(args.endpoint_url, cli.endpoint_source(args.endpoint_url))
+        check_project_name_free(args.endpoint_url, args.region, args.project_name)
+
+    temporary = args.workdir is None
+    workdir = (args.workdir or Path(tempfile.mkdtemp(prefix="smbundle-local-"))).resolve()
+    summary_path = args.summary or (None if temporary and not args.keep else workdir / "summary.json")
+    server = None
     try:
-        summary = run_lifecycle(options, progress)
-    except LifecycleFailed as failure:
-        print(f"error: stage {failure.stage} failed: {failure}", file=sys.stderr)
-        if failure.action:
-            print(f"  action:  {failure.action}", file=sys.stderr)
-        if failure.command:
-            print(f"  command: {failure.command}", file=sys.stderr)
-        for line in failure.log_tail:
-            print(f"  | {line}", file=sys.stderr)
-        print(f"  logs and artifacts: {workdir}", file=sys.stderr)
-        if server:
-            server.stop()
-        return 1
-    summary_path.parent.mkdir(parents=True, exist_ok=True)
-    summary_path.write_text(json.dumps(summary, indent=2, default=str) + "\n")
-    if args.json:
-        print(json.dumps(summary, indent=2, default=str))
-    else:
-        print_digest(summary, summary_path)
-    if args.serve:
-        print(f"AWS_ENDPOINT_URL={endpoint_url}", flush=True)
-        print(
-            f"try: AWS_ENDPOINT_URL={endpoint_url} aws sagemaker describe-endpoint "
-            f"--endpoint-name {args.project_name}-staging",
-            flush=True,
+        endpoint_url = args.endpoint_url
+        if not endpoint_url:
+            from smbundle.local import server as embedded
+
+            server = embedded.start(region=args.region, iam=args.iam == "on")
+            endpoint_url = server.url
+        options = LocalRunOptions(
+            workdir=workdir,
+            project_name=args.project_name,
+            region=args.region,
+            endpoint_url=endpoint_url,
+            input_data=args.input_data,
+            stop_before_prod=args.stop_before_prod,
+            project_parameters=project_parameters(args.project_parameter),
         )
         try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            pass
-    if server:
-        server.stop()
-    return 0
+            summary = run_lifecycle(options, Progress(sys.stderr if args.json else sys.stdout))
+        except LifecycleFailed as failure:
+            report_failure(failure, workdir)
+            temporary = False  # the logs are what the user needs now
+            return cli.EXIT_FAILURE
+        if summary_path:
+            summary_path.parent.mkdir(parents=True, exist_ok=True)
+            summary_path.write_text(json.dumps(summary, indent=2, default=str) + "\n")
+        if args.json:
+            print(json.dumps(summary, indent=2, default=str))
+        else:
+            print_digest(summary, summary_path, workdir if not temporary or args.keep else None)
+        if args.serve:
+            serve(endpoint_url, args)
+        return 0
+    finally:
+        if server:
+            server.stop()
+        if temporary and not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
-def print_digest(summary: dict, summary_path: Path) -> None:
+def report_failure(failure: LifecycleFailed, workdir: Path) -> None:
+    cli.error(f"stage {failure.stage} failed: {failure}")
+    if failure.action:
+        print(f"  action:  {failure.action}", file=sys.stderr)
+    if failure.command:
+        print(f"  command: {failure.command}", file=sys.stderr)
+    for line in failure.log_tail:
+        print(f"  | {line}", file=sys.stderr)
+    print(f"  logs and artifacts: {workdir}", file=sys.stderr)
+
+
+def serve(endpoint_url: str, args: argparse.Namespace) -> None:
+    """Keep the embedded AWS up until Ctrl-C or SIGTERM (then the work directory is cleaned up as usual)."""
+    from smbundle.local.probe import export_line
+
+    out = sys.stderr if args.json else sys.stdout
+    print(f"AWS_ENDPOINT_URL={endpoint_url}", file=out, flush=True)
+    print(f"# AWS CLI (v1 and v2) and boto3: {export_line(endpoint_url, args.region)}", file=out, flush=True)
+    print(
+        f"try: aws sagemaker describe-endpoint --endpoint-name {args.project_name}-staging",
+        file=out,
+        flush=True,
+    )
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    stop.wait()
+
+
+def print_digest(summary: dict, summary_path: Path | None, workdir: Path | None) -> None:
     staging = (summary.get("staging") or {}).get("DescribeEndpoint", {})
     prod = (summary.get("prod") or {}).get("DescribeEndpointConfig", {})
     results = summary.get("test_results") or {}
@@ -199,7 +252,8 @@ def print_digest(summary: dict, summary_path: Path) -> None:
         print(
             f"staging test:   {'passed' if results.get('passed') else 'FAILED'}, "
             f"{results.get('invocations')} invocations, {results.get('errors')} errors, "
-            f"{results.get('throttles')} throttles, p50 {latency.get('p50')} ms, p99 {latency.get('p99')} ms"
+            f"{results.get('throttles')} throttles, p50 {latency.get('p50')} ms, p99 {latency.get('p99')} ms "
+            "(local runtime, simulated cold starts)"
         )
         replay = results.get("replay") or {}
         if "measured_mse" in replay:
@@ -209,19 +263,54 @@ def print_digest(summary: dict, summary_path: Path) -> None:
             )
         elif replay:
             print(f"replay:         {replay.get('status')}: {replay.get('reason')}")
-    estimate = summary.get("cost_estimate") or {}
-    if "recommendation" in estimate:
-        print(
-            f"cost at {estimate['seconds_per_inference'] * 1000:.1f} ms measured: {estimate['recommendation']}"
+    for line in cost_lines(summary.get("cost_estimate") or {}):
+        print(line)
+    first_runs = summary.get("first_runs") or {}
+    if first_runs:
+        print(f"first runs:     {'; '.join(first_run(label, run) for label, run in first_runs.items())}")
+    if workdir:
+        print(f"work directory: {workdir}")
+    print(
+        f"summary:        {summary_path}"
+        if summary_path
+        else "summary:        not kept (--summary PATH or --keep)"
+    )
+
+
+def first_run(label: str, run: dict) -> str:
+    """How a pipeline's run on creation ended (the deploy pipeline's fails until a model is approved, as on AWS)."""
+    if "failed_action" not in run:
+        return f"{label} pipeline {run['status']}"
+    reason = run.get("reason") or ""
+    expected = "no Approved model package" in reason or "does not exist yet" in reason
+    why = "as expected before a model is approved" if label == "deploy" and expected else reason
+    return f"{label} pipeline {run['status']} at {run['failed_action']} ({why})"
+
+
+def cost_lines(estimate: dict) -> list[str]:
+    """The cost planner's verdict, saying which traffic it assumes and that the latency is the local one."""
+    if "serverless_monthly_usd" not in estimate:
+        if not estimate.get("error"):
+            return []
+        return [
+            f"cost:           not estimated: {estimate['error']} (flags of scripts/estimate_cost.py, which reads "
+            "the staging test's test-results.json with --from-test-results)"
+        ]
+    verdict = "serverless is cheaper" if estimate["serverless_cheaper"] else "the instance is cheaper"
+    lines = [
+        f"cost:           serverless {estimate['memory_size_mb']} MB ${estimate['serverless_monthly_usd']:,.2f}/month "
+        f"vs prod's {estimate['instance_type']} x{estimate['instance_count']} "
+        f"${estimate['instance_monthly_usd']:,.2f}/month: {verdict}",
+        f"                traffic assumed: {estimate['test_inferences_per_month']:,.0f} test + "
+        f"{estimate['steady_inferences_per_month']:,.0f} steady inferences/month (the AWS blog's profile), at the "
+        f"{estimate['seconds_per_inference'] * 1000:.1f} ms mean latency measured locally (not an AWS figure)",
+    ]
+    if estimate["throttling_expected"]:
+        lines.append(
+            f"                at that latency the test peak needs {estimate['peak_concurrency_slots']} concurrent "
+            f"invocations against MaxConcurrency {estimate['max_concurrency']}: expect throttling"
         )
-    for label, run in (summary.get("first_runs") or {}).items():
-        outcome = (
-            run["status"]
-            if "failed_action" not in run
-            else f"{run['status']} at {run['failed_action']}: {run['reason']}"
-        )
-        print(f"{label} pipeline's run on creation: {outcome}")
-    print(f"summary:        {summary_path}")
+    return lines
 
 
 if __name__ == "__main__":

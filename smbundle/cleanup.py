@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from botocore.exceptions import ClientError
@@ -27,9 +28,17 @@ class CleanupReport:
     project_id: str | None = None
     dry_run: bool = False
     actions: list[dict] = field(default_factory=list)
+    # Called with each action as it happens (and with "deleting" notes while a stack is being waited for).
+    listener: Callable[[dict], None] | None = None
 
     def add(self, action: str, resource: str, status: str, detail: str = "") -> None:
-        self.actions.append({"action": action, "resource": resource, "status": status, "detail": detail})
+        entry = {"action": action, "resource": resource, "status": status, "detail": detail}
+        self.actions.append(entry)
+        self.note(entry)
+
+    def note(self, entry: dict) -> None:
+        if self.listener:
+            self.listener(entry)
 
     def as_dict(self) -> dict:
         return {
@@ -49,12 +58,13 @@ def cleanup(
     dry_run: bool = False,
     endpoint_url: str | None = None,
     wait_seconds: float = 1800,
+    progress: Callable[[dict], None] | None = None,
 ) -> CleanupReport:
     def client(service):
         return session.client(service, endpoint_url=endpoint_url)
 
     sagemaker, cloudformation, s3 = client("sagemaker"), client("cloudformation"), client("s3")
-    report = CleanupReport(project_name, dry_run=dry_run)
+    report = CleanupReport(project_name, dry_run=dry_run, listener=progress)
     try:
         project = sagemaker.describe_project(ProjectName=project_name)
     except ClientError as exc:
@@ -96,6 +106,7 @@ def _delete_stack(
         report.add("DeleteStack", name, "would delete", stack["StackStatus"])
         return
     cloudformation.delete_stack(StackName=name)
+    report.note({"action": "DeleteStack", "resource": name, "status": "deleting", "detail": "waiting"})
     deadline = time.monotonic() + wait_seconds
     while time.monotonic() < deadline:
         try:
@@ -151,6 +162,14 @@ def _delete_bucket(s3, bucket: str, report: CleanupReport, dry_run: bool) -> Non
         count += len(entries)
         if entries and not dry_run:
             s3.delete_objects(Bucket=bucket, Delete={"Objects": entries, "Quiet": True})
+            report.note(
+                {
+                    "action": "EmptyBucket",
+                    "resource": bucket,
+                    "status": "deleting",
+                    "detail": f"{count} so far",
+                }
+            )
     if dry_run:
         report.add("DeleteBucket", bucket, "would delete", f"{count} object versions")
         return

@@ -246,9 +246,9 @@ def from_test_results(path: Path) -> dict:
         raise CostInputError(f"test results file {path} does not exist") from None
     except json.JSONDecodeError as exc:
         raise CostInputError(f"test results file {path} is not JSON: {exc}") from None
-    latency = results.get("latency_ms") or {}
-    milliseconds = latency.get("mean") or latency.get("p50")
-    if not milliseconds:
+    latency = results.get("latency_ms") if isinstance(results, dict) else None
+    milliseconds = (latency.get("mean") or latency.get("p50")) if isinstance(latency, dict) else None
+    if not isinstance(milliseconds, int | float) or milliseconds <= 0:
         raise CostInputError(
             f"{path} has no latency_ms.mean or latency_ms.p50: is it a staging test results file?"
         )

@@ -21,6 +21,8 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from smbundle import packaging, permission_plan, templates
+from smbundle.catalog_versions import created_time, ensure_artifact
+from smbundle.publish_preflight import target_problems
 
 log = logging.getLogger(__name__)
 
@@ -128,13 +130,20 @@ def _slug(name: str) -> str:
     return "".join(c if c.isalnum() else "-" for c in name.lower()).strip("-")[:60]
 
 
+slug = _slug  # the S3 prefix a product name gives (empty when the name has no letter or digit)
+
+
 def template_url(bucket: str, region: str, key: str) -> str:
     return f"https://{bucket}.s3.{region}.amazonaws.com/{key}"
 
 
 class Publisher:
     def __init__(
-        self, options: PublishOptions, session=None, before_write: Callable[[str], None] | None = None
+        self,
+        options: PublishOptions,
+        session=None,
+        before_write: Callable[[str], None] | None = None,
+        progress: Callable[[str], None] | None = None,
     ):
         self.options = options
         self.session = session or boto3.session.Session(
@@ -142,6 +151,7 @@ class Publisher:
         )
         self.region = self.session.region_name or "us-east-1"
         self.before_write = before_write or (lambda step: None)
+        self.progress = progress or (lambda step: None)  # told each write once it is done
         self.clients: dict = {}
         self.plan: list[str] = []
         self.changed = False
@@ -159,7 +169,9 @@ class Publisher:
             return None
         self.before_write(step)
         log.info("%s", step)
-        return function(*args, **kwargs)
+        answer = function(*args, **kwargs)
+        self.progress(step)
+        return answer
 
     # -- preflight -------------------------------------------------------------------------------------------
     def preflight(self, account: str, content: Content | None = None) -> None:
@@ -186,6 +198,7 @@ class Publisher:
             problems.append(
                 "--target s3 needs --domain-id (the Studio domain to tag with the template location)"
             )
+        problems.extend(target_problems(self))
         if not problems and content is not None and not self.options.skip_permission_check:
             problems = self.permission_problems(account, content)
         if problems:
@@ -351,20 +364,12 @@ class Publisher:
             artifacts = catalog.list_provisioning_artifacts(ProductId=product_id)[
                 "ProvisioningArtifactDetails"
             ]
-            artifact_id = next((a["Id"] for a in artifacts if a["Name"] == content.version), None)
-            if artifact_id is None:
-                answer = self.write(
-                    f"add provisioning artifact {content.version} to {product_id}",
-                    catalog.create_provisioning_artifact,
-                    ProductId=product_id,
-                    Parameters=artifact_parameters,
-                    IdempotencyToken=_token("artifact", product_id, content.version),
-                )
-                artifact_id = answer["ProvisioningArtifactDetail"]["Id"] if answer else None
+            artifact_id, artifacts = ensure_artifact(
+                self, product_id, content.version, artifact_parameters, artifacts
+            )
+            self.deprecate_old(product_id, artifact_id, artifacts)
 
         self.associate(account, portfolio_id, product_id or "(new product)")
-        if product_id and not self.options.dry_run:
-            self.deprecate_old(product_id, artifact_id)
 
         return {
             "portfolio_id": portfolio_id,
@@ -421,15 +426,16 @@ class Publisher:
                 IdempotencyToken=_token("launch", portfolio_id or "", product_id or ""),
             )
 
-    def deprecate_old(self, product_id: str, current_id: str | None) -> None:
+    def deprecate_old(self, product_id: str, current_id: str | None, artifacts: list[dict]) -> None:
+        """Deprecate all but the newest ``keep_versions`` active artifacts, the current one always kept.
+
+        ``artifacts`` is the product's list as it will be after this run (a planned new artifact included), so a
+        dry run plans exactly the deprecations the real run makes."""
         keep = self.options.keep_versions
         if not keep:
             return
         catalog = self.client("servicecatalog")
-        artifacts = catalog.list_provisioning_artifacts(ProductId=product_id)["ProvisioningArtifactDetails"]
-        active = sorted(
-            (a for a in artifacts if a.get("Active", True)), key=lambda a: a["CreatedTime"], reverse=True
-        )
+        active = sorted((a for a in artifacts if a.get("Active", True)), key=created_time, reverse=True)
         active.sort(key=lambda a: a["Id"] != current_id)  # the current version is always kept
         for old in active[keep:]:
             self.write(
@@ -561,5 +567,5 @@ def _token(*parts: str) -> str:
     return packaging.content_hash(*(p.encode() for p in parts))[:32]
 
 
-def publish(options: PublishOptions, session=None, before_write=None) -> dict:
-    return Publisher(options, session, before_write).run()
+def publish(options: PublishOptions, session=None, before_write=None, progress=None) -> dict:
+    return Publisher(options, session, before_write, progress).run()

@@ -135,16 +135,35 @@ def test_from_test_results(tmp_path):
     ("args", "message"),
     [
         (["--memory-mb", "1500"], "--memory-mb 1500 does not exist: serverless offers 1024, 2048"),
-        (["--peak-per-minute", "-5"], "--peak-per-minute must be zero or positive, got -5.0"),
+        (["--peak-per-minute", "-5"], "--peak-per-minute must be a finite zero or positive number, got -5"),
         (["--instance-type", "ml.x9.huge"], "no price for instance type ml.x9.huge"),
         (["--region", "ap-south-2"], "no prices for region ap-south-2"),
-        (["--from-test-results", "/nonexistent.json"], "test results file /nonexistent.json does not exist"),
+        (
+            ["--from-test-results", "/nonexistent.json"],
+            "--from-test-results /nonexistent.json does not exist",
+        ),
         (["--max-concurrency", "500"], "--max-concurrency must be between 1 and 200"),
+        (["--instance-price-per-hour", "-1"], "--instance-price-per-hour must be a finite positive number"),
+        (["--price-per-gb-second", "0"], "--price-per-gb-second must be a finite positive number"),
+        (["--days", "nan"], "--days must be a finite positive number, got nan"),
+        (["--steady-per-hour", "inf"], "--steady-per-hour must be a finite zero or positive number"),
+        (["--provisioned-concurrency", "-2"], "--provisioned-concurrency must be zero or more"),
+        (["--instance-count", "0"], "--instance-count must be at least 1"),
+        (["--region", "mars-1"], "--region mars-1 is not an AWS Region with SageMaker"),
+        (["--from-test-results", "/"], "--from-test-results / is a directory"),
+        (["--from-test-results", "README.md"], "test results file README.md is not JSON"),
+        (["--from-test-results", "pyproject.toml/x.json"], "does not exist"),
+        (
+            ["--plot", "/nonexistent/cost.png"],
+            "--plot /nonexistent/cost.png: directory /nonexistent does not exist",
+        ),
+        (["--plot", "docs"], "--plot docs is a directory"),
+        (["--days", "lots"], "argument --days: invalid float value: 'lots'"),
     ],
 )
 def test_bad_inputs_get_one_clear_line(args, message):
     code, out, err = run(*args)
-    assert code == 1 and out == ""
+    assert code == 2 and out == ""
     assert err.strip().startswith("error: ") and message in err
     assert len(err.strip().splitlines()) == 1
 
@@ -154,5 +173,9 @@ def test_unknown_instance_with_an_explicit_price_works():
     assert code == 0 and json.loads(out)["instance_monthly_usd"] == 720.0
 
 
-def test_usage_error_exits_2():
-    assert run("--days", "lots")[0] == 2
+def test_a_json_file_of_another_shape_is_one_line(tmp_path):
+    path = tmp_path / "list.json"
+    path.write_text("[1, 2]")
+    code, out, err = run("--from-test-results", str(path))
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
+    assert "has no latency_ms.mean or latency_ms.p50" in err

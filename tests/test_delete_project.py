@@ -92,3 +92,22 @@ def test_bucket_is_kept_unless_asked(project):
 def test_unknown_project_is_a_clear_error(aws):
     with pytest.raises(CleanupError, match="project nope not found"):
         cleanup(boto3.session.Session(), "nope")
+
+
+def test_each_action_is_reported_as_it_happens(project):
+    events = []
+
+    def listen(action):
+        # When a stack is reported deleted, it is gone already: the report follows the work, not the end.
+        if action["action"] == "DeleteStack" and action["status"] == "deleted":
+            assert action["resource"] not in stacks()
+        events.append((action["action"], action["status"]))
+
+    report = cleanup(boto3.session.Session(), "demo", wait_seconds=5, progress=listen)
+    assert events[:4] == [
+        ("DeleteStack", "deleting"),
+        ("DeleteStack", "deleted"),
+        ("DeleteStack", "deleting"),
+        ("DeleteStack", "deleted"),
+    ]
+    assert [e for e in events if e[1] != "deleting"] == [(a["action"], a["status"]) for a in report.actions]

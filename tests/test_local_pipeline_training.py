@@ -184,7 +184,11 @@ def test_hyperparameters_the_algorithm_would_reject_fail_the_step(data, tmp_path
             {},
             "training image my/own:1 cannot run locally",
         ),
-        ({"InputDataConfig": [channel("validation", "s3://sagemaker-data/validation")]}, {}, "needs a 'train' channel"),
+        (
+            {"InputDataConfig": [channel("validation", "s3://sagemaker-data/validation")]},
+            {},
+            "needs a 'train' channel",
+        ),
         (
             {
                 "InputDataConfig": [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from pathlib import Path
 import boto3
 
 from smbundle.local.sample_data import generate_csv
+from tests.test_docs import demo_labels
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -35,6 +37,10 @@ def test_local_aws_serves_until_sigterm_and_run_local_uses_it(tmp_path):
         assert first.startswith("AWS_ENDPOINT_URL=http://127.0.0.1:")
         url = first.split("=", 1)[1]
         assert "AmazonSageMaker-ExecutionRole-studio" in server.stdout.readline()
+        domain = server.stdout.readline().strip()  # "# Studio domain: d-... (SageMaker projects enabled)"
+        assert domain.startswith("# Studio domain: d-") and domain.endswith("(SageMaker projects enabled)")
+        sagemaker = boto3.session.Session(region_name="us-east-1").client("sagemaker", endpoint_url=url)
+        assert [d["DomainId"] for d in sagemaker.list_domains()["Domains"]] == [domain.split()[3]]
         iam = boto3.session.Session(region_name="us-east-1").client("iam", endpoint_url=url)
         assert (
             iam.get_role(RoleName="AmazonSageMakerServiceCatalogProductsLaunchRole")["Role"]["Path"]
@@ -69,6 +75,9 @@ def test_local_aws_serves_until_sigterm_and_run_local_uses_it(tmp_path):
         assert run.returncode == 0, run.stderr[-2000:]
         assert "ModelDeploy / DeployProd / DeployResourcesProd" in run.stdout
         assert f"summary:        {summary}" in run.stdout
+        labels = [re.match(r"^([a-z][a-z ]*:) ", line) for line in run.stdout.splitlines()]
+        printed = [m.group(1) for m in labels if m and m.group(1) != "work directory:"]  # (kept: --workdir)
+        assert printed == demo_labels()  # README's example output, line by line
         result = json.loads(summary.read_text())
         assert set(result) >= {
             "project",
@@ -97,6 +106,17 @@ def test_local_aws_serves_until_sigterm_and_run_local_uses_it(tmp_path):
             Body=b"M,0.455,0.365,0.095,0.514,0.2245,0.101,0.15",
         )
         assert 2 < float(answer["Body"].read()) < 25
+        again = subprocess.run(  # the same project name on the same server: refused before anything starts
+            [sys.executable, str(REPO / "scripts" / "run_local.py"), "--project-name", "cli-demo"],
+            capture_output=True,
+            text=True,
+            env=environment(AWS_ENDPOINT_URL=url),
+        )
+        assert again.returncode == 1 and again.stdout == ""
+        assert again.stderr.strip() == (
+            f"error: project cli-demo already exists on the embedded AWS at {url}: pass another --project-name, "
+            "or delete it first with scripts/delete_project.py --project-name cli-demo"
+        )
     finally:
         server.send_signal(signal.SIGTERM)
         assert server.wait(timeout=20) == 0

@@ -159,38 +159,60 @@ def resolve_settings(stage: str, committed: dict[str, str], environ) -> dict[str
     return resolved
 
 
-def check_values(label: str, stage: str, values: dict[str, str]) -> None:
+def setting_origins(source: Path, stage: str, committed: dict[str, str], environ) -> dict[str, str]:
+    """Where each resolved value came from, so an error blames the file or the variable that set it."""
+    origins = {}
+    for key, (env_name, _) in STAGE_SETTINGS[stage].items():
+        if key in committed:
+            origins[key] = str(source)
+        elif env_name and environ.get(env_name, "") != "":
+            origins[key] = (
+                f"environment variable {env_name} (the project's choice at creation; "
+                f"a value committed in {source.name} would override it)"
+            )
+        else:
+            origins[key] = "build.py default"
+    return origins
+
+
+def check_values(label, stage: str, values: dict[str, str]) -> None:
+    """``label`` names where the values came from: one string, or a dict with an origin per setting."""
+
+    def where(key: str) -> str:
+        return label[key] if isinstance(label, dict) else label
+
     def integer(key: str, low: int, high: int | None) -> int:
         raw = values[key]
         if not re.fullmatch(r"\d+", raw):
-            raise BuildError(f"{label}: {key} must be a whole number, got {raw!r}")
+            raise BuildError(f"{where(key)}: {key} must be a whole number, got {raw!r}")
         number = int(raw)
         if number < low or (high is not None and number > high):
             bound = f"between {low} and {high}" if high is not None else f"at least {low}"
-            raise BuildError(f"{label}: {key} must be {bound}, got {number}")
+            raise BuildError(f"{where(key)}: {key} must be {bound}, got {number}")
         return number
 
     if stage == "staging":
         if values["MemorySizeInMB"] not in MEMORY_SIZES:
             raise BuildError(
-                f"{label}: MemorySizeInMB must be one of {', '.join(MEMORY_SIZES)}, got {values['MemorySizeInMB']!r}"
+                f"{where('MemorySizeInMB')}: MemorySizeInMB must be one of {', '.join(MEMORY_SIZES)}, got {values['MemorySizeInMB']!r}"
             )
         maximum = integer("MaxConcurrency", 1, 200)
         provisioned = integer("ProvisionedConcurrency", 0, 200)
         if provisioned > maximum:
             raise BuildError(
-                f"{label}: ProvisionedConcurrency ({provisioned}) must not exceed MaxConcurrency ({maximum})"
+                f"{where('ProvisionedConcurrency')}: ProvisionedConcurrency ({provisioned}) must not exceed "
+                f"MaxConcurrency ({maximum})"
             )
     else:
         if not re.fullmatch(r"ml\.[a-z0-9]+\.[a-z0-9]+", values["EndpointInstanceType"]):
             raise BuildError(
-                f"{label}: EndpointInstanceType must look like ml.<family>.<size> (e.g. ml.m5.large), "
+                f"{where('EndpointInstanceType')}: EndpointInstanceType must look like ml.<family>.<size> (e.g. ml.m5.large), "
                 f"got {values['EndpointInstanceType']!r}"
             )
         integer("EndpointInstanceCount", 1, None)
         integer("SamplingPercentage", 0, 100)
         if values["EnableDataCapture"] not in ("true", "false"):
-            raise BuildError(f'{label}: EnableDataCapture must be "true" or "false"')
+            raise BuildError(f'{where("EnableDataCapture")}: EnableDataCapture must be "true" or "false"')
 
 
 def arn_candidates(project_arn: str) -> list[str]:
@@ -229,7 +251,7 @@ def render(args, environ, sagemaker) -> dict[Path, dict]:
         config = load_config(source)
         committed = validate_config(source, config, stage)
         settings = resolve_settings(stage, committed, environ)
-        check_values(str(source), stage, settings)
+        check_values(setting_origins(source, stage, committed, environ), stage, settings)
         validated[stage] = (settings, dict(config.get("Tags") or {}))
 
     package = newest_approved_package(sagemaker, args.model_package_group_name)
@@ -274,10 +296,27 @@ def write_atomically(exports: dict[Path, dict]) -> None:
             temporary.unlink(missing_ok=True)
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):
+        print(f"error: {message} (see {self.prog} --help)", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def check_exports(*paths: str) -> None:
+    """Export paths must be files we can create, checked before any AWS call (nothing half-written)."""
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            raise BuildError(f"export path {path} is a directory; give a file name")
+        parent = path.parent.resolve()
+        while not parent.exists():
+            parent = parent.parent
+        if not parent.is_dir() or not os.access(parent, os.W_OK):
+            raise BuildError(f"cannot write export {path}: {parent} is not a writable directory")
+
+
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = _Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--log-level", default=os.environ.get("LOGLEVEL", "INFO").upper())
     parser.add_argument(
         "--model-execution-role", required=True, help="role ARN the endpoints' models run with"
@@ -298,6 +337,12 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.log_level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        print(
+            f"error: --log-level (or LOGLEVEL) {args.log_level!r} is not DEBUG, INFO, WARNING or ERROR",
+            file=sys.stderr,
+        )
+        return 2
     logging.basicConfig(level=args.log_level, format="%(levelname)s %(message)s")
     for name in ("sagemaker_project_name", "sagemaker_project_id", "model_execution_role", "s3_bucket"):
         if not getattr(args, name):
@@ -305,8 +350,9 @@ def main(argv=None) -> int:
                 f"error: --{name.replace('_', '-')} is empty; check the build project's environment",
                 file=sys.stderr,
             )
-            return 1
+            return 2
     try:
+        check_exports(args.export_staging_config, args.export_prod_config)
         region = (
             os.environ.get("AWS_REGION") or None
         )  # CodeBuild sets it; boto3 itself reads AWS_DEFAULT_REGION
@@ -318,6 +364,9 @@ def main(argv=None) -> int:
         return 1
     except (ClientError, BotoCoreError) as exc:
         print(f"error: AWS call failed: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"error: cannot write the exports: {exc.filename}: {exc.strerror}", file=sys.stderr)
         return 1
     for path, content in exports.items():
         print(f"wrote {path}: {json.dumps(content['Parameters'], sort_keys=True)}")

@@ -32,6 +32,7 @@ from smbundle.local.codepipeline import watch
 from smbundle.local.codepipeline.executor import ActionRecord
 from smbundle.local.codepipeline.watch import Outcome
 from smbundle.local.events.delivery import deliver, make_event
+from smbundle.publish import DEFAULT_PRODUCT_NAME
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +60,7 @@ class LocalRunOptions:
     input_data: Path | None = None
     auto_approve: bool = True
     stop_before_prod: bool = False
-    product_name: str = "mlops-serverless-staging"
+    product_name: str = DEFAULT_PRODUCT_NAME  # the same default as scripts/publish_product.py
     repo_root: Path = REPO_ROOT  # where service_catalog/ and seed_code/ are read from
     project_parameters: dict[str, str] = field(
         default_factory=dict
@@ -374,18 +375,39 @@ def _summary(run, names, project, package_arn, deploy_result, data_label) -> dic
         "test_results": _test_results(run, deploy_result),
         "stages": run.stages,
     }
-    summary["cost_estimate"] = _cost_estimate(summary["test_results"], run.options.region)
+    summary["cost_estimate"] = _cost_estimate(
+        summary["test_results"], run.options.region, _prod_instance(run, summary["prod"], deploy_result)
+    )
     return summary
 
 
-def _cost_estimate(results: dict | None, region: str) -> dict | None:
-    """The cost planner at the latency the staging test measured, with the blog's traffic profile."""
+def _prod_instance(run: LifecycleRun, prod: dict | None, deploy_result: Outcome | None) -> dict:
+    """Prod's instance type and count: from the prod endpoint, else from the build's prod export."""
+    variant = ((prod or {}).get("DescribeEndpointConfig") or {}).get("ProductionVariants", [{}])[0]
+    if variant.get("InstanceType"):
+        return {
+            "instance_type": variant["InstanceType"],
+            "instance_count": int(variant.get("InitialInstanceCount") or 1),
+        }
+    export = _artifact_json(run, deploy_result, "prod-config-export.json")
+    if export is None:
+        return {}
+    parameters = export.get("Parameters", {})
+    return {
+        "instance_type": parameters.get("EndpointInstanceType", "ml.m5.large"),
+        "instance_count": int(parameters.get("EndpointInstanceCount", "1")),
+    }
+
+
+def _cost_estimate(results: dict | None, region: str, instance: dict) -> dict | None:
+    """The cost planner at the latency the staging test measured, with the blog's traffic profile, against
+    an instance of prod's own type and count (what an instance-backed staging endpoint would run on)."""
     from smbundle.cost import CostInputError, estimate_from_test_results
 
     if not results:
         return None
     try:
-        return estimate_from_test_results(results, region=region)
+        return estimate_from_test_results(results, region=region, **instance)
     except CostInputError as exc:
         return {"error": str(exc)}
 
@@ -413,13 +435,18 @@ def _package_metrics(run, package: dict) -> dict | None:
 
 
 def _test_results(run: LifecycleRun, deploy_result: Outcome | None) -> dict | None:
-    """The staging test's results file, read from the test action's output artifact in the artifact store."""
-    if deploy_result is None:
+    """The staging test's results file."""
+    return _artifact_json(run, deploy_result, "test-results.json")
+
+
+def _artifact_json(run: LifecycleRun, outcome: Outcome | None, filename: str) -> dict | None:
+    """A JSON file of one of the execution's output artifacts, read from the pipeline's artifact store."""
+    if outcome is None:
         return None
     s3 = run.client("s3")
-    for location in deploy_result.artifacts.values():
+    for location in outcome.artifacts.values():
         body = s3.get_object(Bucket=location["bucket"], Key=location["key"])["Body"].read()
         with zipfile.ZipFile(io.BytesIO(body)) as archive:
-            if "test-results.json" in archive.namelist():
-                return json.loads(archive.read("test-results.json"))
+            if filename in archive.namelist():
+                return json.loads(archive.read(filename))
     return None

@@ -15,6 +15,7 @@ import boto3
 from smbundle.local import apply_extensions, sample_data
 from smbundle.local.codepipeline import executions
 from smbundle.local.iam import enforcement, roles
+from smbundle.local.sagemaker.studio_domain import prepare_domain
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,7 @@ class EmbeddedAWS:
     url: str
     region: str
     roles: dict[str, str] = field(default_factory=dict)
+    domain_id: str | None = None  # the Studio domain, projects enabled (sagemaker/studio_domain.py)
     _server: object = None
 
     def stop(self) -> None:
@@ -58,18 +60,19 @@ class EmbeddedAWS:
 def start(port: int = 0, region: str = "us-east-1", host: str = "127.0.0.1", iam: bool = True) -> EmbeddedAWS:
     """Start the server (extensions applied first) and prepare the account; ``iam=False`` lets every call
     through (for exploring only: a run that passes that way says nothing about AWS)."""
-    from moto.server import ThreadedMotoServer
+    from smbundle.local.moto_server import EmbeddedMotoServer
 
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
     apply_extensions()
     enforcement.set_enabled(iam)
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no access log lines on the terminal
-    server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+    server = EmbeddedMotoServer(ip_address=host, port=port, verbose=False)
     server.start()
     bound_host, bound_port = server.get_host_and_port()
     aws = EmbeddedAWS(url=f"http://{bound_host}:{bound_port}", region=region, _server=server)
     executions.settings.endpoint_url = aws.url  # pipeline executions run against this server
     aws.roles = prepare_account()
+    aws.domain_id = prepare_domain(aws.client("sagemaker"), aws.roles[STUDIO_EXECUTION_ROLE_NAME])
     log.info("embedded AWS at %s", aws.url)
     return aws

@@ -1,7 +1,8 @@
 """Console commands of the model build repository.
 
 run-pipeline              upsert the SageMaker Pipeline, start it, wait, print each step, fail when it fails
-get-pipeline-definition   print the pipeline definition JSON (no execution)
+get-pipeline-definition   print the pipeline definition JSON (nothing is created, uploaded or started; only the
+                          JSON goes to stdout, the SDK's log lines go to stderr)
 
 Both read the SageMaker project settings from flags whose defaults are the environment variables the project's
 CodeBuild project sets: SAGEMAKER_PROJECT_NAME, SAGEMAKER_PROJECT_ID, SAGEMAKER_PROJECT_ARN, ARTIFACT_BUCKET,
@@ -13,7 +14,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
+import re
 import sys
 import time
 
@@ -25,12 +28,31 @@ TERMINAL = {"Succeeded", "Failed", "Stopped"}
 
 
 class PipelineError(Exception):
-    """One line for the user."""
+    """One line for the user (exit 1)."""
+
+
+class UsageError(PipelineError):
+    """A flag (or the environment variable behind it) that cannot work (exit 2)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):
+        print(f"error: {message} (see {self.prog} --help)", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def _env_number(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    try:
+        return float(raw) if raw not in (None, "") else default
+    except ValueError:
+        print(f"error: environment variable {name}={raw!r} is not a number of seconds", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 def _parser(description: str) -> argparse.ArgumentParser:
     env = os.environ.get
-    parser = argparse.ArgumentParser(description=description)
+    parser = _Parser(description=description)
     parser.add_argument(
         "--project-name", default=env("SAGEMAKER_PROJECT_NAME"), help="env SAGEMAKER_PROJECT_NAME"
     )
@@ -51,7 +73,56 @@ def _parser(description: str) -> argparse.ArgumentParser:
 def _require(args, *names) -> None:
     missing = [f"--{n.replace('_', '-')}" for n in names if not getattr(args, n)]
     if missing:
-        raise PipelineError(f"missing {', '.join(missing)} (or the environment variable named in --help)")
+        raise UsageError(f"missing {', '.join(missing)} (or the environment variable named in --help)")
+    _check(args)
+
+
+# The rules SageMaker, IAM and S3 apply to these values, checked before anything is read or written.
+_RULES = {
+    "project_name": (
+        r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,31}",
+        "a SageMaker project name (letters, digits, hyphens)",
+    ),
+    "project_id": (r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,19}", "a SageMaker project id (like p-abcdefghijkl)"),
+    "role_arn": (r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+", "an IAM role ARN"),
+    "default_bucket": (r"(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", "an S3 bucket name"),
+}
+
+
+def _check(args) -> None:
+    for name, (pattern, meaning) in _RULES.items():
+        value = getattr(args, name, None)
+        if value and not re.fullmatch(pattern, value):
+            raise UsageError(f"--{name.replace('_', '-')} {value!r} is not {meaning}")
+    if args.region:
+        known = {r for p in ("aws", "aws-cn", "aws-us-gov") for r in _regions(p)}
+        if args.region not in known:
+            raise UsageError(f"--region {args.region!r} is not an AWS Region with SageMaker (like us-east-1)")
+    for name in ("timeout_seconds", "poll_seconds"):
+        value = getattr(args, name, None)
+        if value is not None and not 0 < value < float("inf"):
+            raise UsageError(
+                f"--{name.replace('_', '-')} must be a positive number of seconds, got {value:g}"
+            )
+
+
+def _regions(partition: str) -> list[str]:
+    """Regions with SageMaker in botocore's bundled endpoint data (offline; reads no profile)."""
+    from botocore.loaders import create_loader
+    from botocore.regions import EndpointResolver
+
+    resolver = EndpointResolver(create_loader().load_data("endpoints"))
+    return resolver.get_available_endpoints("api.sagemaker", partition_name=partition)
+
+
+def _sdk_logs_to_stderr() -> None:
+    """The SDK logs (e.g. "sagemaker.config INFO - ...") to stdout unless its logger has a handler: give it one on
+    stderr, so stdout carries only what the command prints (the definition JSON)."""
+    logger = logging.getLogger("sagemaker")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(name)s %(levelname)s - %(message)s"))
+        logger.addHandler(handler)
 
 
 def _session(region: str):
@@ -70,7 +141,26 @@ def _opt_out_of_telemetry() -> None:
         telemetry_logging._send_telemetry_request = lambda *args, **kwargs: None
 
 
-def build_pipeline(args, boto_session):
+def _definition_only(session_class):
+    """A session that computes the S3 URIs of the code and files the pipeline uses without creating the bucket
+    or uploading anything (what get-pipeline-definition needs: it must not write)."""
+
+    class DefinitionOnlySession(session_class):
+        def default_bucket(self):
+            return self._default_bucket_name_override
+
+        def upload_data(self, path, bucket=None, key_prefix="data", callback=None, extra_args=None):
+            uri = f"s3://{bucket or self.default_bucket()}/{key_prefix}"
+            return uri if os.path.isdir(path) else f"{uri}/{os.path.basename(path)}"
+
+        def upload_string_as_file_body(self, body, bucket, key, kms_key=None):
+            return f"s3://{bucket}/{key}"
+
+    return DefinitionOnlySession
+
+
+def build_pipeline(args, boto_session, *, upload: bool = True):
+    _sdk_logs_to_stderr()
     _opt_out_of_telemetry()
     from sagemaker.workflow.pipeline_context import PipelineSession
 
@@ -78,7 +168,8 @@ def build_pipeline(args, boto_session):
 
     name = f"{args.project_name}-{args.project_id}"
     sagemaker_client = boto_session.client("sagemaker", config=Config(retries={"mode": "standard"}))
-    session = PipelineSession(
+    session_class = PipelineSession if upload else _definition_only(PipelineSession)
+    session = session_class(
         boto_session=boto_session, sagemaker_client=sagemaker_client, default_bucket=args.default_bucket
     )
     pipeline = get_pipeline(
@@ -147,7 +238,7 @@ def parse_parameters(pairs: list[str]) -> list[dict]:
     for pair in pairs:
         name, sep, value = pair.partition("=")
         if not sep or not name:
-            raise PipelineError(f"--parameter {pair!r} must look like Name=Value")
+            raise UsageError(f"--parameter {pair!r} must look like Name=Value")
         parameters.append({"Name": name, "Value": value})
     return parameters
 
@@ -156,10 +247,16 @@ def run_pipeline(argv=None) -> int:
     parser = _parser("Upsert and run the SageMaker Pipeline; wait for it; fail when the execution fails.")
     parser.add_argument("--parameter", action="append", default=[], help="execution parameter Name=Value")
     parser.add_argument(
-        "--timeout-seconds", type=float, default=float(os.environ.get("PIPELINE_TIMEOUT_SECONDS", 7200))
+        "--timeout-seconds",
+        type=float,
+        default=_env_number("PIPELINE_TIMEOUT_SECONDS", 7200),
+        help="env PIPELINE_TIMEOUT_SECONDS (7200)",
     )
     parser.add_argument(
-        "--poll-seconds", type=float, default=float(os.environ.get("PIPELINE_POLL_SECONDS", 30))
+        "--poll-seconds",
+        type=float,
+        default=_env_number("PIPELINE_POLL_SECONDS", 30),
+        help="env PIPELINE_POLL_SECONDS (30)",
     )
     args = parser.parse_args(argv)
     try:
@@ -182,7 +279,7 @@ def run_pipeline(argv=None) -> int:
         print_steps(sagemaker_client, arn)
     except PipelineError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return 2 if isinstance(exc, UsageError) else 1
     except (ClientError, BotoCoreError) as exc:
         print(f"error: AWS call failed: {exc}", file=sys.stderr)
         return 1
@@ -198,22 +295,33 @@ def run_pipeline(argv=None) -> int:
 
 
 def get_pipeline_definition(argv=None) -> int:
-    parser = _parser("Print the SageMaker Pipeline definition JSON (nothing is created or started).")
+    parser = _parser(
+        "Print the SageMaker Pipeline definition JSON: nothing is created, uploaded or started, and stdout "
+        "carries only the JSON (the SDK's log lines go to stderr)."
+    )
     parser.add_argument("--file-name", help="write the definition to this file instead of stdout")
     args = parser.parse_args(argv)
     try:
         _require(args, "project_name", "project_id", "role_arn", "default_bucket", "region")
-        pipeline, _ = build_pipeline(args, _session(args.region))
+        if args.file_name and (
+            os.path.isdir(args.file_name)
+            or not os.path.isdir(os.path.dirname(os.path.abspath(args.file_name)))
+        ):
+            raise UsageError(f"--file-name {args.file_name}: not a file in an existing directory")
+        pipeline, _ = build_pipeline(args, _session(args.region), upload=False)
         definition = json.dumps(json.loads(pipeline.definition()), indent=2)
+        if args.file_name:
+            with open(args.file_name, "w") as handle:
+                handle.write(definition + "\n")
+        else:
+            print(definition)
     except PipelineError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return 2 if isinstance(exc, UsageError) else 1
     except (ClientError, BotoCoreError) as exc:
         print(f"error: AWS call failed: {exc}", file=sys.stderr)
         return 1
-    if args.file_name:
-        with open(args.file_name, "w") as handle:
-            handle.write(definition + "\n")
-    else:
-        print(definition)
+    except OSError as exc:
+        print(f"error: cannot write {args.file_name}: {exc.strerror}", file=sys.stderr)
+        return 1
     return 0

@@ -115,7 +115,7 @@ def test_condition_register_and_fail_branches(definition):
 
 
 def test_missing_settings_are_one_clear_error(capsys):
-    assert cli.get_pipeline_definition(["--project-name", "demo"]) == 1
+    assert cli.get_pipeline_definition(["--project-name", "demo"]) == 2  # a usage error
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: missing --project-id, --role-arn, --default-bucket")
 

@@ -400,10 +400,42 @@ def _boolean(value: str) -> bool:
     raise argparse.ArgumentTypeError(f"{value!r} is neither true nor false")
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):
+        print(f"error: {message} (see {self.prog} --help)", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def _check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Values that cannot work, and files that cannot be read or written, before any request (exit 2)."""
+    bounds = {
+        "wait_timeout_s": (0, False),
+        "poll_s": (0, False),
+        "rate_per_minute": (0, True),
+        "duration_s": (0, True),
+        "max_p99_ms": (0, True),
+        "mse_tolerance": (0, True),
+    }
+    for name, (low, inclusive) in bounds.items():
+        value = getattr(args, name)
+        if value is not None and (
+            not math.isfinite(value) or value < low or (value == low and not inclusive)
+        ):
+            kind = "zero or more" if inclusive else "more than zero"
+            parser.error(f"--{name.replace('_', '-')} must be a finite number {kind}, got {value:g}")
+    if not 0 <= args.max_error_rate <= 1:
+        parser.error(f"--max-error-rate is a fraction between 0 and 1, got {args.max_error_rate:g}")
+    if args.max_throttle_retries < 0:
+        parser.error(f"--max-throttle-retries must be zero or more, got {args.max_throttle_retries}")
+    if not Path(args.sample_file).is_file():
+        parser.error(f"--sample-file {args.sample_file} is not a file")
+    export = Path(args.export_test_results)
+    if export.is_dir() or not export.parent.is_dir() or not os.access(export.parent, os.W_OK):
+        parser.error(f"--export-test-results {export}: not a writable file in an existing directory")
+
+
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = _Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
         "--import-build-config", default=os.environ.get("BUILD_CONFIG", "staging-config-export.json")
     )
@@ -438,6 +470,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.concurrency < 1 or args.rate_per_minute < 0 or args.duration_s < 0:
         parser.error("--concurrency must be >= 1; --rate-per-minute and --duration-s must be >= 0")
+    _check_args(parser, args)
     return args
 
 

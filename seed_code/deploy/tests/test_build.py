@@ -250,3 +250,38 @@ def test_project_tags_fall_back_to_the_lower_cased_arn():
             {"ResourceArn": "arn:aws:sagemaker:us-east-1:123456789012:project/myproject"},
         )
         assert build.project_tags(stubbed, mixed) == {"team": "ml"}
+
+
+def test_a_bad_project_choice_blames_the_environment_not_the_file(sagemaker, workdir, capsys, monkeypatch):
+    register(sagemaker, "Approved")
+    monkeypatch.setenv("STAGING_MEMORY_SIZE_MB", "1500")
+    assert build.main(args()) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: environment variable STAGING_MEMORY_SIZE_MB (the project's choice")
+    assert "MemorySizeInMB must be one of 1024, 2048" in err and "'1500'" in err
+    assert len(err.splitlines()) == 1 and exports(workdir) == []
+
+
+@pytest.mark.parametrize(
+    ("extra", "env", "code", "message"),
+    [
+        (["--log-level", "LOUD"], {}, 2, "--log-level (or LOGLEVEL) 'LOUD' is not DEBUG"),
+        ([], {"LOGLEVEL": "verbose"}, 2, "'VERBOSE' is not DEBUG"),
+        (["--s3-bucket", ""], {}, 2, "--s3-bucket is empty"),
+        (["--export-staging-config", "."], {}, 1, "export path . is a directory"),
+        (["--export-prod-config", "staging-config.json/out.json"], {}, 1, "is not a writable directory"),
+        (["--model-package-group-name"], {}, 2, "expected one argument"),
+    ],
+)
+def test_bad_flags_are_one_line(sagemaker, workdir, capsys, monkeypatch, extra, env, code, message):
+    register(sagemaker, "Approved")
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    try:
+        result = build.main(args(*extra))
+    except SystemExit as exit:
+        result = exit.code
+    assert result == code
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1, err
+    assert exports(workdir) == []

@@ -293,7 +293,9 @@ class PipelineExecutor:
         job_name = f"pipelines-{self.execution_id}-{step['Name'][:40]}-{_job_suffix()}"
         job_role = arguments.get("RoleArn")
         try:
-            xgboost_algorithm.check_job(arguments)  # before any download, as the service validates the request
+            xgboost_algorithm.check_job(
+                arguments
+            )  # before any download, as the service validates the request
             self._create_job("training-job", job_name, job_role)
             channels = {}
             for channel in arguments.get("InputDataConfig", []):

@@ -123,6 +123,14 @@ def product(backend: ServiceCatalogBackend, product_id: str):
     return found
 
 
+def portfolio(backend: ServiceCatalogBackend, portfolio_id: str):
+    """The portfolio, or ResourceNotFoundException as AWS answers (moto answers an empty portfolio)."""
+    found = backend.portfolios.get(portfolio_id)
+    if found is None:
+        raise CatalogError("ResourceNotFoundException", f"Portfolio {portfolio_id} not found.")
+    return found
+
+
 def artifact(
     backend: ServiceCatalogBackend, product_id: str, artifact_id: str | None, name: str | None = None
 ) -> Artifact:
@@ -376,6 +384,13 @@ def public_record(record: dict) -> dict:
 
 def new_constraint(backend: ServiceCatalogBackend, body: dict[str, Any]) -> dict:
     catalog = state(backend)
+    portfolio(backend, body["PortfolioId"])
+    product(backend, body["ProductId"])
+    if body["ProductId"] not in catalog.portfolio_products.get(body["PortfolioId"], []):
+        raise CatalogError(
+            "InvalidParametersException",
+            f"Product {body['ProductId']} is not associated with portfolio {body['PortfolioId']}.",
+        )
     token = body.get("IdempotencyToken")
     for existing in catalog.constraints:
         same = (existing["PortfolioId"], existing["ProductId"], existing["Type"]) == (

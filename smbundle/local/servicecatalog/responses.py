@@ -165,9 +165,14 @@ def _portfolios_of(backend, product_id: str) -> list[str]:
     ]
 
 
+def describe_portfolio(backend, body):
+    found = catalog.portfolio(backend, body["Id"])
+    return {"PortfolioDetail": found.to_dict(), "Tags": found.tags or [], "TagOptions": [], "Budgets": []}
+
+
 def associate_product_with_portfolio(backend, body):
     catalog.product(backend, body["ProductId"])
-    backend.describe_portfolio(None, body["PortfolioId"])
+    catalog.portfolio(backend, body["PortfolioId"])
     products = catalog.state(backend).portfolio_products.setdefault(body["PortfolioId"], [])
     if body["ProductId"] not in products:
         products.append(body["ProductId"])
@@ -184,7 +189,7 @@ def list_portfolios_for_product(backend, body):
 
 
 def associate_principal_with_portfolio(backend, body):
-    backend.describe_portfolio(None, body["PortfolioId"])
+    catalog.portfolio(backend, body["PortfolioId"])
     principals = catalog.state(backend).principals.setdefault(body["PortfolioId"], [])
     entry = {"PrincipalARN": body["PrincipalARN"], "PrincipalType": body.get("PrincipalType", "IAM")}
     if entry not in principals:
@@ -193,6 +198,7 @@ def associate_principal_with_portfolio(backend, body):
 
 
 def list_principals_for_portfolio(backend, body):
+    catalog.portfolio(backend, body["PortfolioId"])
     return {"Principals": list(catalog.state(backend).principals.get(body["PortfolioId"], []))}
 
 
@@ -209,6 +215,7 @@ def create_constraint(backend, body):
 
 
 def list_constraints_for_portfolio(backend, body):
+    catalog.portfolio(backend, body["PortfolioId"])
     keys = ("ConstraintId", "Type", "Description", "Owner", "ProductId", "PortfolioId")
     return {
         "ConstraintDetails": [
@@ -296,6 +303,7 @@ def terminate_provisioned_product(backend, body):
 
 
 OPERATIONS = [
+    describe_portfolio,
     create_product,
     describe_product,
     describe_product_as_admin,

@@ -1,0 +1,100 @@
+"""The console commands as a careless user runs them: the definition is JSON on stdout and writes nothing; a bad
+flag or environment variable is one line on stderr with exit code 2."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ARGS = [
+    "--project-name",
+    "demo",
+    "--project-id",
+    "p-abc",
+    "--role-arn",
+    "arn:aws:iam::123456789012:role/service-role/AmazonSageMakerServiceCatalogProductsExecutionRole",
+    "--default-bucket",
+    "artifacts",
+    "--region",
+    "eu-west-1",
+]
+
+
+def command(name: str, *args: str, **env) -> subprocess.CompletedProcess:
+    beside = Path(sys.executable).with_name(name)  # the console script of this environment
+    executable = str(beside) if beside.exists() else shutil.which(name)
+    assert executable, f"{name} is not installed: pip install -e '.[test]'"
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    # Nothing answers at this endpoint: any AWS call (a bucket, an upload) would fail the command.
+    environment.update(
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_ENDPOINT_URL="http://127.0.0.1:1",
+        SAGEMAKER_SUPPRESS_V2_WARNING="1",
+    )
+    environment.update(env)
+    return subprocess.run([executable, *args], capture_output=True, text=True, env=environment, check=False)
+
+
+def test_definition_is_json_on_stdout_and_needs_no_aws():
+    run = command("get-pipeline-definition", *ARGS)
+    assert run.returncode == 0, run.stderr[-2000:]
+    definition = json.loads(run.stdout)  # nothing but the JSON on stdout
+    assert [s["Name"] for s in definition["Steps"]][0] == "PreprocessAbaloneData"
+    assert "sagemaker.config" not in run.stdout
+    text = json.dumps(definition)
+    assert ".dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:" in text  # the Region's own images
+    assert "s3://artifacts/demo-p-abc/code/" in text  # where run-pipeline uploads the code
+
+
+def test_definition_to_a_file(tmp_path):
+    target = tmp_path / "definition.json"
+    run = command("get-pipeline-definition", *ARGS, "--file-name", str(target))
+    assert run.returncode == 0 and run.stdout == ""
+    assert json.loads(target.read_text())["Version"]
+
+
+@pytest.mark.parametrize(
+    ("name", "args", "env", "fragment"),
+    [
+        ("get-pipeline-definition", ["--project-name", "bad_name"], {}, "--project-name 'bad_name' is not"),
+        (
+            "get-pipeline-definition",
+            ["--role-arn", "my-role"],
+            {},
+            "--role-arn 'my-role' is not an IAM role ARN",
+        ),
+        ("get-pipeline-definition", ["--default-bucket", "Bad_Bucket"], {}, "is not an S3 bucket name"),
+        ("get-pipeline-definition", ["--region", "mars-1"], {}, "--region 'mars-1' is not an AWS Region"),
+        ("get-pipeline-definition", ["--file-name", "/nonexistent/d.json"], {}, "not a file in an existing"),
+        ("get-pipeline-definition", ["--file-name", "/"], {}, "not a file in an existing directory"),
+        ("get-pipeline-definition", ["--region", ""], {"AWS_REGION": ""}, "missing --region"),
+        ("run-pipeline", ["--timeout-seconds", "-5"], {}, "--timeout-seconds must be a positive number"),
+        ("run-pipeline", ["--poll-seconds", "0"], {}, "--poll-seconds must be a positive number"),
+        ("run-pipeline", ["--parameter", "MseThreshold"], {}, "must look like Name=Value"),
+        (
+            "run-pipeline",
+            [],
+            {"PIPELINE_TIMEOUT_SECONDS": "2h"},
+            "PIPELINE_TIMEOUT_SECONDS='2h' is not a number",
+        ),
+        (
+            "run-pipeline",
+            ["--timeout-seconds", "soon"],
+            {},
+            "argument --timeout-seconds: invalid float value",
+        ),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(name, args, env, fragment):
+    run = command(name, *ARGS, *args, **env)
+    assert run.returncode == 2, (run.stdout[-500:], run.stderr[-2000:])
+    assert run.stdout == ""
+    line = run.stderr.strip()
+    assert len(line.splitlines()) == 1 and line.startswith("error: ") and fragment in line, line

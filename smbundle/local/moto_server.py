@@ -1,0 +1,41 @@
+"""moto's threaded server, with the listening socket bound in the caller's thread.
+
+``moto.server.ThreadedMotoServer`` binds inside its thread: when the port is taken, werkzeug prints a message and
+exits that thread, and ``start()`` waits forever for a server that never comes. Here the bind happens before the
+thread starts, so a taken port (or one the user may not bind) raises ``OSError`` in the caller, at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import io
+from threading import Thread
+
+from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+from werkzeug.serving import make_server
+
+
+class EmbeddedMotoServer(ThreadedMotoServer):
+    def start(self) -> None:
+        if not 0 <= self._port <= 65535:
+            raise OSError(errno.EINVAL, f"port {self._port} is not between 0 and 65535")
+        app = DomainDispatcherApplication(create_backend_app)
+        said = io.StringIO()
+        try:
+            with contextlib.redirect_stderr(said):  # werkzeug prints the reason, then exits
+                self._server = make_server(
+                    self._ip_address, self._port, app, True, request_handler=MotoRequestHandler
+                )
+        except SystemExit:
+            reason = (said.getvalue().strip().splitlines() or ["cannot listen"])[0]
+            code = errno.EADDRINUSE if "in use" in reason.lower() else errno.EACCES
+            raise OSError(code, reason) from None
+        self._server_ready_event.set()
+        self._thread = Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
