@@ -17,6 +17,10 @@ import threading
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# A local tool: it never uses real AWS, so no profile is read (a missing one, e.g. a left-over "admin", cannot fail
+# it). Done before any import, as the embedded AWS's modules may start botocore sessions when imported.
+for _name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
+    os.environ.pop(_name, None)
 
 from smbundle import cli, validation  # noqa: E402
 
@@ -49,10 +53,6 @@ def serve(args: argparse.Namespace) -> int:
     from smbundle.local import server
     from smbundle.local.probe import export_line
     from smbundle.local.server import STUDIO_EXECUTION_ROLE_NAME
-
-    # A local server: no profile is read (a missing one cannot fail it).
-    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
-        os.environ.pop(name, None)
 
     try:
         aws = server.start(port=args.port, region=args.region, iam=args.iam == "on")

@@ -22,6 +22,10 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# A local tool: it never uses real AWS, so no profile is read (a missing one, e.g. a left-over "admin", cannot fail
+# it). Done before any import, as the embedded AWS's modules may start botocore sessions when imported.
+for _name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
+    os.environ.pop(_name, None)
 
 from smbundle import cli, validation  # noqa: E402
 from smbundle.local.lifecycle import LifecycleFailed, LocalRunOptions, run_lifecycle  # noqa: E402
@@ -138,9 +142,7 @@ def main(argv=None) -> int:
 
 def run(args: argparse.Namespace) -> int:
     check_args(args)
-    # The run never uses real AWS: no profile is read (a missing one cannot fail it), any keys are accepted.
-    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
-        os.environ.pop(name, None)
+    # The run never uses real AWS (no profile is read, see above); any keys are accepted.
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
     if args.endpoint_url:

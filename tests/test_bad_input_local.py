@@ -133,11 +133,9 @@ def test_input_data_accepts_the_schema_with_missing_measurements(tmp_path):
 
 
 def test_input_data_schema_is_the_build_seeds(tmp_path):
-    from tests.test_seed_contract import load
+    from tests._local_helpers import load_seed_module
 
-    preprocess = load(
-        REPO / "seed_code" / "build" / "pipelines" / "abalone" / "preprocess.py", "schema_check"
-    )
+    preprocess = load_seed_module("build/pipelines/abalone/preprocess.py", "schema_check")
     assert input_data.COLUMNS == preprocess.COLUMNS
     assert input_data.SEX_CATEGORIES == preprocess.SEX_CATEGORIES
 

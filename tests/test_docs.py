@@ -37,4 +37,13 @@ def test_readme_estimate_example_is_the_output():
 
 
 def test_readme_demo_example_has_the_digest_labels():
-    assert demo_labels() == ["model package:", "staging:", "prod:", "staging test:", "cost:", "summary:"]
+    assert demo_labels() == [
+        "model package:",
+        "staging:",
+        "prod:",
+        "staging test:",
+        "replay:",
+        "cost:",
+        "first runs:",
+        "summary:",
+    ]

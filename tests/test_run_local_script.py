@@ -39,7 +39,7 @@ def test_relative_workdir_in_eu_west_1(tmp_path):
         assert run.returncode == 0, run.stderr[-3000:]
         summary = json.loads((tmp_path / ".local-run" / "summary.json").read_text())
         assert summary["project"]["ProjectArn"].startswith("arn:aws:sagemaker:eu-west-1:")
-        assert (tmp_path / ".local-run" / "pipelines").is_dir()
+        assert (tmp_path / ".local-run").is_dir()  # relative to where it ran
         sagemaker = boto3.session.Session(region_name="eu-west-1").client("sagemaker", endpoint_url=aws.url)
         package = sagemaker.describe_model_package(
             ModelPackageName=summary["model_package"]["ModelPackageArn"]
@@ -47,7 +47,8 @@ def test_relative_workdir_in_eu_west_1(tmp_path):
         image = package["InferenceSpecification"]["Containers"][0]["Image"]
         assert ".dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:" in image  # the Region's own image
         s3 = boto3.session.Session(region_name="eu-west-1").client("s3", endpoint_url=aws.url)
-        assert s3.get_bucket_location(Bucket="sagemaker-sample-files")["LocationConstraint"] == "eu-west-1"
+        bucket = f"sagemaker-project-{summary['project']['ProjectId']}"
+        assert s3.get_bucket_location(Bucket=bucket)["LocationConstraint"] == "eu-west-1"
         assert "cost:           not estimated: no prices for region eu-west-1" in run.stdout
         catalog = boto3.session.Session(region_name="eu-west-1").client(
             "servicecatalog", endpoint_url=aws.url

@@ -46,6 +46,7 @@ class EmbeddedAWS:
             self._server = None
             if executions.settings.endpoint_url == self.url:
                 executions.settings.endpoint_url = None
+                executions.settings.clean_up()
 
     def client(self, service: str):
         return boto3.session.Session(region_name=self.region).client(service, endpoint_url=self.url)

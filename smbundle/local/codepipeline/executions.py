@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import tempfile
 import threading
 import uuid
@@ -40,8 +41,23 @@ DEFAULT_BUILD_OVERRIDES = {
 @dataclass
 class Settings:
     endpoint_url: str | None = None  # the embedded AWS's own URL (None: in-process, under moto's decorator)
-    workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="smbundle-pipelines-")))
+    # Where builds keep their work and logs; a temporary directory (made on first use, removed by the server at
+    # exit) unless the local run names one.
+    workdir: Path | None = None
     build_overrides: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_BUILD_OVERRIDES))
+    temporary: Path | None = None
+
+    def work_directory(self) -> Path:
+        if self.workdir is not None:
+            return self.workdir
+        if self.temporary is None:
+            self.temporary = Path(tempfile.mkdtemp(prefix="smbundle-pipelines-"))
+        return self.temporary
+
+    def clean_up(self) -> None:
+        if self.temporary is not None:
+            shutil.rmtree(self.temporary, ignore_errors=True)
+            self.temporary = None
 
 
 settings = Settings()
@@ -174,7 +190,7 @@ def _execute(backend, execution, run: Run) -> None:
 
     runner = PipelineRunner(
         session,
-        settings.workdir,
+        settings.work_directory(),
         endpoint_url=settings.endpoint_url,
         source_provider=_source_provider(session),
         approval_handler=approve,
