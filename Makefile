@@ -42,8 +42,10 @@ $(STAMP): pyproject.toml constraints.txt $(wildcard seed_code/build/pyproject.to
 	@touch $(STAMP)
 	@echo "install: done (log: $(INSTALL_LOG))"
 
+# Two workers (the machines this runs on have 2 cores); a test module runs in one of them, so the embedded AWS and
+# the lifecycle run a module shares are set up once.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadscope
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -85,7 +85,10 @@ def test_both_pipelines_ran_when_they_were_created(happy):
 def test_staging_test_really_invoked_the_model(happy):
     results = happy[0]["test_results"]
     assert results["passed"] is True
-    assert results["invocations"] > 100 and results["errors"] == 0
+    assert results["errors"] == 0
+    load = results["load"]
+    assert load["succeeded"] == load["requests"] >= 36  # 1,200/min during the local 2 s load phase
+    assert results["invocations"] > load["requests"]  # and the functional and replay phases
     assert results["replay"]["status"] == "passed"
     # The endpoint answers the held-out raw records with exactly the MSE the build registered.
     assert results["replay"]["measured_mse"] == pytest.approx(results["replay"]["registered_mse"], rel=1e-9)

@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 # Local tuning knobs of builds (documented in docs/local.md), added after the buildspec variable check.
 DEFAULT_BUILD_OVERRIDES = {
     "PIPELINE_POLL_SECONDS": "0.2",
+    "LOAD_DURATION_S": "2",
     "SAGEMAKER_SUPPRESS_V2_WARNING": "1",
     "PYTHONUNBUFFERED": "1",
     "PYTHONDONTWRITEBYTECODE": "1",

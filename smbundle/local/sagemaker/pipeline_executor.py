@@ -1,7 +1,8 @@
 """Execute a SageMaker Pipeline definition locally, step by step, as SageMaker would.
 
 - ``Processing``: inputs are copied from the embedded S3 into a local directory tree that mirrors the container's
-  ``/opt/ml/...`` paths; the entrypoint runs as a subprocess with this Python (every entrypoint element and argument
+  ``/opt/ml/...`` paths; the entrypoint runs in its own process with this Python (a fork of a pre-imported worker,
+  ``step_worker``; every entrypoint element and argument
   that starts with ``/opt/ml/`` is mapped to the local tree); outputs are uploaded to their S3 destinations.
 - ``Training`` with the built-in XGBoost image: the channels are downloaded and ``xgboost_algorithm`` trains with
   xgboost-cpu on them with the definition's hyperparameters (what it honours and rejects is listed there); the
@@ -24,7 +25,6 @@ import logging
 import random
 import shutil
 import string
-import subprocess
 import sys
 import tempfile
 import time
@@ -37,7 +37,7 @@ from typing import Any
 from smbundle.local.iam import enforcement
 from smbundle.local.iam.principals import Principal
 from smbundle.local.s3 import objects
-from smbundle.local.sagemaker import xgboost_algorithm
+from smbundle.local.sagemaker import step_worker, xgboost_algorithm
 from smbundle.local.sagemaker.pipeline_expressions import Context, evaluate_condition, references, resolve
 
 log = logging.getLogger(__name__)
@@ -255,20 +255,13 @@ class PipelineExecutor:
         command += [self._map(str(v), root) for v in app.get("ContainerArguments", [])]
         if command and Path(command[0]).name in ("python", "python3"):
             command[0] = sys.executable
-        completed = subprocess.run(
-            command,
-            cwd=root,
-            capture_output=True,
-            text=True,
-            check=False,
-            env=_subprocess_env(arguments.get("Environment", {})),
+        log_path = root / "job.log"
+        code = step_worker.worker().run(
+            command, root, _subprocess_env(arguments.get("Environment", {})), log_path
         )
-        (root / "job.log").write_text(completed.stdout + completed.stderr)
-        if completed.returncode != 0:
-            tail = " | ".join((completed.stderr or completed.stdout).strip().splitlines()[-3:])
-            raise StepFailed(
-                f"ProcessingJob {job_name} failed: AlgorithmError: exit code {completed.returncode}: {tail}"
-            )
+        if code != 0:
+            tail = " | ".join(log_path.read_text(errors="replace").strip().splitlines()[-3:])
+            raise StepFailed(f"ProcessingJob {job_name} failed: AlgorithmError: exit code {code}: {tail}")
         for item in outputs:
             self._upload(
                 self._local(item["S3Output"]["LocalPath"], root), item["S3Output"]["S3Uri"], job_role
