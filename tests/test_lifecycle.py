@@ -246,3 +246,28 @@ def test_rejecting_the_newest_approved_package_rolls_staging_back(embedded, happ
     (rejected,) = review_package(options, lambda *a: None, second, "Rejected")
     assert rejected.status == "Succeeded" and staging_package() == first
     assert review_package(options, lambda *a: None, second, "PendingManualApproval") == []  # starts nothing
+
+
+def test_what_a_user_inspects_with_the_aws_cli_answers_as_aws(embedded, happy):
+    """The calls a user reaches for to look at a project (README/docs/local.md) answer with AWS's shapes."""
+    summary, _ = happy
+    project_id = summary["project"]["ProjectId"]
+    prefix = f"sagemaker-happy-path-{project_id}"
+    repositories = embedded.client("codecommit").list_repositories()["repositories"]
+    assert {f"{prefix}-modelbuild", f"{prefix}-modeldeploy"} <= {r["repositoryName"] for r in repositories}
+    provisioned = embedded.client("servicecatalog").scan_provisioned_products()["ProvisionedProducts"]
+    assert f"SageMaker-happy-path-{project_id}" in {p["Name"] for p in provisioned}
+    codepipeline = embedded.client("codepipeline")
+    executions = codepipeline.list_pipeline_executions(pipelineName=f"{prefix}-modelbuild")
+    (first,) = executions["pipelineExecutionSummaries"]
+    assert (first["status"], first["trigger"]["triggerType"]) == ("Succeeded", "CreatePipeline")
+    stages = codepipeline.get_pipeline_state(name=f"{prefix}-modelbuild")["stageStates"]
+    assert [s["latestExecution"]["status"] for s in stages] == ["Succeeded", "Succeeded"]
+    sagemaker = embedded.client("sagemaker")
+    training = sagemaker.list_training_jobs()["TrainingJobSummaries"]
+    job = sagemaker.describe_training_job(TrainingJobName=training[0]["TrainingJobName"])
+    assert job["TrainingJobStatus"] == "Completed"
+    assert job["ModelArtifacts"]["S3ModelArtifacts"].startswith(f"s3://sagemaker-project-{project_id}/")
+    processing = sagemaker.list_processing_jobs()["ProcessingJobSummaries"]
+    assert {p["ProcessingJobStatus"] for p in processing} == {"Completed"}
+    assert len(processing) >= 3  # preprocess, package, evaluate

@@ -185,6 +185,7 @@ class PipelineExecutor:
         except StepFailed as failure:
             record.status = "Failed"
             record.failure_reason = str(failure)
+            self._end_job(failure=str(failure))
             raise
         finally:
             record.end_time = datetime.now(UTC)
@@ -203,14 +204,66 @@ class PipelineExecutor:
     def _arn(self, kind: str, name: str) -> str:
         return f"arn:aws:sagemaker:{self.region}:{self.account_id}:{kind}/{name.lower()}"
 
-    def _create_job(self, kind: str, job_name: str, job_role: str | None) -> None:
-        """The pipeline's role creates a job and passes the job's role to SageMaker."""
+    def _create_job(self, kind: str, job_name: str, job_role: str | None, arguments: dict) -> None:
+        """The pipeline's role creates a job (passing the job's role to SageMaker); the job is listed by
+        ListProcessingJobs / ListTrainingJobs, InProgress until the step ends."""
         action = {"processing-job": "CreateProcessingJob", "training-job": "CreateTrainingJob"}[kind]
         self._authorize(self.role_arn, f"sagemaker:{action}", self._arn(kind, job_name))
         if job_role:
             self._authorize(
                 self.role_arn, "iam:PassRole", job_role, {"iam:PassedToService": "sagemaker.amazonaws.com"}
             )
+        tags = [{"Key": "sagemaker:pipeline-execution-arn", "Value": self.execution_arn}]
+        if kind == "processing-job":
+            job = self.backend.create_processing_job(
+                app_specification=arguments.get("AppSpecification"),
+                experiment_config=None,
+                network_config=arguments.get("NetworkConfig"),
+                processing_inputs=arguments.get("ProcessingInputs"),
+                processing_job_name=job_name,
+                processing_output_config=arguments.get("ProcessingOutputConfig"),
+                role_arn=job_role,
+                tags=tags,
+                stopping_condition=arguments.get("StoppingCondition"),
+            )
+            job.processing_job_status = "InProgress"
+        else:
+            job = self.backend.create_training_job(
+                training_job_name=job_name,
+                hyper_parameters=arguments.get("HyperParameters"),
+                algorithm_specification=arguments.get("AlgorithmSpecification"),
+                role_arn=job_role,
+                input_data_config=arguments.get("InputDataConfig"),
+                output_data_config=arguments.get("OutputDataConfig"),
+                resource_config=arguments.get("ResourceConfig"),
+                vpc_config=None,
+                stopping_condition=arguments.get("StoppingCondition"),
+                tags=tags,
+                enable_network_isolation=False,
+                enable_inter_container_traffic_encryption=False,
+                enable_managed_spot_training=False,
+                checkpoint_config=None,
+                debug_hook_config=None,
+                debug_rule_configurations=None,
+                tensor_board_output_config=None,
+                experiment_config=None,
+            )
+            job.training_job_status = job.secondary_status = "InProgress"
+        self._job = job
+
+    def _end_job(self, failure: str | None = None, **attributes) -> None:
+        job, self._job = getattr(self, "_job", None), None
+        if job is None:
+            return
+        status = "Failed" if failure else "Completed"
+        if hasattr(job, "processing_job_status"):
+            job.processing_job_status = status
+        else:
+            job.training_job_status = job.secondary_status = status
+        if failure:
+            job.failure_reason = failure
+        for name, value in attributes.items():
+            setattr(job, name, value)
 
     # -- step types ----------------------------------------------------------------------------------------
     def _local(self, container_path: str, root: Path) -> Path:
@@ -242,7 +295,7 @@ class PipelineExecutor:
     def _processing(self, step: dict, arguments: dict, record: StepRecord) -> None:
         job_name = f"pipelines-{self.execution_id}-{step['Name'][:40]}-{_job_suffix()}"
         job_role = arguments.get("RoleArn")
-        self._create_job("processing-job", job_name, job_role)
+        self._create_job("processing-job", job_name, job_role, arguments)
         root = self.workdir / step["Name"]
         for item in arguments.get("ProcessingInputs", []):
             s3_input = item["S3Input"]
@@ -276,6 +329,7 @@ class PipelineExecutor:
             self.context.property_files.setdefault(step["Name"], {})[spec["PropertyFileName"]] = json.loads(
                 path.read_text()
             )
+        self._end_job()
         arn = f"arn:aws:sagemaker:{self.region}:{self.account_id}:processing-job/{job_name}"
         record.metadata = {"ProcessingJob": {"Arn": arn}}
         self.context.steps[step["Name"]] = dict(
@@ -289,7 +343,7 @@ class PipelineExecutor:
             xgboost_algorithm.check_job(
                 arguments
             )  # before any download, as the service validates the request
-            self._create_job("training-job", job_name, job_role)
+            self._create_job("training-job", job_name, job_role, arguments)
             channels = {}
             for channel in arguments.get("InputDataConfig", []):
                 target = self.workdir / step["Name"] / channel["ChannelName"]
@@ -302,6 +356,7 @@ class PipelineExecutor:
         artifact = f"{output_path}/{job_name}/output/model.tar.gz"
         self._authorize(job_role, "s3:PutObject", "arn:aws:s3:::" + artifact[len("s3://") :])
         objects.put_bytes(artifact, result.model_tar_gz, self.account_id)
+        self._end_job(model_artifacts={"S3ModelArtifacts": artifact}, final_metric_data_list=result.metrics)
         arn = f"arn:aws:sagemaker:{self.region}:{self.account_id}:training-job/{job_name}"
         record.metadata = {"TrainingJob": {"Arn": arn}}
         self.context.steps[step["Name"]] = dict(
