@@ -166,6 +166,8 @@ def _execute(backend, execution, run: Run) -> None:
         state.external_id = detail.get("build_id") or detail.get("stack") or state.external_id
         if record.status == "Failed":
             run.stage_status[record.stage] = "Failed"
+        elif all(a.status == "Succeeded" for a in run.stages[record.stage].values()):
+            run.stage_status[record.stage] = "Succeeded"
 
     def approve(configuration: dict) -> None:
         stage, name = run.current
