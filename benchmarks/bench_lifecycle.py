@@ -24,10 +24,14 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+import bench_invoke  # noqa: E402
 
 LIFECYCLE_TARGET_S = 15.0
 IAM_COST_TARGET_PCT = 10.0
 LOAD_TARGET_PER_MIN = 20_000
+RAW_RECORD = b"M,0.455,0.365,0.095,0.514,0.2245,0.101,0.15"
 
 
 def bench_lifecycle(workdir: Path, iam: str = "on") -> dict:
@@ -104,7 +108,13 @@ def bench_load(rate_per_minute: int, duration_s: int, concurrency: int, workdir:
         )
         if not results.is_file():
             sys.exit(f"staging test wrote no results:\n{completed.stderr[-3000:]}")
-        return json.loads(results.read_text())
+        answer = json.loads(results.read_text())
+        print("load test: unpaced, ours then moto's canned InvokeEndpoint ...", flush=True)
+        answer["unpaced"] = bench_invoke.measure_in_process_of_its_own(
+            aws.url, "serverless-demo-staging", RAW_RECORD, concurrency, 10
+        )
+    answer["moto"] = bench_invoke.moto_baseline(concurrency, 10)
+    return answer
 
 
 def main() -> int:
@@ -169,6 +179,12 @@ def main() -> int:
             f"(target >= {LOAD_TARGET_PER_MIN:,}/min, 0 errors)"
             + flag(rate < LOAD_TARGET_PER_MIN, f"load test throughput {rate:.0f}/min")
             + flag(errors > 0, f"load test errors {errors}")
+        )
+        ours, moto = load["unpaced"], load["moto"]
+        print(
+            f"InvokeEndpoint unpaced, {args.concurrency} clients in their own process, 10 s: ours "
+            f"{ours['per_minute']:,}/min ({ours['errors']} errors), moto's canned answer {moto['per_minute']:,}/min; "
+            f"ours is {ours['per_minute'] / max(moto['per_minute'], 1):.0%} of moto's request path"
         )
     if misses:
         print(f"{len(misses)} figure(s) BELOW TARGET: {'; '.join(misses)}", file=sys.stderr)
