@@ -42,13 +42,7 @@ def is_enabled() -> bool:
 class AccessDenied(Exception):
     def __init__(self, principal: Principal, action: str, resource: str, decision: evaluation.Decision):
         self.principal, self.action, self.resource, self.decision = principal, action, resource, decision
-        if decision.decision == evaluation.EXPLICIT_DENY:
-            why = "with an explicit deny in an identity-based policy"
-        else:
-            why = f"because no identity-based policy allows the {action} action"
-        super().__init__(
-            f"User: {principal.arn} is not authorized to perform: {action} on resource: {resource} {why}"
-        )
+        super().__init__(evaluation.denial_message(principal.arn, action, resource, decision.decision))
 
 
 class LazyContext(Mapping):

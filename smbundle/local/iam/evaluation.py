@@ -37,6 +37,15 @@ class UnsupportedCondition(Exception):
     """A policy uses a condition operator the evaluator does not implement."""
 
 
+def denial_message(principal_arn: str, action: str, resource: str, decision: str) -> str:
+    """A denied call, in AWS's words."""
+    if decision == EXPLICIT_DENY:
+        why = "with an explicit deny in an identity-based policy"
+    else:
+        why = f"because no identity-based policy allows the {action} action"
+    return f"User: {principal_arn} is not authorized to perform: {action} on resource: {resource} {why}"
+
+
 @dataclass(frozen=True)
 class Decision:
     decision: str  # allowed | explicitDeny | implicitDeny

@@ -19,6 +19,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from smbundle.local.iam.evaluation import denial_message
 from smbundle.local.iam.principals import Credentials, trusts
 
 
@@ -70,14 +71,7 @@ class RoleSession:
         )
         result = answer["EvaluationResults"][0]
         if result["EvalDecision"] != "allowed":
-            why = (
-                "with an explicit deny in an identity-based policy"
-                if result["EvalDecision"] == "explicitDeny"
-                else f"because no identity-based policy allows the {action} action"
-            )
-            raise Denied(
-                f"User: {self.principal_arn} is not authorized to perform: {action} on resource: {resource} {why}"
-            )
+            raise Denied(denial_message(self.principal_arn, action, resource, result["EvalDecision"]))
 
 
 def assume(
