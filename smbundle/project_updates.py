@@ -515,19 +515,22 @@ class Rollout:
         return plan
 
     # -- waiting ----------------------------------------------------------------------------------------------
+    def check(self, report: RolloutReport, versions: dict) -> list[ProjectPlan]:
+        """Report the started updates that have ended; returns those still in progress."""
+        waiting = []
+        for plan in [p for p in report.projects if p.outcome == "updating"]:
+            project = self.client("sagemaker").describe_project(ProjectName=plan.name)
+            if project["ProjectStatus"] in ("UpdateInProgress", "Pending"):
+                waiting.append(plan)
+            else:
+                self.finish(report, plan, project, versions)
+        return waiting
+
     def wait(self, report: RolloutReport, versions: dict) -> None:
         """Follow every started update until it ends; each is reported when it does."""
-        sagemaker = self.client("sagemaker")
-        waiting = [plan for plan in report.projects if plan.outcome == "updating"]
         delay, deadline = 0.2, time.monotonic() + self.options.wait_seconds
-        while waiting:
-            for plan in list(waiting):
-                project = sagemaker.describe_project(ProjectName=plan.name)
-                status = project["ProjectStatus"]
-                if status in ("UpdateInProgress", "Pending"):
-                    continue
-                waiting.remove(plan)
-                self.finish(report, plan, project, versions)
+        while True:
+            waiting = self.check(report, versions)
             if not waiting:
                 return
             if time.monotonic() > deadline:
@@ -602,6 +605,7 @@ class Rollout:
         provisioned = self.provisioned_products() if projects else {}
         for project in projects:
             self.plan_project(report, project, provisioned, versions, url, target)
+            self.check(report, versions)  # an update started earlier may have ended: say so as it goes
         self.wait(report, versions)
         return report
 

@@ -4,7 +4,9 @@ updated and reported; and the product stays update-safe from its previous publis
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import shlex
 import subprocess
 import sys
 
@@ -37,6 +39,16 @@ def older_image(template: str) -> str:
 
 def renamed_bucket(template: str) -> str:
     return template.replace(BUCKET, BUCKET + "-artifacts")
+
+
+def update_projects_script():
+    """scripts/update_projects.py as a module (the scripts are not a package)."""
+    spec = importlib.util.spec_from_file_location(
+        "update_projects_script", REPO / "scripts" / "update_projects.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def rollout(**options):
@@ -116,6 +128,11 @@ def test_a_renamed_bucket_is_a_stateful_replacement_and_the_project_is_skipped(a
     assert (
         cloudformation.list_change_sets(StackName=stack["StackId"])["Summaries"] == []
     )  # the preview is gone
+    # docs/publish.md shows this preview as the command prints it.
+    docs = (REPO / "docs" / "publish.md").read_text()
+    script = update_projects_script()
+    for line in [script.change_line(c) for c in plan.changes] + [f"  skipped: {plan.reason}"]:
+        assert line in docs
 
 
 def test_allow_replacement_updates_into_a_new_bucket_and_keeps_the_old_one(account, tmp_path):
@@ -354,3 +371,21 @@ def test_a_project_of_the_previous_version_updates_safely_and_its_pipelines_stil
         )
         model = sagemaker.describe_model(ModelName=config["ProductionVariants"][0]["ModelName"])
         assert model["PrimaryContainer"]["ModelPackageName"] == newest
+
+
+def test_the_publisher_prints_the_commands_that_roll_its_version_out(account, tmp_path):
+    from smbundle.publish import rollout as rollout_commands
+
+    result = publish(product_version(tmp_path / "v"))
+    script = update_projects_script()
+    preview = shlex.split(result["rollout"]["preview"])
+    assert preview[:2] == [".venv/bin/python", "scripts/update_projects.py"]
+    parsed = script.parse_args(preview[2:])
+    assert (parsed.to_version, parsed.dry_run) == (result["version"], True)
+    named = shlex.split(rollout_commands("Team's product", "v-123456789abc")["update"])
+    parsed = script.parse_args(named[2:])
+    assert (parsed.product_name, parsed.to_version, parsed.dry_run) == (
+        "Team's product",
+        "v-123456789abc",
+        False,
+    )
