@@ -174,6 +174,10 @@ def run(args: argparse.Namespace) -> int:
             f"portfolio {result['portfolio_id']}  product {result['product_id']}  "
             f"provisioning artifact {result['provisioning_artifact_id']}"
         )
+        print(
+            f"existing projects stay on their version; preview their update: {result['rollout']['preview']}"
+        )
+        print(f"then update them: {result['rollout']['update']}")
     return 0
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -518,8 +519,25 @@ class Publisher:
             result.update(self.publish_s3(bucket, content))
         else:
             result.update(self.publish_servicecatalog(account, bucket, content))
+            result["rollout"] = rollout(self.options.product_name, content.version)
         result.update({"changed": self.changed, "dry_run": self.options.dry_run, "plan": self.plan})
         return result
+
+
+def rollout(product_name: str, version: str) -> dict:
+    """How the platform team moves existing projects to ``version`` (they stay on theirs until updated)."""
+    command = ".venv/bin/python scripts/update_projects.py"
+    if product_name != DEFAULT_PRODUCT_NAME:
+        command += f" --product-name {shlex.quote(product_name)}"
+    command += f" --to-version {version}"
+    return {
+        "note": (
+            "existing projects stay on the version they were created from; preview their update (the change set "
+            "of each project's stack: what is modified in place, replaced or deleted), then update them"
+        ),
+        "preview": f"{command} --dry-run",
+        "update": command,
+    }
 
 
 def _check_role(iam, name: str, service: str) -> str | None:

@@ -58,7 +58,11 @@ class ResourceType:
     update: tuple[str, ...]
     delete: tuple[str, ...]
     properties: dict[str, tuple[str, ...]] = field(default_factory=dict)  # property -> actions when it is set
+    # property -> actions when an update changes it, where they differ from the create-time ones (an empty tuple:
+    # CloudFormation calls nothing, e.g. a repository's Code, used only at creation)
+    update_properties: dict[str, tuple[str, ...]] = field(default_factory=dict)
     tagging: str | None = None  # the action that applies Tags on create/update
+    untagging: str | None = None  # the action that removes tag keys an update drops
     passed_roles: dict[str, str] = field(default_factory=dict)  # property path -> service the role goes to
     # calls on other resources (objects read, connections passed...), given the operation
     extra: Callable[[str, dict, Where, str], list[Call]] | None = None
@@ -84,7 +88,7 @@ def _policy_bucket(name: str, props: dict, at: Where) -> str:
 
 def _seed_object(name: str, props: dict, at: Where, operation: str) -> list[Call]:
     s3 = (props.get("Code") or {}).get("S3") or {}
-    if not s3.get("Bucket"):
+    if operation != CREATE or not s3.get("Bucket"):  # the seed code is read at creation only
         return []
     return [Call("s3:GetObject", f"arn:{at.partition}:s3:::{s3['Bucket']}/{s3['Key']}", "Code.S3")]
 
@@ -151,7 +155,15 @@ RESOURCE_TYPES: dict[str, ResourceType] = {
         update=(),
         delete=("codecommit:DeleteRepository",),
         properties={"Code": ("codecommit:CreateCommit",)},
+        update_properties={
+            "Code": (),
+            "RepositoryName": ("codecommit:UpdateRepositoryName",),
+            "RepositoryDescription": ("codecommit:UpdateRepositoryDescription",),
+            "KmsKeyId": ("codecommit:UpdateRepositoryEncryptionKey",),
+            "Triggers": ("codecommit:PutRepositoryTriggers",),
+        },
         tagging="codecommit:TagResource",
+        untagging="codecommit:UntagResource",
         extra=_seed_object,
     ),
     "AWS::CodeBuild::Project": ResourceType(
@@ -167,6 +179,7 @@ RESOURCE_TYPES: dict[str, ResourceType] = {
         update=("codepipeline:UpdatePipeline",),
         delete=("codepipeline:DeletePipeline",),
         tagging="codepipeline:TagResource",
+        untagging="codepipeline:UntagResource",
         passed_roles={"RoleArn": "codepipeline.amazonaws.com"},
         extra=_connections,
     ),
@@ -177,6 +190,7 @@ RESOURCE_TYPES: dict[str, ResourceType] = {
         delete=("events:RemoveTargets", "events:DeleteRule"),
         properties={"Targets": ("events:PutTargets",)},
         tagging="events:TagResource",
+        untagging="events:UntagResource",
         passed_roles={"Targets[].RoleArn": "events.amazonaws.com"},
     ),
     "AWS::SNS::Topic": ResourceType(
@@ -186,6 +200,7 @@ RESOURCE_TYPES: dict[str, ResourceType] = {
         delete=("sns:DeleteTopic",),
         properties={"Subscription": ("sns:Subscribe",)},
         tagging="sns:TagResource",
+        untagging="sns:UntagResource",
     ),
     "AWS::SageMaker::ModelPackageGroup": ResourceType(
         arn=_sagemaker("model-package-group"),
@@ -270,7 +285,10 @@ def resource_calls(
         changed = {k for k in keys if properties.get(k) != old_properties.get(k)}
     base = spec.create if operation == CREATE else spec.update
     calls = [Call(action, arn, operation) for action in base]
-    for prop, prop_actions in spec.properties.items():
+    property_actions = (
+        spec.properties if operation == CREATE else {**spec.properties, **spec.update_properties}
+    )
+    for prop, prop_actions in property_actions.items():
         if prop in changed and (prop in properties or operation == UPDATE):
             calls.extend(Call(action, arn, prop) for action in prop_actions)
     tags = _tags(properties)
@@ -278,6 +296,9 @@ def resource_calls(
         context = {f"aws:RequestTag/{k}": v for k, v in tags.items()}
         context["aws:TagKeys"] = sorted(tags)
         calls.append(Call(spec.tagging, arn, "Tags", context))
+    dropped = sorted(set(_tags(old_properties or {}) or {}) - set(tags or {})) if operation == UPDATE else []
+    if spec.untagging and dropped:
+        calls.append(Call(spec.untagging, arn, "Tags", {"aws:TagKeys": dropped}))
     for path, service in spec.passed_roles.items():
         if operation == CREATE or path.split(".")[0].rstrip("[]") in changed:
             for role_arn in _values_at(properties, path):

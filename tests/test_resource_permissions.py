@@ -138,3 +138,29 @@ def test_offline_resolution_of_the_product_template():
     )
     source = resources["ModelBuildPipeline"].properties["Stages"][0]["Actions"][0]["Configuration"]
     assert source["RepositoryName"] == "sagemaker-demo-p-1-modelbuild"
+
+
+def test_updating_a_repository_calls_what_each_change_needs():
+    """The seed code is used only at creation: an update that changes it reads and commits nothing; a new
+    description or a dropped tag has its own call (which the managed launch role does not have)."""
+    seeded = {
+        "RepositoryName": "sagemaker-r",
+        "RepositoryDescription": "old",
+        "Code": {"S3": {"Bucket": "b", "Key": "v1/build.zip"}},
+        "Tags": [{"Key": "a", "Value": "1"}, {"Key": "b", "Value": "2"}],
+    }
+    new_code = dict(seeded, Code={"S3": {"Bucket": "b", "Key": "v2/build.zip"}})
+    assert (
+        actions(resource_calls("AWS::CodeCommit::Repository", UPDATE, "sagemaker-r", new_code, AT, seeded))
+        == []
+    )
+    described = dict(seeded, RepositoryDescription="new", Tags=[{"Key": "a", "Value": "1"}])
+    calls = resource_calls("AWS::CodeCommit::Repository", UPDATE, "sagemaker-r", described, AT, seeded)
+    assert actions(calls) == [
+        "codecommit:UpdateRepositoryDescription",
+        "codecommit:TagResource",
+        "codecommit:UntagResource",
+    ]
+    assert calls[-1].context == {"aws:TagKeys": ["b"]}
+    created = resource_calls("AWS::CodeCommit::Repository", CREATE, "sagemaker-r", seeded, AT)
+    assert "s3:GetObject" in actions(created) and "codecommit:CreateCommit" in actions(created)

@@ -9,6 +9,10 @@
   ``ROLLBACK_COMPLETE``. A failed update rolls back to the previous template and parameters
   (``UPDATE_ROLLBACK_COMPLETE``); a failed deletion leaves the stack ``DELETE_FAILED``. ``DescribeStackEvents``
   tells each resource's story. moto instead raised out of CreateStack and left half a stack.
+- **Updates touch what changed.** A resource whose resolved properties and attributes are unchanged is left
+  alone (no event, no call), even when moto's diff lists it; a replaced resource whose ``UpdateReplacePolicy`` is
+  ``Retain`` is kept in the cleanup (``DELETE_SKIPPED``), as CloudFormation keeps it; a type that cannot be
+  updated in place locally fails the update with the reason rather than losing the resource.
 - **Validation at the API**: template ``Rules`` (assertions on parameters) and parameter constraints
   (AllowedValues, AllowedPattern, Min/MaxValue, Min/MaxLength) are checked when a stack is created or updated,
   and a role that CloudFormation cannot assume is refused, all with ``ValidationError`` as AWS answers.
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import copy
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -59,7 +64,7 @@ class Operation:
     principal: Principal | None
     created: list[tuple[str, Any]] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)  # resources an update changed, in order
-    replaced: list[tuple[str, Any]] = field(default_factory=list)  # old resources to delete in the cleanup
+    replaced: list[tuple[str, Any, dict]] = field(default_factory=list)  # old resource, new json: the cleanup
 
 
 _operation: contextvars.ContextVar[Operation | None] = contextvars.ContextVar("stack_operation", default=None)
@@ -135,7 +140,8 @@ def parse_and_create_resource(logical_id, resource_json, resources_map, account_
             raise ResourceFailed(logical_id, resource_type, f"{resource_type} is not supported locally")
         return None
     resource_class, parsed_json, physical_name = parsed
-    properties = parsed_json.get("Properties") or {}
+    # A copy: some models (moto's rules) rewrite the properties they are given.
+    properties = copy.deepcopy(parsed_json.get("Properties") or {})
     if operation is not None:
         _event(operation.stack, logical_id, "", resource_type, "CREATE_IN_PROGRESS")
         try:
@@ -206,21 +212,37 @@ def _physical_id(resource) -> str:
 def parse_and_update_resource(logical_id, resource_json, resources_map, account_id, region_name):
     operation = _operation.get()
     resource_type = resource_json["Type"]
-    original = resources_map[logical_id]
     if operation is None:
         return _original_update(logical_id, resource_json, resources_map, account_id, region_name)
+    condition = resource_json.get("Condition")
+    wanted = not condition or resources_map.lazy_condition_map[condition]
+    original = resources_map._parsed_resources.get(logical_id)
+    if original is None or isinstance(original, str):  # its condition was false: now it is created, or not
+        return parse_and_create_resource(logical_id, resource_json, resources_map, account_id, region_name)
+    if not wanted:  # its condition became false: CloudFormation deletes it
+        resources_map._delete_resource(original, getattr(original, "smbundle_json", resource_json))
+        return None
     parsed = parsing.parse_resource_and_generate_name(logical_id, resource_json, resources_map)
-    new_properties = (parsed[1].get("Properties") or {}) if parsed else {}
+    new_properties = copy.deepcopy(parsed[1].get("Properties") or {}) if parsed else {}
     old_properties = getattr(original, "smbundle_properties", {}) or {}
+    if (
+        parsed
+        and new_properties == old_properties
+        and _attributes(resource_json) == _attributes(getattr(original, "smbundle_json", None) or {})
+    ):
+        return original  # nothing CloudFormation would change: no event, no call
     _event(operation.stack, logical_id, _physical_id(original), resource_type, "UPDATE_IN_PROGRESS")
     where = _where(operation.stack)
+    retained = resource_json.get("UpdateReplacePolicy") == "Retain"
     try:
         if resource_permissions.replaced_by(resource_type, old_properties, new_properties):
             calls = resource_permissions.resource_calls(
                 resource_type, resource_permissions.CREATE, str(parsed[2]), new_properties, where
-            ) + resource_permissions.resource_calls(
-                resource_type, resource_permissions.DELETE, _name(original), old_properties, where
             )
+            if not retained:
+                calls += resource_permissions.resource_calls(
+                    resource_type, resource_permissions.DELETE, _name(original), old_properties, where
+                )
         else:
             calls = resource_permissions.resource_calls(
                 resource_type,
@@ -251,19 +273,31 @@ def parse_and_update_resource(logical_id, resource_json, resources_map, account_
             )
             updated.cf_resource_type, updated.logical_resource_id = resource_type, logical_id
             updated.smbundle_json = resource_json
-            operation.replaced.append((logical_id, original))
+            operation.replaced.append((logical_id, original, resource_json))
         else:
             updated = _original_update(logical_id, resource_json, resources_map, account_id, region_name)
     except ResourceFailed:
         raise
     except Exception as exc:
         _fail(operation, logical_id, resource_type, _reason(exc), "UPDATE_FAILED")
+    if updated is None and parsed:  # moto would drop the resource from the stack
+        reason = f"updating {resource_type} in place is not supported locally"
+        _fail(operation, logical_id, resource_type, reason, "UPDATE_FAILED")
     if updated is not None:
         updated.smbundle_properties = new_properties
         updated.smbundle_name = str(parsed[2]) if parsed else _name(original)
+        updated.smbundle_json = resource_json
     operation.updated.append(logical_id)
     _event(operation.stack, logical_id, _physical_id(updated or original), resource_type, "UPDATE_COMPLETE")
     return updated
+
+
+_ATTRIBUTES = ("Metadata", "DeletionPolicy", "UpdateReplacePolicy", "CreationPolicy", "UpdatePolicy")
+
+
+def _attributes(resource_json: dict) -> dict:
+    """The resource attributes an update can change besides its properties."""
+    return {key: resource_json.get(key) for key in _ATTRIBUTES}
 
 
 def _delete_resource(self, parsed_resource, resource_json):
@@ -359,6 +393,8 @@ def update(self, template, role_arn=None, parameters=None, tags=None):
     )
     operation = Operation(self, principal_for(role_arn or self.role_arn))
     token = _operation.set(operation)
+    self.status = "UPDATE_IN_PROGRESS"
+    resources.resolved_parameters = {}  # a parameter the new template drops goes (moto kept it)
     try:
         _original_update_stack(self, template, role_arn, parameters, tags)
         _clean_up(self, operation)
@@ -376,7 +412,10 @@ def _clean_up(stack, operation: Operation) -> None:
         stack.events.pop() if stack.events and stack.events[-1].resource_status == "UPDATE_COMPLETE" else None
     )
     stack._add_stack_event("UPDATE_COMPLETE_CLEANUP_IN_PROGRESS")
-    for _, old in reversed(operation.replaced):
+    for logical_id, old, new_json in reversed(operation.replaced):
+        if new_json.get("UpdateReplacePolicy") == "Retain":  # kept, outside the stack from now on
+            _event(stack, logical_id, _physical_id(old), new_json.get("Type", ""), "DELETE_SKIPPED")
+            continue
         # CloudFormation reports a failed deletion in the cleanup and completes the update anyway.
         with contextlib.suppress(ResourceFailed):
             stack.resource_map._delete_resource(old, old.smbundle_json)
@@ -402,7 +441,7 @@ def _roll_back_update(stack, before: _Before, operation: Operation, failure: Res
         for logical_id, resource in reversed(operation.created):
             resources._parsed_resources.pop(logical_id, None)
             resources._delete_resource(resource, resource.smbundle_json)
-        replaced = dict(operation.replaced)
+        replaced = {logical_id: old for logical_id, old, _ in operation.replaced}
         for logical_id in reversed(operation.updated):
             if logical_id in replaced:  # the old resource still exists: the new one goes
                 new = resources._parsed_resources.get(logical_id)
@@ -483,12 +522,29 @@ def create_stack(self, name, template, parameters, *args, **kwargs):
 
 def update_stack(self, name, template, role_arn, parameters, tags):
     stack = self.get_stack(name)
-    merged = {p["ParameterKey"]: p.get("ParameterValue") for p in parameters or [] if "ParameterKey" in p}
-    for p in parameters or []:
-        if p.get("UsePreviousValue"):
-            merged[p["ParameterKey"]] = stack.resource_map.input_parameters.get(p["ParameterKey"])
-    validation.validate(template, merged)
+    parameters = previous_values(stack, parameters)
+    validation.validate(template, {p["ParameterKey"]: p["ParameterValue"] for p in parameters})
     return _original_update_backend(self, name, template, role_arn, parameters, tags)
+
+
+def previous_values(stack, parameters: list[dict] | None) -> list[dict]:
+    """``UsePreviousValue`` as CloudFormation reads it: the value the stack uses now, a default included (moto
+    knew only the values given at creation)."""
+    resolved = stack.resource_map.resolved_parameters or {}
+    explicit = []
+    for parameter in parameters or []:
+        key = parameter["ParameterKey"]
+        if parameter.get("UsePreviousValue"):
+            if key not in resolved:
+                raise ValidationError(
+                    message=f"Invalid input for parameter key {key}. Cannot specify usePreviousValue as true for a parameter key not in the previous template"
+                )
+            value = resolved[key]
+            value = ",".join(map(str, value)) if isinstance(value, list) else str(value)
+            explicit.append({"ParameterKey": key, "ParameterValue": value})
+        else:
+            explicit.append({"ParameterKey": key, "ParameterValue": parameter.get("ParameterValue", "")})
+    return explicit
 
 
 def delete_stack(self, name_or_stack_id):

@@ -1,9 +1,14 @@
-"""``AWS::CodeBuild::Project`` for moto's CloudFormation: the whole project, as BatchGetProjects returns it."""
+"""``AWS::CodeBuild::Project`` for moto's CloudFormation: the whole project, as BatchGetProjects returns it.
+
+A stack update changes the project in place (CodeBuild's UpdateProject: same ARN, creation date and build history);
+a new ``Name`` replaces it, which the stack operation handles (the name is create-only).
+"""
 
 from __future__ import annotations
 
 from moto.codebuild.models import codebuild_backends
 from moto.core.common_models import CloudFormationModel
+from moto.core.utils import unix_time
 
 from smbundle.local.cfn_support import api_string, camel_keys, refresh_model_map
 
@@ -68,6 +73,23 @@ class CodeBuildProject(CloudFormationModel):
         metadata = codebuild_backends[account_id][region_name].create_project(
             project_name=name, **project_from_properties(properties)
         )
+        return cls(name, metadata["arn"])
+
+    @classmethod
+    def update_from_cloudformation_json(
+        cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name
+    ):
+        """UpdateProject: the new settings on the same project."""
+        backend = codebuild_backends[account_id][region_name]
+        name = original_resource.name
+        before = backend.codebuild_projects[name].project_metadata
+        history = backend.build_history.get(name, [])
+        metadata = backend.create_project(
+            project_name=name, **project_from_properties(cloudformation_json["Properties"])
+        )
+        backend.build_history[name] = history
+        metadata["created"] = before["created"]
+        metadata["lastModifiedDate"] = unix_time()
         return cls(name, metadata["arn"])
 
     def delete(self, account_id: str, region_name: str) -> None:

@@ -4,6 +4,10 @@ moto's CodeCommit knows only repository metadata. Here a repository created by C
 zip it was created from (read from the embedded S3, as CodeCommit does at creation: a missing object fails the
 stack), and GetBranch/GetFolder/GetFile serve that content (ListRepositories lists them), so a client (the local pipeline runner) can check
 the branch out through the API, exactly as it would read any CodeCommit repository.
+
+A stack update changes the repository in place: a new ``RepositoryName`` renames it (UpdateRepositoryName, its
+content kept), a new description is set. ``Code`` is used only when the repository is created, as CloudFormation
+documents: an update with other seed code leaves the branch and its commits as they are.
 """
 
 from __future__ import annotations
@@ -76,6 +80,24 @@ class SeededRepository(CloudFormationModel):
             branch = code.get("BranchName", "main")
             repository.branches[branch] = seed
             metadata["defaultBranch"] = branch
+        return cls(account_id, region_name, name, metadata)
+
+    @classmethod
+    def update_from_cloudformation_json(
+        cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name
+    ):
+        properties = cloudformation_json["Properties"]
+        backend = codecommit_backends[account_id][region_name]
+        name = properties.get("RepositoryName", original_resource.name)
+        repository = backend.repositories[original_resource.name]
+        metadata = repository.repository_metadata
+        if name != original_resource.name:  # UpdateRepositoryName: same repository, id and content
+            fresh = backend.create_repository(name, metadata["repositoryDescription"])
+            del backend.repositories[name]
+            for key in ("repositoryName", "cloneUrlSsh", "cloneUrlHttp", "Arn"):
+                metadata[key] = fresh[key]
+            backend.repositories[name] = backend.repositories.pop(original_resource.name)
+        metadata["repositoryDescription"] = properties.get("RepositoryDescription", "")
         return cls(account_id, region_name, name, metadata)
 
     def delete(self, account_id: str, region_name: str) -> None:

@@ -1,6 +1,7 @@
 """``AWS::CodePipeline::Pipeline`` for moto's CloudFormation: stages verbatim, as GetPipeline returns them.
 
-As on AWS, a pipeline starts its first execution as soon as it is created.
+As on AWS, a pipeline starts its first execution as soon as it is created. A stack update changes it in place
+(UpdatePipeline: a new version, its executions kept), which, as on AWS, starts no execution.
 """
 
 from __future__ import annotations
@@ -79,6 +80,22 @@ class CodePipelinePipeline(CloudFormationModel):
             name,
             trigger={"triggerType": "CreatePipeline", "triggerDetail": caller.arn if caller else ""},
         )
+        return cls(name, pipeline["version"])
+
+    @classmethod
+    def update_from_cloudformation_json(
+        cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name
+    ):
+        """UpdatePipeline (and the tags): a new version of the same pipeline; no execution starts."""
+        properties = cloudformation_json["Properties"]
+        backend = codepipeline_backends[account_id][region_name]
+        name = original_resource.name
+        pipeline = backend.update_pipeline(pipeline_from_properties(name, properties))
+        wanted = {t["Key"]: t["Value"] for t in properties.get("Tags", [])}
+        stored = backend.pipelines[name].tags
+        for key in [k for k in stored if k not in wanted]:
+            stored.pop(key)
+        stored.update(wanted)
         return cls(name, pipeline["version"])
 
     def delete(self, account_id: str, region_name: str) -> None:

@@ -1,4 +1,4 @@
-"""``AWS::S3::BucketPolicy`` for moto's CloudFormation (the policy is set on the bucket)."""
+"""``AWS::S3::BucketPolicy`` for moto's CloudFormation (the policy is set on the bucket; an update sets it again)."""
 
 from __future__ import annotations
 
@@ -37,6 +37,14 @@ class BucketPolicy(CloudFormationModel):
         policy = document if isinstance(document, str) else json.dumps(document)
         s3_backends[account_id]["aws"].put_bucket_policy(properties["Bucket"], policy.encode())
         return cls(properties["Bucket"])
+
+    @classmethod
+    def update_from_cloudformation_json(
+        cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name
+    ):
+        return cls.create_from_cloudformation_json(
+            new_resource_name, cloudformation_json, account_id, region_name
+        )
 
     def delete(self, account_id: str, region_name: str) -> None:
         s3_backends[account_id]["aws"].delete_bucket_policy(self.bucket)

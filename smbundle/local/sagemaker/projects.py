@@ -3,7 +3,7 @@
 CreateProject passes ``SageMakerProjectName`` and ``SageMakerProjectId`` to the product template, tags the stack
 with ``sagemaker:project-name`` / ``sagemaker:project-id``, and reports ``CreateCompleted`` or ``CreateFailed``.
 DescribeProject, ListProjects, DeleteProject (terminates the provisioned product) and ListTags/AddTags on a
-project ARN (moto errors on them) complete the picture.
+project ARN (moto errors on them) complete the picture; UpdateProject is in ``project_updates.py``.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ class Project:
     status_message: str | None
     tags: list[dict]
     created: datetime = field(default_factory=lambda: datetime.now(UTC))
+    last_modified: datetime | None = None
 
     def describe(self) -> dict:
         answer = {
@@ -50,6 +51,8 @@ class Project:
             "ProjectStatus": self.status,
             "CreationTime": self.created,
         }
+        if self.last_modified is not None:
+            answer["LastModifiedTime"] = self.last_modified
         return answer
 
     def summary(self) -> dict:

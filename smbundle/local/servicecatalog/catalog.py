@@ -3,7 +3,8 @@
 moto implements 11 of Service Catalog's operations. This adds what publishing and provisioning need:
 provisioning artifacts (create, list, describe, update/deprecate, delete), product/portfolio associations,
 principals, LAUNCH constraints, product search, launch paths, and ProvisionProduct / TerminateProvisionedProduct,
-which run the artifact's template through the embedded CloudFormation. State lives on moto's backend object, so
+which run the artifact's template through the embedded CloudFormation (UpdateProvisionedProduct:
+``provisioned_updates.py``). State lives on moto's backend object, so
 ``/moto-api/reset`` clears it with everything else.
 """
 
@@ -76,9 +77,11 @@ class Provisioned:
     created: datetime
     tags: list[dict]
     last_record_id: str
+    last_successful_record_id: str | None = None  # differs from the last one after a failed update
+    status_message: str | None = None
 
     def detail(self) -> dict:
-        return {
+        detail = {
             "Name": self.name,
             "Arn": self.arn,
             "Type": "CFN_STACK",
@@ -87,12 +90,15 @@ class Provisioned:
             "CreatedTime": self.created,
             "LastRecordId": self.last_record_id,
             "LastProvisioningRecordId": self.last_record_id,
-            "LastSuccessfulProvisioningRecordId": self.last_record_id,
+            "LastSuccessfulProvisioningRecordId": self.last_successful_record_id or self.last_record_id,
             "ProductId": self.product_id,
             "ProvisioningArtifactId": self.artifact_id,
             "PhysicalId": self.stack_id or "",
             "Tags": self.tags,
         }
+        if self.status_message:
+            detail["StatusMessage"] = self.status_message
+        return detail
 
 
 @dataclass
