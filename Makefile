@@ -18,7 +18,7 @@ help:
 	@echo "make test   run every test (tooling, templates, both seed repositories)"
 	@echo "make lint   ruff + cfn-lint on every template"
 	@echo "make scan   checkov over every template (in its own virtual environment)"
-	@echo "make bench  benchmarks: local lifecycle wall time and staging load-test throughput"
+	@echo "make bench  benchmarks: local lifecycle wall time, staging load-test throughput, rolling an update out"
 
 venv: $(STAMP)
 
@@ -68,6 +68,7 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_lifecycle.py
+	$(BIN)/python benchmarks/bench_updates.py
 
 clean:
 	rm -rf $(VENV) $(SCAN_VENV) .pytest_cache .ruff_cache
