@@ -107,6 +107,7 @@ def check_args(args: argparse.Namespace) -> None:
     validation.project_name(args.project_name)
     validation.region(args.region)
     validation.endpoint_url(args.endpoint_url, cli.endpoint_source(args.endpoint_url))
+    validation.runtime_settings()
     if args.input_data is not None:
         from smbundle.local import input_data
 

@@ -68,6 +68,10 @@ def test_lifecycle_reaches_prod_with_a_serverless_staging(happy):
         if ".OnCreation" not in name
     )
     assert list(summary["stages"])[-1] == "ModelDeploy.DeployProd"
+    # every latency-derived figure of a local run says it is local
+    assert summary["latency_origin"]["source"] == "local"
+    assert summary["cost_estimate"]["latency_origin"]["source"] == "local"
+    assert "container start" in summary["latency_origin"]["cold_starts"]
     json.dumps(summary, default=str)  # the summary is JSON
 
 

@@ -373,6 +373,7 @@ def _summary(run, names, project, package_arn, deploy_result, data_label) -> dic
         "staging": _endpoint(sagemaker, names["staging_endpoint"]),
         "prod": _endpoint(sagemaker, names["prod_endpoint"]),
         "test_results": _test_results(run, deploy_result),
+        "latency_origin": latency_origin(),
         "stages": run.stages,
     }
     summary["cost_estimate"] = _cost_estimate(
@@ -399,6 +400,17 @@ def _prod_instance(run: LifecycleRun, prod: dict | None, deploy_result: Outcome 
     }
 
 
+def latency_origin() -> dict:
+    """What every latency of a local run is: the embedded runtime's, with simulated cold starts (not AWS's)."""
+    from smbundle.local.sagemaker.cold_starts import ColdStartModel
+
+    return {
+        "source": "local",
+        "note": "measured against the embedded runtime (in-process model, simulated cold starts): not an AWS figure",
+        "cold_starts": ColdStartModel.from_environment().describe(),
+    }
+
+
 def _cost_estimate(results: dict | None, region: str, instance: dict) -> dict | None:
     """The cost planner at the latency the staging test measured, with the blog's traffic profile, against
     an instance of prod's own type and count (what an instance-backed staging endpoint would run on)."""
@@ -407,9 +419,11 @@ def _cost_estimate(results: dict | None, region: str, instance: dict) -> dict | 
     if not results:
         return None
     try:
-        return estimate_from_test_results(results, region=region, **instance)
+        estimate = estimate_from_test_results(results, region=region, **instance)
     except CostInputError as exc:
         return {"error": str(exc)}
+    estimate["latency_origin"] = latency_origin()
+    return estimate
 
 
 def _endpoint(sagemaker, name: str) -> dict | None:
