@@ -223,7 +223,7 @@ def feature_statistics(name: str, column: list[str | None]) -> dict:
     present = [v for v in column if v is not None]
     common = {"num_present": len(present), "num_missing": len(column) - len(present)}
     kind = infer_type(present)
-    if kind == STRING or kind == UNKNOWN:
+    if kind in (STRING, UNKNOWN):
         counts: dict[str, int] = {}
         for value in present:
             counts[value] = counts.get(value, 0) + 1
@@ -348,7 +348,7 @@ def ks_critical(n: int, m: int, alpha: float = KS_ALPHA) -> float:
 
 def _type_matches(value: str, expected: str) -> bool:
     kind = value_type(value)
-    if expected == STRING or expected == UNKNOWN:
+    if expected in (STRING, UNKNOWN):
         return True
     if expected == FRACTIONAL:
         return kind in NUMERIC
