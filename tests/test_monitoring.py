@@ -235,6 +235,30 @@ def test_an_hourly_schedule_runs_on_the_hour(aws):
     assert monitoring._window(schedule, top) == (top - timedelta(hours=1), top)
 
 
+def test_the_server_runs_a_due_schedule_by_itself(aws):
+    """While the embedded AWS runs, its scheduler starts a cron schedule's execution when its time comes (here the
+    next run is moved into the past, instead of waiting for the hour)."""
+    name = prod_endpoint(aws, "mon-background")
+    send(aws, name, aws.held_out[:50])
+    sagemaker = aws.client("sagemaker")
+    sagemaker.create_monitoring_schedule(
+        MonitoringScheduleName="mon-background",
+        MonitoringScheduleConfig={
+            "ScheduleConfig": {"ScheduleExpression": "cron(0 * ? * * *)", "DataAnalysisStartTime": "-PT2H"},
+            "MonitoringJobDefinitionName": f"{name}-dq",
+            "MonitoringType": "DataQuality",
+        },
+    )
+    schedule = monitoring.schedule_by_name("123456789012", "us-east-1", "mon-background")
+    schedule.next_run = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=1, seconds=-3599)
+    monitoring._wake.set()
+    (execution,) = monitoring.wait_for(
+        schedule, timeout_s=30
+    )  # a guard against a hang, not a performance limit
+    assert execution.status == "Completed", execution.failure_reason
+    assert schedule.next_run > execution.scheduled_time
+
+
 def test_schedules_model_monitor_refuses(aws):
     sagemaker = aws.client("sagemaker")
     name = prod_endpoint(aws, "mon-refused")

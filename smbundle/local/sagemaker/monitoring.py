@@ -620,7 +620,7 @@ def _between(value: datetime, after, before) -> bool:
 def list_schedules(backend, params: dict) -> dict:
     schedules = [
         s
-        for s in _schedules(backend).values()
+        for s in list(_schedules(backend).values())
         if (not params.get("EndpointName") or s.endpoint_name == params["EndpointName"])
         and (not params.get("NameContains") or params["NameContains"] in s.name)
         and (not params.get("StatusEquals") or s.status == params["StatusEquals"])
@@ -648,7 +648,7 @@ def list_schedules(backend, params: dict) -> dict:
 def list_executions(backend, params: dict) -> dict:
     executions = [
         e
-        for s in _schedules(backend).values()
+        for s in list(_schedules(backend).values())
         for e in list(s.executions)
         if (not params.get("MonitoringScheduleName") or s.name == params["MonitoringScheduleName"])
         and (not params.get("EndpointName") or e.endpoint_name == params["EndpointName"])
