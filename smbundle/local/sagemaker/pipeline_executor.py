@@ -348,13 +348,9 @@ class PipelineExecutor:
             statistics, constraints = analyzer.suggest_baseline(dataset)
         except (analyzer.AnalysisError, ValueError) as error:
             raise StepFailed(f"ProcessingJob {job_name} failed: AlgorithmError: {error}") from None
-        calculated = {"statistics.json": statistics, "constraints.json": constraints}
-        for filename, content in calculated.items():
-            self._put_json(f"{output}/{filename}", content, job_role)
-        stats_uri, constraints_uri = f"{output}/statistics.json", f"{output}/constraints.json"
         check_stats = resolve(step.get("SuppliedBaselineStatistics"), self.context)
         check_constraints = resolve(step.get("SuppliedBaselineConstraints"), self.context)
-        report = None
+        checked = None
         if not step.get("SkipCheck", False):
             if not check_constraints:
                 check_stats, check_constraints = self._group_baseline(step.get("ModelPackageGroupName"))
@@ -364,10 +360,17 @@ class PipelineExecutor:
                     "Approved model package with DriftCheckBaselines in the group); set skip_check=True for a "
                     "first baseline"
                 )
-            baseline = json.loads(objects.get_bytes(check_stats, self.account_id)) if check_stats else None
-            violations = analyzer.monitor(
-                dataset, baseline, json.loads(objects.get_bytes(check_constraints, self.account_id))
-            )[1]
+            checked = (
+                self._get_json(check_stats, job_role) if check_stats else None,
+                self._get_json(check_constraints, job_role),
+            )
+        calculated = {"statistics.json": statistics, "constraints.json": constraints}
+        for filename, content in calculated.items():
+            self._put_json(f"{output}/{filename}", content, job_role)
+        stats_uri, constraints_uri = f"{output}/statistics.json", f"{output}/constraints.json"
+        report = None
+        if checked is not None:
+            violations = analyzer.monitor(dataset, *checked)[1]
             report = f"{output}/constraint_violations.json"
             self._put_json(report, violations, job_role)
             if violations["violations"] and step.get("FailOnViolation", True):
@@ -398,6 +401,13 @@ class PipelineExecutor:
             }
         }
         self.context.steps[step["Name"]] = properties
+
+    def _get_json(self, uri: str, role_arn: str | None) -> dict:
+        self._authorize(role_arn, "s3:GetObject", "arn:aws:s3:::" + uri[len("s3://") :])
+        try:
+            return json.loads(objects.get_bytes(uri, self.account_id))
+        except (FileNotFoundError, ValueError) as exc:
+            raise StepFailed(f"ClientError: cannot read the baseline {uri}: {exc}") from None
 
     def _put_json(self, uri: str, content: dict, role_arn: str | None) -> None:
         self._authorize(role_arn, "s3:PutObject", "arn:aws:s3:::" + uri[len("s3://") :])
