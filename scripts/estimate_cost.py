@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -51,6 +52,26 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--from-test-results", type=Path, help="staging test results JSON: measured latency and rate"
+    )
+    monitoring = parser.add_argument_group(
+        "prod monitoring (Model Monitor jobs; added when any of these is given)"
+    )
+    monitoring.add_argument(
+        "--monitoring-instance-type",
+        help="instance type of the monitoring jobs (ml.m5.xlarge, the template's)",
+    )
+    monitoring.add_argument(
+        "--monitoring-runs-per-day",
+        type=float,
+        help="monitoring runs per day (24: the template's hourly schedule)",
+    )
+    monitoring.add_argument(
+        "--monitoring-job-minutes",
+        type=float,
+        help="minutes each run bills (10, an assumption: read yours from DescribeProcessingJob)",
+    )
+    monitoring.add_argument(
+        "--monitoring-price-per-hour", type=float, help="override the monitoring (processing) instance price"
     )
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--plot", type=Path, help="write a PNG of cost against daily test volume")
@@ -94,6 +115,29 @@ def build_profiles(args) -> list[cost.Profile]:
         )
         for memory in memories
     ]
+
+
+def monitoring_profile(args) -> cost.MonitoringProfile | None:
+    given = (
+        args.monitoring_instance_type,
+        args.monitoring_runs_per_day,
+        args.monitoring_job_minutes,
+        args.monitoring_price_per_hour,
+    )
+    if all(v is None for v in given):
+        return None
+    defaults = cost.MonitoringProfile()
+    return cost.MonitoringProfile(
+        instance_type=args.monitoring_instance_type or defaults.instance_type,
+        runs_per_day=defaults.runs_per_day
+        if args.monitoring_runs_per_day is None
+        else args.monitoring_runs_per_day,
+        minutes_per_job=defaults.minutes_per_job
+        if args.monitoring_job_minutes is None
+        else args.monitoring_job_minutes,
+        days=args.days,
+        region=args.region,
+    )
 
 
 def print_report(results: list[dict]) -> None:
@@ -150,6 +194,14 @@ def check_args(args) -> None:
     for flag in ("seconds_per_inference", "days", "price_per_gb_second", "instance_price_per_hour"):
         validation.number(getattr(args, flag), "--" + flag.replace("_", "-"), positive=True)
     validation.number(args.pc_price_per_gb_second, "--pc-price-per-gb-second", positive=True)
+    for flag in ("monitoring_runs_per_day", "monitoring_job_minutes", "monitoring_price_per_hour"):
+        validation.number(getattr(args, flag), "--" + flag.replace("_", "-"), positive=True)
+    if args.monitoring_instance_type is not None and not re.fullmatch(
+        r"ml\.[a-z0-9]+\.[a-z0-9]+", args.monitoring_instance_type
+    ):
+        raise validation.UsageError(
+            f"--monitoring-instance-type must look like ml.<family>.<size>, got {args.monitoring_instance_type!r}"
+        )
     if args.provisioned_concurrency < 0:
         raise validation.UsageError(
             f"--provisioned-concurrency must be zero or more, got {args.provisioned_concurrency}"
@@ -187,12 +239,21 @@ def report(args) -> int:
             from smbundle.cost_plot import plot
 
             plot(profiles[0], prices, results[0], args.plot)
+        watched = monitoring_profile(args)
+        monitoring = (
+            cost.monitoring_estimate(watched, table, args.monitoring_price_per_hour) if watched else None
+        )
     except cost.CostInputError as exc:
         raise validation.UsageError(str(exc)) from None
+    if monitoring:
+        for result in results:
+            result["monitoring"] = monitoring
     if args.json:
         print(json.dumps(results[0] if len(results) == 1 else results, indent=2))
     else:
         print_report(results)
+        if monitoring:
+            print(cost.monitoring_line(monitoring))
         if args.plot:
             print(f"plot: {args.plot}")
     return 0

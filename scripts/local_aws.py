@@ -50,6 +50,7 @@ def main(argv=None) -> int:
 def serve(args: argparse.Namespace) -> int:
     validation.port(args.port)
     validation.region(args.region)
+    validation.runtime_settings()
     from smbundle.local import server
     from smbundle.local.probe import export_line
     from smbundle.local.server import STUDIO_EXECUTION_ROLE_NAME

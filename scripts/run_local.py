@@ -81,6 +81,19 @@ def parse_args(argv=None) -> argparse.Namespace:
         "passes with it off says nothing about AWS)",
     )
     parser.add_argument(
+        "--monitor",
+        action="store_true",
+        help="after prod is deployed: send it the model's held-out records, run a monitoring execution (Model "
+        "Monitor, data quality) and print what it found (docs/monitoring.md)",
+    )
+    parser.add_argument(
+        "--drift",
+        action="append",
+        default=[],
+        metavar="FEATURE=FACTOR",
+        help="with --monitor (implied): scale a measurement of that traffic, e.g. shell_weight=1.5 (repeatable)",
+    )
+    parser.add_argument(
         "--serve", action="store_true", help="keep the embedded AWS up afterwards (Ctrl-C stops it)"
     )
     parser.add_argument(
@@ -101,12 +114,38 @@ def project_parameters(pairs: list[str]) -> dict[str, str]:
     return parameters
 
 
+def drift_factors(pairs: list[str]) -> dict[str, float]:
+    from smbundle.local.monitoring_run import NUMERIC_FEATURES
+
+    factors = {}
+    for pair in pairs:
+        feature, sep, raw = pair.partition("=")
+        if not sep or feature not in NUMERIC_FEATURES:
+            raise validation.UsageError(
+                f"--drift {pair!r} must look like FEATURE=FACTOR with FEATURE one of {', '.join(NUMERIC_FEATURES)}"
+            )
+        try:
+            factor = float(raw)
+        except ValueError:
+            factor = float("nan")
+        if not factor > 0 or factor == float("inf"):
+            raise validation.UsageError(f"--drift {pair!r}: FACTOR must be a positive number, like 1.5")
+        factors[feature] = factor
+    return factors
+
+
 def check_args(args: argparse.Namespace) -> None:
     """Everything a careless command line can get wrong, before anything starts (exit 2)."""
     project_parameters(args.project_parameter)
+    drift_factors(args.drift)
+    if (args.monitor or args.drift) and args.stop_before_prod:
+        raise validation.UsageError(
+            "--monitor and --drift need prod, which --stop-before-prod does not deploy; drop one of them"
+        )
     validation.project_name(args.project_name)
     validation.region(args.region)
     validation.endpoint_url(args.endpoint_url, cli.endpoint_source(args.endpoint_url))
+    validation.runtime_settings()
     if args.input_data is not None:
         from smbundle.local import input_data
 
@@ -170,6 +209,8 @@ def run(args: argparse.Namespace) -> int:
             input_data=args.input_data,
             stop_before_prod=args.stop_before_prod,
             project_parameters=project_parameters(args.project_parameter),
+            monitor=args.monitor or bool(args.drift),
+            drift=drift_factors(args.drift),
         )
         try:
             summary = run_lifecycle(options, Progress(sys.stderr if args.json else sys.stdout))
@@ -244,10 +285,16 @@ def print_digest(summary: dict, summary_path: Path | None, workdir: Path | None)
     if prod:
         variant = prod["ProductionVariants"][0]
         capture = prod.get("DataCaptureConfig", {})
+        schedule = (summary.get("prod") or {}).get("DescribeMonitoringSchedule")
+        watched = (
+            f", monitored ({schedule['MonitoringScheduleConfig']['ScheduleConfig']['ScheduleExpression']}, data quality)"
+            if schedule
+            else ", not monitored"
+        )
         print(
             f"prod:           {variant.get('InstanceType')} x{variant.get('InitialInstanceCount')}, "
             f"data capture {'on' if capture.get('EnableCapture') else 'off'} "
-            f"({capture.get('InitialSamplingPercentage')} %)"
+            f"({capture.get('InitialSamplingPercentage')} %){watched}"
         )
     if results:
         latency = results.get("latency_ms", {})
@@ -266,6 +313,8 @@ def print_digest(summary: dict, summary_path: Path | None, workdir: Path | None)
         elif replay:
             print(f"replay:         {replay.get('status')}: {replay.get('reason')}")
     for line in cost_lines(summary.get("cost_estimate") or {}):
+        print(line)
+    for line in monitoring_lines(summary.get("monitoring")):
         print(line)
     first_runs = summary.get("first_runs") or {}
     if first_runs:
@@ -287,6 +336,36 @@ def first_run(label: str, run: dict) -> str:
     expected = "no Approved model package" in reason or "does not exist yet" in reason
     why = "as expected before a model is approved" if label == "deploy" and expected else reason
     return f"{label} pipeline {run['status']} at {run['failed_action']} ({why})"
+
+
+def monitoring_lines(monitoring: dict | None) -> list[str]:
+    """What the monitoring execution of --monitor found (and what such runs cost)."""
+    if not monitoring:
+        return []
+    execution = monitoring["execution"]
+    drift = ", ".join(f"{k} x{v:g}" for k, v in monitoring["drift"].items())
+    lines = [
+        f"monitoring:     {monitoring['requests_sent']} held-out records sent to prod"
+        + (f" ({drift})" if drift else "")
+        + f", {monitoring['records_analyzed']} captured and analyzed; execution {execution['MonitoringExecutionStatus']}"
+        + (f": {execution['FailureReason']}" if execution.get("FailureReason") else "")
+    ]
+    for violation in monitoring["violations"]:
+        lines.append(
+            f"                violation: {violation['feature_name']} {violation['constraint_check_type']}: "
+            f"{violation['description']}"
+        )
+    if execution["MonitoringExecutionStatus"] == "Completed":
+        lines.append("                no violations: the traffic matches the model's data-quality baseline")
+    lines.append(f"                report: {monitoring['report']}/constraint_violations.json")
+    cost = monitoring.get("cost") or {}
+    if "monitoring_monthly_usd" in cost:
+        lines.append(
+            f"                cost: {cost['runs_per_day']:g} runs/day on {cost['instance_type']} = "
+            f"${cost['monitoring_monthly_usd']:,.2f}/month at {cost['minutes_per_job']:g} min per run (assumed; at most "
+            f"${cost['monitoring_ceiling_monthly_usd']:,.2f}), scripts/estimate_cost.py --monitoring-runs-per-day"
+        )
+    return lines
 
 
 def cost_lines(estimate: dict) -> list[str]:

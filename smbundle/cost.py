@@ -275,3 +275,66 @@ def estimate_from_test_results(results: dict, **profile_fields) -> dict:
         fields["max_concurrency"] = int(results["max_concurrency"])
     profile = Profile(**fields)
     return estimate(profile, resolve_prices(profile, load_price_table()))
+
+
+# -- Model Monitor on prod ---------------------------------------------------------------------------------------
+@dataclass
+class MonitoringProfile:
+    """Prod's monitoring jobs: each run is a processing job billed for its instance time."""
+
+    instance_type: str = "ml.m5.xlarge"
+    runs_per_day: float = 24  # hourly, the template's default schedule
+    minutes_per_job: float = 10  # an assumption: read your jobs' ProcessingStartTime/EndTime
+    max_runtime_seconds: float = 1800  # the template's StoppingCondition: no run bills more
+    instance_count: int = 1
+    days: float = 30
+    region: str = "us-east-1"
+
+
+def monitoring_estimate(profile: MonitoringProfile, table: dict, price_per_hour: float | None = None) -> dict:
+    """Monthly cost of the monitoring jobs: price per hour x hours per job x runs per month (and its ceiling at
+    each run's MaxRuntimeInSeconds)."""
+    if not 0 < profile.runs_per_day <= 24 or not math.isfinite(profile.runs_per_day):
+        raise CostInputError(
+            f"--monitoring-runs-per-day must be above 0 and at most 24 (Model Monitor runs at most hourly), got "
+            f"{profile.runs_per_day:g}"
+        )
+    if not 0 < profile.minutes_per_job <= profile.max_runtime_seconds / 60:
+        raise CostInputError(
+            f"--monitoring-job-minutes must be above 0 and at most {profile.max_runtime_seconds / 60:g} (the "
+            f"monitoring job's MaxRuntimeInSeconds), got {profile.minutes_per_job:g}"
+        )
+    if price_per_hour is None:
+        region = table["regions"].get(profile.region) or {}
+        price_per_hour = (region.get("monitoring_instances_per_hour") or {}).get(profile.instance_type)
+        if price_per_hour is None:
+            known = ", ".join(sorted(region.get("monitoring_instances_per_hour") or {})) or "none"
+            raise CostInputError(
+                f"no monitoring (processing) price for {profile.instance_type} in {profile.region} (known: {known}); "
+                "give --monitoring-price-per-hour"
+            )
+    runs = profile.runs_per_day * profile.days
+    hours = runs * profile.minutes_per_job / 60 * profile.instance_count
+    ceiling_hours = runs * profile.max_runtime_seconds / 3600 * profile.instance_count
+    return {
+        "instance_type": profile.instance_type,
+        "instance_count": profile.instance_count,
+        "runs_per_day": profile.runs_per_day,
+        "runs_per_month": runs,
+        "minutes_per_job": profile.minutes_per_job,
+        "max_runtime_seconds": profile.max_runtime_seconds,
+        "price_per_hour": price_per_hour,
+        "job_hours_per_month": hours,
+        "monitoring_monthly_usd": hours * price_per_hour,
+        "monitoring_ceiling_monthly_usd": ceiling_hours * price_per_hour,
+        "note": "prod only (serverless staging cannot be monitored); on top of prod's instance",
+    }
+
+
+def monitoring_line(result: dict) -> str:
+    return (
+        f"monitoring: {result['runs_per_day']:g} runs/day x {result['minutes_per_job']:g} min on "
+        f"{result['instance_type']} (${result['price_per_hour']:g}/h) = ${result['monitoring_monthly_usd']:,.2f}/month "
+        f"(at most ${result['monitoring_ceiling_monthly_usd']:,.2f} if every run took its "
+        f"{result['max_runtime_seconds'] / 60:g}-minute limit); {result['note']}"
+    )

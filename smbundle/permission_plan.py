@@ -9,8 +9,11 @@ and the template's default parameters, this lists what each role will be asked t
 - the **pipeline role** of each pipeline: source, artifacts, builds, CloudFormation deploys (passing the
   deploy role, tagging the stack), approval notifications, KMS when the store is encrypted;
 - the **CodeBuild role** of each build project: its artifacts, and what the seed code it runs calls;
-- the **CloudFormation role** of each deploy action: the endpoint template's resources for staging and prod;
-- the **execution role** of the SageMaker Pipeline: its jobs' data, passing itself, registering models.
+- the **CloudFormation role** of each deploy action: the endpoint template's resources for staging and prod
+  (prod with its data-quality job definition and monitoring schedule);
+- the **execution role** of the SageMaker Pipeline: its jobs' data, passing itself, registering models; and, as
+  the prod endpoint's model role and its monitoring jobs' role, writing the captured data, reading it and the
+  baseline, writing the monitoring reports.
 
 ``check`` asks ``iam:SimulatePrincipalPolicy`` about each call in the account at hand, so the answer comes from the
 account's real policies (or, locally, from the embedded IAM's evaluator).
@@ -264,6 +267,12 @@ def _build_calls(project, artifacts: str, key: str | None, where: Where) -> list
         calls += [
             PlannedCall(role, "sagemaker:ListTags", project_arn, why),
             PlannedCall(role, "sagemaker:ListModelPackages", f"{sm}:model-package/{group.lower()}/*", why),
+            PlannedCall(
+                role,
+                "sagemaker:DescribeModelPackage",
+                f"{sm}:model-package/{group.lower()}/*",
+                f"{why}: the package's data-quality baseline",
+            ),
         ]
     elif buildspec == "test/buildspec.yml":
         endpoint = f"{sm}:endpoint/{PROJECT_NAME}-staging"
@@ -314,6 +323,15 @@ def _endpoint_calls(
         {},
     )
     execution_role = deploy_env.get("MODEL_EXECUTION_ROLE_ARN", "")
+    bucket = f"sagemaker-project-{PROJECT_ID}"
+    baseline = f"s3://{bucket}/{PROJECT_NAME}-{PROJECT_ID}/execution/data-quality-baseline"
+    monitoring = {  # what build.py renders for prod when the package has a baseline
+        "EnableMonitoring": "true",
+        "DataQualityBaselineStatisticsUri": f"{baseline}/statistics.json",
+        "DataQualityBaselineConstraintsUri": f"{baseline}/constraints.json",
+        "MonitoringJobDefinitionName": f"{PROJECT_NAME}-prod-dq-preflight",
+        "MonitoringReportsUri": f"s3://{bucket}/monitoring/{PROJECT_NAME}-prod",
+    }
     calls = []
     for stage in ("staging", "prod"):
         parameters = {
@@ -321,7 +339,8 @@ def _endpoint_calls(
             "ModelExecutionRoleArn": execution_role,
             "ModelPackageName": f"arn:aws:sagemaker:{where.region}:{where.account}:model-package/{PROJECT_NAME}-{PROJECT_ID}/1",
             "StageName": stage,
-            "DataCaptureUploadPath": f"s3://sagemaker-project-{PROJECT_ID}/datacapture",
+            "DataCaptureUploadPath": f"s3://{bucket}/datacapture/{PROJECT_NAME}-{stage}",
+            **(monitoring if stage == "prod" else {}),
         }
         resolver = resolve(
             endpoint_template,
@@ -344,7 +363,40 @@ def _endpoint_calls(
                             dict(call.context),
                         )
                     )
+    if execution_role:
+        calls += _prod_data_calls(execution_role, bucket, monitoring, step)
     return calls
+
+
+def _prod_data_calls(role: str, bucket: str, monitoring: dict, step: str) -> list[PlannedCall]:
+    """What prod's model role does with data: the endpoint writes the captured requests, and the monitoring jobs
+    (SageMaker runs them as the job definition's role, the same execution role) read them and the baseline and
+    write their reports."""
+    capture = f"datacapture/{PROJECT_NAME}-prod/"
+    why = f"{step}: prod"
+    reports = monitoring["MonitoringReportsUri"][len("s3://") :]
+    return [
+        PlannedCall(
+            role, "s3:PutObject", f"arn:aws:s3:::{bucket}/{capture}*", f"{why} data capture (endpoint)"
+        ),
+        PlannedCall(
+            role,
+            "s3:ListBucket",
+            f"arn:aws:s3:::{bucket}",
+            f"{why} monitoring job: captured data",
+            {"s3:prefix": capture},
+        ),
+        PlannedCall(
+            role, "s3:GetObject", f"arn:aws:s3:::{bucket}/{capture}*", f"{why} monitoring job: captured data"
+        ),
+        PlannedCall(
+            role,
+            "s3:GetObject",
+            "arn:aws:s3:::" + monitoring["DataQualityBaselineConstraintsUri"][len("s3://") :],
+            f"{why} monitoring job: baseline",
+        ),
+        PlannedCall(role, "s3:PutObject", f"arn:aws:s3:::{reports}/*", f"{why} monitoring job: reports"),
+    ]
 
 
 @dataclass(frozen=True)

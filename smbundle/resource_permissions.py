@@ -224,6 +224,24 @@ RESOURCE_TYPES: dict[str, ResourceType] = {
         delete=("sagemaker:DeleteEndpointConfig",),
         tagging="sagemaker:AddTags",
     ),
+    # Model Monitor on prod (the deploy seed's endpoint template). Every property of a job definition is
+    # create-only (a change replaces it); the schedule updates in place, and passes a role only for an inline job.
+    "AWS::SageMaker::DataQualityJobDefinition": ResourceType(
+        arn=_sagemaker("data-quality-job-definition"),
+        create=("sagemaker:CreateDataQualityJobDefinition",),
+        update=(),
+        delete=("sagemaker:DeleteDataQualityJobDefinition",),
+        tagging="sagemaker:AddTags",
+        passed_roles={"RoleArn": "sagemaker.amazonaws.com"},
+    ),
+    "AWS::SageMaker::MonitoringSchedule": ResourceType(
+        arn=_sagemaker("monitoring-schedule"),
+        create=("sagemaker:CreateMonitoringSchedule",),
+        update=("sagemaker:UpdateMonitoringSchedule",),
+        delete=("sagemaker:DeleteMonitoringSchedule",),
+        tagging="sagemaker:AddTags",
+        passed_roles={"MonitoringScheduleConfig.MonitoringJobDefinition.RoleArn": "sagemaker.amazonaws.com"},
+    ),
     "AWS::SageMaker::Endpoint": ResourceType(
         arn=_sagemaker("endpoint"),
         create=("sagemaker:CreateEndpoint",),

@@ -228,3 +228,14 @@ def _writable_ancestor(directory: Path, flag: str, path: Path) -> None:
         raise UsageError(f"{flag} {path}: {ancestor} is not a directory")
     if not os.access(ancestor, os.W_OK | os.X_OK):
         raise UsageError(f"{flag} {path}: cannot write in {ancestor}; choose a writable location")
+
+
+# -- the embedded runtime's environment ---------------------------------------------------------------------------
+def runtime_settings(environ=os.environ) -> None:
+    """The cold-start variables of the embedded serverless runtime (docs/local.md), checked before it starts."""
+    from smbundle.local.sagemaker import cold_starts
+
+    try:
+        cold_starts.check(environ)
+    except cold_starts.BadSetting as exc:
+        raise UsageError(f"{exc} (a cold-start setting of the embedded runtime; see docs/local.md)") from None

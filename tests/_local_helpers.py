@@ -85,9 +85,12 @@ def deploy_endpoint(
     endpoint_url=None,
     artifact: bytes | None = None,
     environment: dict | None = None,
+    data_capture: dict | None = None,
+    role: str = ROLE,
 ) -> None:
     """An endpoint serving a registered model package: the 10-feature test booster (algorithm mode) unless
-    ``artifact`` and the container ``environment`` say otherwise."""
+    ``artifact`` and the container ``environment`` say otherwise; ``data_capture`` is the config's
+    DataCaptureConfig (instance endpoints only), ``role`` the model's execution role."""
     session = session or boto3.session.Session(region_name="us-east-1")
     s3 = session.client("s3", endpoint_url=endpoint_url)
     sagemaker = session.client("sagemaker", endpoint_url=endpoint_url)
@@ -107,12 +110,13 @@ def deploy_endpoint(
         },
     )["ModelPackageArn"]
     sagemaker.create_model(
-        ModelName=f"m-{name}", ExecutionRoleArn=ROLE, PrimaryContainer={"ModelPackageName": arn}
+        ModelName=f"m-{name}", ExecutionRoleArn=role, PrimaryContainer={"ModelPackageName": arn}
     )
     variant = {"VariantName": "AllTraffic", "ModelName": f"m-{name}"}
     if serverless:
         variant["ServerlessConfig"] = serverless
     else:
         variant.update(InstanceType="ml.m5.large", InitialInstanceCount=1)
-    sagemaker.create_endpoint_config(EndpointConfigName=f"c-{name}", ProductionVariants=[variant])
+    extra = {"DataCaptureConfig": data_capture} if data_capture else {}
+    sagemaker.create_endpoint_config(EndpointConfigName=f"c-{name}", ProductionVariants=[variant], **extra)
     sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=f"c-{name}")

@@ -218,3 +218,10 @@ def test_local_aws_reads_no_profile():
     finally:
         server.terminate()
         server.communicate(timeout=30)
+
+
+@pytest.mark.parametrize("name", ["run_local.py", "local_aws.py"])
+def test_a_bad_cold_start_setting_is_refused_before_anything_starts(tmp_path, name):
+    run = script(name, cwd=REPO, TMPDIR=str(tmp_path), SMBUNDLE_COLD_START_BASE_SECONDS="-2")
+    one_line(run, 2, "SMBUNDLE_COLD_START_BASE_SECONDS='-2' must be zero or more", "docs/local.md")
+    assert list(tmp_path.iterdir()) == []

@@ -90,3 +90,74 @@ def test_repository_templates_pass_our_rules(template):
         (REPO / template).read_text(), config=ManualArgs(regions=["us-east-1"], append_rules=[RULES])
     )
     assert [f"{m.rule.id} {m.message}" for m in matches] == []
+
+
+MONITORED = """
+Parameters:
+  Stage:
+    Type: String
+    AllowedValues: [staging, prod]
+  Watch:
+    Type: String
+    AllowedValues: ["true", "false"]
+Conditions:
+  IsProd: !Equals [!Ref Stage, prod]
+  IsStaging: !Not [!Condition IsProd]
+  IsMonitored: !And [!Condition IsProd, !Equals [!Ref Watch, "true"]]
+Resources:
+  Config:
+    Type: AWS::SageMaker::EndpointConfig
+    Properties:
+      ProductionVariants:
+        - VariantName: AllTraffic
+          ModelName: model
+          InitialVariantWeight: 1.0
+          InstanceType: !If [IsProd, ml.m5.large, !Ref AWS::NoValue]
+          InitialInstanceCount: !If [IsProd, 1, !Ref AWS::NoValue]
+          ServerlessConfig: !If [IsProd, !Ref AWS::NoValue, {{MemorySizeInMB: 2048, MaxConcurrency: 20}}]
+  Endpoint:
+    Type: AWS::SageMaker::Endpoint
+    Properties:
+      EndpointConfigName: !GetAtt Config.EndpointConfigName
+  Definition:
+    Type: AWS::SageMaker::DataQualityJobDefinition
+{definition_condition}
+    Properties:
+      JobDefinitionName: quality
+      DataQualityAppSpecification: {{ImageUri: analyzer}}
+      DataQualityJobInput:
+        EndpointInput: {{EndpointName: !GetAtt Endpoint.EndpointName, LocalPath: /opt/ml/processing/input}}
+      DataQualityJobOutputConfig:
+        MonitoringOutputs: [{{S3Output: {{S3Uri: s3://bucket/reports, LocalPath: /opt/ml/processing/output}}}}]
+      JobResources: {{ClusterConfig: {{InstanceCount: 1, InstanceType: ml.m5.xlarge, VolumeSizeInGB: 20}}}}
+      RoleArn: arn:aws:iam::123456789012:role/service-role/AmazonSageMakerServiceCatalogProductsExecutionRole
+  Schedule:
+    Type: AWS::SageMaker::MonitoringSchedule
+{schedule_condition}
+    DependsOn: Definition
+    Properties:
+      MonitoringScheduleName: watch
+      MonitoringScheduleConfig:
+        MonitoringJobDefinitionName: quality
+        MonitoringType: DataQuality
+        ScheduleConfig: {{ScheduleExpression: cron(0 * ? * * *)}}
+"""
+
+
+def monitoring_findings(definition_condition: str, schedule_condition: str) -> list[str]:
+    text = MONITORED.format(definition_condition=definition_condition, schedule_condition=schedule_condition)
+    matches = lint(text, config=ManualArgs(regions=["us-east-1"], append_rules=[RULES]))
+    return sorted(f"{m.rule.id} {m.path[1]}" for m in matches if m.rule.id.startswith("E9"))
+
+
+def test_monitoring_only_where_the_endpoint_has_instances_is_clean():
+    prod_only = "    Condition: IsMonitored"
+    assert monitoring_findings(prod_only, prod_only) == []
+
+
+def test_monitoring_that_reaches_the_serverless_branch_is_an_error():
+    assert monitoring_findings("", "") == ["E9005 Definition", "E9005 Schedule"]
+    on_staging = "    Condition: IsStaging"
+    assert monitoring_findings(on_staging, on_staging) == ["E9005 Definition", "E9005 Schedule"]
+    # a schedule without its own condition watches the endpoint its job definition names
+    assert monitoring_findings("    Condition: IsMonitored", "") == ["E9005 Schedule"]

@@ -139,6 +139,71 @@ Resources:
     assert [r["LogicalResourceId"] for r in listed] == ["Topic"]
 
 
+def test_conditions_built_from_other_conditions_hold_in_yaml(aws):
+    """``!Condition`` inside ``Fn::And`` / ``Fn::Not`` is a condition reference (moto read it as an unknown function,
+    so the combined condition was always false and its resources silently missing)."""
+    template = """
+Parameters:
+  Stage: {Type: String, Default: prod}
+  Watch: {Type: String, Default: "true"}
+Conditions:
+  IsProd: !Equals [!Ref Stage, prod]
+  IsStaging: !Not [!Condition IsProd]
+  IsWatched: !And [!Condition IsProd, !Equals [!Ref Watch, "true"]]
+Resources:
+  Watched:
+    Type: AWS::SNS::Topic
+    Condition: IsWatched
+  Staging:
+    Type: AWS::SNS::Topic
+    Condition: IsStaging
+"""
+    cloudformation = boto3.client("cloudformation")
+    cloudformation.create_stack(StackName="combined-conditions", TemplateBody=template)
+    resources = cloudformation.describe_stack_resources(StackName="combined-conditions")["StackResources"]
+    assert [r["LogicalResourceId"] for r in resources] == ["Watched"]
+
+
+def test_updates_create_and_remove_resources_as_their_conditions_turn(aws):
+    """A conditional resource exists exactly when its condition holds under the update's parameters: not created
+    when what it refers to changes while its condition is false (moto did, condition or not), created when the
+    condition turns true, deleted when it turns false."""
+    template = """
+Parameters:
+  Name: {Type: String}
+  Watch: {Type: String, Default: "false"}
+Conditions:
+  IsWatched: !Equals [!Ref Watch, "true"]
+Resources:
+  Main:
+    Type: AWS::SNS::Topic
+    Properties: {TopicName: !Ref Name}
+  Watcher:
+    Type: AWS::SNS::Topic
+    Condition: IsWatched
+    Properties: {DisplayName: !GetAtt Main.TopicName}
+"""
+    cloudformation, sns = boto3.client("cloudformation"), boto3.client("sns")
+
+    def deploy(action, name, watch):
+        parameters = [
+            {"ParameterKey": "Name", "ParameterValue": name},
+            {"ParameterKey": "Watch", "ParameterValue": watch},
+        ]
+        action(StackName="turning", TemplateBody=template, Parameters=parameters)
+        resources = cloudformation.describe_stack_resources(StackName="turning")["StackResources"]
+        topics = sorted(t["TopicArn"].rsplit(":", 1)[-1] for t in sns.list_topics()["Topics"])
+        return [r["LogicalResourceId"] for r in resources], len(topics)
+
+    assert deploy(cloudformation.create_stack, "first", "false") == (["Main"], 1)
+    assert deploy(cloudformation.update_stack, "second", "false") == (
+        ["Main"],
+        1,
+    )  # Main replaced, no Watcher
+    assert deploy(cloudformation.update_stack, "second", "true") == (["Main", "Watcher"], 2)
+    assert deploy(cloudformation.update_stack, "second", "false") == (["Main"], 1)
+
+
 def test_rules_and_parameter_constraints_are_checked_at_create(aws):
     cloudformation = boto3.client("cloudformation")
     template = """

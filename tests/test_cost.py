@@ -179,3 +179,46 @@ def test_a_json_file_of_another_shape_is_one_line(tmp_path):
     code, out, err = run("--from-test-results", str(path))
     assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
     assert "has no latency_ms.mean or latency_ms.p50" in err
+
+
+def test_monitoring_jobs_cost_price_times_job_hours_times_runs():
+    code, out, _ = run(
+        "--monitoring-instance-type", "ml.m5.xlarge", "--monitoring-runs-per-day", "24", "--json"
+    )
+    assert code == 0
+    monitoring = json.loads(out)["monitoring"]
+    assert monitoring["runs_per_month"] == 720
+    assert monitoring["job_hours_per_month"] == pytest.approx(120)  # 720 runs x 10 minutes
+    assert monitoring["monitoring_monthly_usd"] == pytest.approx(27.60)  # x $0.23/h, prices.json
+    assert monitoring["monitoring_ceiling_monthly_usd"] == pytest.approx(
+        82.80
+    )  # every run at its 30-minute limit
+    code, out, _ = run("--monitoring-runs-per-day", "4", "--monitoring-job-minutes", "15")
+    assert (
+        "monitoring: 4 runs/day x 15 min on ml.m5.xlarge ($0.23/h) = $6.90/month (at most $13.80 if every run "
+        "took its 30-minute limit)" in out
+    )
+    code, out, _ = run()
+    assert "monitoring:" not in out  # only when asked
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--monitoring-runs-per-day", "48"], "at most 24 (Model Monitor runs at most hourly)"),
+        (["--monitoring-job-minutes", "45"], "at most 30 (the monitoring job's MaxRuntimeInSeconds)"),
+        (
+            ["--monitoring-instance-type", "ml.p3.2xlarge"],
+            "no monitoring (processing) price for ml.p3.2xlarge",
+        ),
+        (
+            ["--monitoring-instance-type", "xlarge"],
+            "--monitoring-instance-type must look like ml.<family>.<size>",
+        ),
+        (["--monitoring-price-per-hour", "-1"], "--monitoring-price-per-hour"),
+    ],
+)
+def test_monitoring_inputs_that_cannot_work_are_one_line_usage_errors(args, message):
+    code, out, err = run(*args)
+    assert code == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1 and message in err

@@ -47,3 +47,28 @@ def test_readme_demo_example_has_the_digest_labels():
         "first runs:",
         "summary:",
     ]
+
+
+def test_monitoring_cost_example_is_the_output():
+    text = (REPO / "docs" / "monitoring.md").read_text()
+    rest = text[text.index("adds it when asked:") :]
+    body = rest[rest.index("```") + 3 :]
+    command, shown = body[body.index("\n") + 1 : body.index("```")].rstrip("\n").splitlines()
+    assert command == (
+        "$ .venv/bin/python scripts/estimate_cost.py --monitoring-runs-per-day 24 --monitoring-job-minutes 10 "
+        "| tail -1"
+    )
+    output = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "scripts" / "estimate_cost.py"),
+            "--monitoring-runs-per-day",
+            "24",
+            "--monitoring-job-minutes",
+            "10",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert output.rstrip("\n").splitlines()[-1] == shown

@@ -14,6 +14,7 @@ REPO = Path(__file__).resolve().parents[1]
 DEPLOY = REPO / "seed_code" / "deploy"
 TEMPLATE = DEPLOY / "endpoint-config-template.yml"
 GROUP = "demo-p-abc123"
+BASELINE = "s3://sagemaker-project-p-abc123/demo-p-abc123/exec/data-quality-baseline"
 
 
 def test_template_has_no_lint_findings():
@@ -28,6 +29,12 @@ def exports(aws, tmp_path, monkeypatch):
     arn = sagemaker.create_model_package(
         ModelPackageGroupName=GROUP,
         ModelApprovalStatus="Approved",
+        DriftCheckBaselines={
+            "ModelDataQuality": {
+                "Statistics": {"ContentType": "application/json", "S3Uri": f"{BASELINE}/statistics.json"},
+                "Constraints": {"ContentType": "application/json", "S3Uri": f"{BASELINE}/constraints.json"},
+            }
+        },
         InferenceSpecification={
             "Containers": [
                 {
@@ -117,8 +124,52 @@ def test_prod_export_deploys_instances_with_data_capture(exports):
     (variant,) = config["ProductionVariants"]
     assert (variant["InstanceType"], variant["InitialInstanceCount"]) == ("ml.m5.large", 1)
     capture = config["DataCaptureConfig"]
-    assert [o["CaptureMode"] for o in capture["CaptureOptions"]] == ["Input", "Output"]
+    # the requests: what the data-quality baseline describes (a captured response would come first on each row)
+    assert [o["CaptureMode"] for o in capture["CaptureOptions"]] == ["Input"]
     assert capture["CaptureContentTypeHeader"] == {"CsvContentTypes": ["text/csv"]}
+
+
+def test_prod_export_deploys_an_hourly_data_quality_schedule_on_the_packages_baseline(exports):
+    (rendered, _) = exports
+    outputs = deploy(rendered["prod"], "sagemaker-demo-p-abc123-deploy-prod")
+    sagemaker = boto3.client("sagemaker")
+    (schedule,) = sagemaker.list_monitoring_schedules(EndpointName="demo-prod")["MonitoringScheduleSummaries"]
+    assert schedule["MonitoringScheduleName"] == outputs["MonitoringScheduleName"] == "demo-prod-data-quality"
+    described = sagemaker.describe_monitoring_schedule(MonitoringScheduleName="demo-prod-data-quality")
+    assert described["MonitoringScheduleStatus"] == "Scheduled"
+    config = described["MonitoringScheduleConfig"]
+    assert config["ScheduleConfig"]["ScheduleExpression"] == "cron(0 * ? * * *)"
+    assert config["MonitoringType"] == "DataQuality"
+    definition = sagemaker.describe_data_quality_job_definition(
+        JobDefinitionName=config["MonitoringJobDefinitionName"]
+    )
+    assert definition["DataQualityBaselineConfig"] == {
+        "ConstraintsResource": {"S3Uri": f"{BASELINE}/constraints.json"},
+        "StatisticsResource": {"S3Uri": f"{BASELINE}/statistics.json"},
+    }
+    assert definition["DataQualityJobInput"]["EndpointInput"]["EndpointName"] == "demo-prod"
+    assert definition["DataQualityAppSpecification"]["ImageUri"] == (
+        "156813124566.dkr.ecr.us-east-1.amazonaws.com/sagemaker-model-monitor-analyzer"
+    )
+    assert definition["JobResources"]["ClusterConfig"]["InstanceType"] == "ml.m5.xlarge"
+    assert definition["DataQualityJobOutputConfig"]["MonitoringOutputs"][0]["S3Output"]["S3Uri"] == (
+        "s3://sagemaker-project-p-abc123/monitoring/demo-prod"
+    )
+    assert definition["RoleArn"] == "arn:aws:iam::123456789012:role/service-role/Exec"
+
+
+def test_staging_is_never_monitored(exports):
+    """The template refuses monitoring on (serverless) staging at the API, with the reason, as AWS would."""
+    (rendered, _) = exports
+    assert not boto3.client("sagemaker").list_monitoring_schedules()["MonitoringScheduleSummaries"]
+    asked = {
+        **rendered["staging"],
+        "Parameters": {**rendered["staging"]["Parameters"], "EnableMonitoring": "true"},
+    }
+    with pytest.raises(
+        boto3.client("cloudformation").exceptions.ClientError, match="Model Monitor does not support"
+    ):
+        deploy(asked, "sagemaker-demo-p-abc123-deploy-staging")
 
 
 @pytest.mark.parametrize(

@@ -44,7 +44,7 @@ def run(embedded, tmp_path, name, **options):
 
 @pytest.fixture(scope="module")
 def happy(embedded, tmp_path_factory):
-    return run(embedded, tmp_path_factory.mktemp("happy"), "happy-path")
+    return run(embedded, tmp_path_factory.mktemp("happy"), "happy-path", monitor=True)
 
 
 def test_lifecycle_reaches_prod_with_a_serverless_staging(happy):
@@ -67,8 +67,55 @@ def test_lifecycle_reaches_prod_with_a_serverless_staging(happy):
         for name, entry in summary["stages"].items()
         if ".OnCreation" not in name
     )
-    assert list(summary["stages"])[-1] == "ModelDeploy.DeployProd"
+    deploy_stages = [name for name in summary["stages"] if not name.startswith("Monitor.")]
+    assert deploy_stages[-1] == "ModelDeploy.DeployProd"
+    # every latency-derived figure of a local run says it is local
+    assert summary["latency_origin"]["source"] == "local"
+    assert summary["cost_estimate"]["latency_origin"]["source"] == "local"
+    assert "container start" in summary["latency_origin"]["cold_starts"]
     json.dumps(summary, default=str)  # the summary is JSON
+
+
+def test_each_model_version_carries_its_baseline_and_prod_is_monitored_against_it(happy, embedded):
+    """The build's QualityCheck step baselines the raw training records; the package registers it; build.py puts
+    it into prod's hourly schedule; held-out traffic to prod shows no violation."""
+    summary, events = happy
+    sagemaker = embedded.client("sagemaker")
+    package = sagemaker.describe_model_package(ModelPackageName=summary["model_package"]["ModelPackageArn"])
+    drift = package["DriftCheckBaselines"]["ModelDataQuality"]
+    assert package["ModelMetrics"]["ModelDataQuality"]["Constraints"] == drift["Constraints"]
+    constraints_uri = drift["Constraints"]["S3Uri"]
+    assert re.fullmatch(
+        r"s3://sagemaker-project-p-\w+/happy-path-p-\w+/\w+/data-quality-baseline/constraints.json",
+        constraints_uri,
+    )
+    bucket, key = constraints_uri[len("s3://") :].split("/", 1)
+    constraints = json.loads(embedded.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
+    assert [f["name"] for f in constraints["features"]] == [
+        "sex",
+        "length",
+        "diameter",
+        "height",
+        "whole_weight",
+        "shucked_weight",
+        "viscera_weight",
+        "shell_weight",
+    ]  # the records as the endpoint receives them: no label
+    schedule = summary["prod"]["DescribeMonitoringSchedule"]
+    assert schedule["MonitoringScheduleName"] == "happy-path-prod-data-quality"
+    assert schedule["MonitoringScheduleConfig"]["ScheduleConfig"]["ScheduleExpression"] == "cron(0 * ? * * *)"
+    definition = sagemaker.describe_data_quality_job_definition(
+        JobDefinitionName=schedule["MonitoringScheduleConfig"]["MonitoringJobDefinitionName"]
+    )
+    assert definition["DataQualityBaselineConfig"]["ConstraintsResource"]["S3Uri"] == constraints_uri
+    assert summary["staging"]["DescribeEndpoint"]["EndpointName"] not in {
+        s["EndpointName"] for s in sagemaker.list_monitoring_schedules()["MonitoringScheduleSummaries"]
+    }
+    monitoring = summary["monitoring"]
+    assert monitoring["execution"]["MonitoringExecutionStatus"] == "Completed"
+    assert monitoring["violations"] == []
+    assert monitoring["records_analyzed"] == round(monitoring["requests_sent"] * 0.8)  # 80 % captured
+    assert ("end", "Monitor.MonitoringExecution", "Succeeded") in events
 
 
 def test_both_pipelines_ran_when_they_were_created(happy):

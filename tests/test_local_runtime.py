@@ -11,7 +11,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from smbundle.local import server
-from smbundle.local.sagemaker import runtime
+from smbundle.local.sagemaker import cold_starts, runtime
 from tests._local_helpers import deploy_endpoint
 
 ROW = "1.0,0,0,0,0,0,0,0,0,1\n"
@@ -132,3 +132,32 @@ def test_instance_endpoint_has_no_concurrency_limit(embedded, monkeypatch):
     assert len(answers) == 16
     state = runtime.runtime_for("123456789012", "us-east-1", "instance")
     assert state.throttles == 0 and state.cold_starts == 0
+
+
+def test_cold_start_is_container_start_plus_model_download(embedded, monkeypatch):
+    """Without a fixed override, a cold start costs the container start plus the artifact's download at the
+    documented rate; the simulated seconds are kept with the runtime (and labelled local where reported)."""
+    monkeypatch.delenv("SMBUNDLE_COLD_START_SECONDS", raising=False)
+    monkeypatch.setenv("SMBUNDLE_COLD_START_BASE_SECONDS", "0.05")
+    monkeypatch.setenv("SMBUNDLE_COLD_START_DOWNLOAD_MB_PER_SECOND", "2")
+    deploy_endpoint("modelled", {"MemorySizeInMB": 2048, "MaxConcurrency": 5}, endpoint_url=embedded.url)
+    invoke(embedded, "modelled")
+    invoke(embedded, "modelled")  # warm
+    size = embedded.client("s3").head_object(Bucket="models", Key="modelled/model.tar.gz")["ContentLength"]
+    state = runtime.runtime_for("123456789012", "us-east-1", "modelled")
+    assert state.model_bytes == size
+    assert state.cold_starts == 1
+    assert state.cold_start_seconds == pytest.approx(0.05 + size / 2_000_000)
+
+
+def test_cold_start_defaults_come_from_the_documented_model():
+    model = cold_starts.ColdStartModel.from_environment({})
+    assert model.seconds(100_000) == pytest.approx(1.0 + 0.002)  # 1 s container start, 100 KB at 50 MB/s
+    assert model.idle_seconds == 300
+    assert (
+        cold_starts.ColdStartModel.from_environment({"SMBUNDLE_COLD_START_SECONDS": "3"}).seconds(10**9) == 3
+    )
+    with pytest.raises(cold_starts.BadSetting, match="SMBUNDLE_COLD_START_BASE_SECONDS='-1'"):
+        cold_starts.check({"SMBUNDLE_COLD_START_BASE_SECONDS": "-1"})
+    with pytest.raises(cold_starts.BadSetting, match="not a number"):
+        cold_starts.check({"SMBUNDLE_IDLE_SECONDS": "soon"})

@@ -331,3 +331,42 @@ def test_aws_published_template_provisions_with_no_denial(embedded):
     events = cloudformation.describe_stack_events(StackName=stack_id)["StackEvents"]
     assert not [e for e in events if e["ResourceStatus"].endswith("FAILED")]
     assert len({e["LogicalResourceId"] for e in events if e["ResourceStatus"] == "CREATE_COMPLETE"}) == 12
+
+
+def test_the_preflight_covers_prod_monitoring_and_the_managed_roles_allow_it(embedded):
+    """The CloudFormation role creates prod's job definition and schedule (passing the execution role), the
+    CodeBuild role reads the package's baseline, the execution role captures, reads and reports: all planned,
+    all allowed by the managed policies."""
+    from smbundle import permission_plan, templates
+
+    calls = permission_plan.plan(
+        templates.load(REPO / "service_catalog" / "product.yaml"),
+        templates.load(REPO / "seed_code" / "deploy" / "endpoint-config-template.yml"),
+        launch_role_arn=f"arn:aws:iam::{ACCOUNT}:role/service-role/{LAUNCH}",
+        region="us-east-1",
+        account="123456789012",
+    )
+    planned = {(c.role_arn.rsplit("/", 1)[-1], c.action) for c in calls}
+    for expected in [
+        (
+            "AmazonSageMakerServiceCatalogProductsCloudformationRole",
+            "sagemaker:CreateDataQualityJobDefinition",
+        ),
+        ("AmazonSageMakerServiceCatalogProductsCloudformationRole", "sagemaker:CreateMonitoringSchedule"),
+        ("AmazonSageMakerServiceCatalogProductsCloudformationRole", "sagemaker:DeleteMonitoringSchedule"),
+        ("AmazonSageMakerServiceCatalogProductsCodeBuildRole", "sagemaker:DescribeModelPackage"),
+        ("AmazonSageMakerServiceCatalogProductsExecutionRole", "s3:ListBucket"),
+    ]:
+        assert expected in planned, expected
+    passes = [
+        c
+        for c in calls
+        if c.action == "iam:PassRole"
+        and "DataQualityJobDefinition" in c.why
+        and "Cloudformation" in c.role_arn
+    ]
+    assert passes and all(
+        c.resource.endswith("/AmazonSageMakerServiceCatalogProductsExecutionRole") for c in passes
+    )
+    iam = boto3.client("iam", endpoint_url=embedded.url, region_name="us-east-1")
+    assert permission_plan.check(iam, calls) == []

@@ -67,6 +67,8 @@ def test_local_aws_serves_until_sigterm_and_run_local_uses_it(tmp_path):
                 str(tmp_path / "work"),
                 "--summary",
                 str(summary),
+                "--drift",  # implies --monitor: prod traffic with one feature scaled, then a monitoring execution
+                "shell_weight=1.5",
             ],
             capture_output=True,
             text=True,
@@ -76,8 +78,12 @@ def test_local_aws_serves_until_sigterm_and_run_local_uses_it(tmp_path):
         assert "ModelDeploy / DeployProd / DeployResourcesProd" in run.stdout
         assert f"summary:        {summary}" in run.stdout
         labels = [re.match(r"^([a-z][a-z ]*:) ", line) for line in run.stdout.splitlines()]
-        printed = [m.group(1) for m in labels if m and m.group(1) != "work directory:"]  # (kept: --workdir)
+        skipped = ("work directory:", "monitoring:")  # kept with --workdir; printed with --monitor / --drift
+        printed = [m.group(1) for m in labels if m and m.group(1) not in skipped]
         assert printed == demo_labels()  # README's example output, line by line
+        assert "monitoring:     628 held-out records sent to prod (shell_weight x1.5)" in run.stdout
+        assert "execution CompletedWithViolations" in run.stdout
+        assert "violation: shell_weight baseline_drift_check: Numerical distance: " in run.stdout
         result = json.loads(summary.read_text())
         assert set(result) >= {
             "project",
@@ -93,6 +99,20 @@ def test_local_aws_serves_until_sigterm_and_run_local_uses_it(tmp_path):
             EndpointName="cli-demo-staging"
         )  # still there: the server runs on
         assert endpoint["ProductionVariants"][0]["CurrentServerlessConfig"]["MaxConcurrency"] == 20
+        # What `aws sagemaker list-monitoring-schedules --endpoint-name cli-demo-prod` and
+        # `aws sagemaker list-monitoring-executions --endpoint-name cli-demo-prod` ask for, over HTTP.
+        schedules = sagemaker.list_monitoring_schedules(EndpointName="cli-demo-prod")[
+            "MonitoringScheduleSummaries"
+        ]
+        assert "cli-demo-prod-data-quality" in [s["MonitoringScheduleName"] for s in schedules]
+        (execution,) = sagemaker.list_monitoring_executions(EndpointName="cli-demo-prod")[
+            "MonitoringExecutionSummaries"
+        ]
+        assert execution["MonitoringExecutionStatus"] == "CompletedWithViolations"
+        assert execution["ProcessingJobArn"].startswith(
+            "arn:aws:sagemaker:us-east-1:123456789012:processing-job/"
+        )
+        assert result["monitoring"]["violations"][0]["feature_name"] == "shell_weight"
         assert result["project"]["input_data"] == str(data)
         assert (
             result["model_package"]["metrics"]["regression_metrics"]["mse"]["value"] < 6.0

@@ -12,6 +12,13 @@ Where a stage setting comes from (first found wins):
      PROD_INSTANCE_COUNT, PROD_SAMPLING_PERCENTAGE);
   3. the defaults below (the blog's: 2048 MB, MaxConcurrency 20; one ml.m5.large with data capture).
 
+Prod is monitored (SageMaker Model Monitor, data quality) against the deployed package's own baseline: the
+statistics and constraints its build registered as DriftCheckBaselines (ModelDataQuality). build.py renders their
+URIs into the prod export with the schedule's settings (MonitoringScheduleExpression, hourly by default;
+MonitoringInstanceType; EnableMonitoring "true"/"false"); a package without a baseline deploys without monitoring,
+and build.py says so. Staging is serverless and cannot be monitored: a staging config that asks for monitoring is
+refused.
+
 Every problem is reported as one line on stderr with exit code 1, and then no export file is written.
 """
 
@@ -19,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import hashlib
 import json
 import logging
 import os
@@ -47,10 +55,25 @@ STAGE_SETTINGS = {
         "EndpointInstanceCount": ("PROD_INSTANCE_COUNT", "1"),
         "EnableDataCapture": (None, "true"),
         "SamplingPercentage": ("PROD_SAMPLING_PERCENTAGE", "80"),
+        "EnableMonitoring": (None, "true"),
+        "MonitoringScheduleExpression": (None, "cron(0 * ? * * *)"),
+        "MonitoringInstanceType": (None, "ml.m5.xlarge"),
     },
 }
+MONITORING_SETTINGS = ("EnableMonitoring", "MonitoringScheduleExpression", "MonitoringInstanceType")
+# The cron forms Model Monitor accepts: hourly, daily at an hour, every N hours from an hour.
+SCHEDULE_EXPRESSION = re.compile(r"cron\(0 (\*|\d{1,2})(/\d{1,2})? [?*] \* [?*] \*\)")
 # Parameters build.py injects; a stage config must not set them.
-INJECTED = ("SageMakerProjectName", "ModelPackageName", "ModelExecutionRoleArn", "DataCaptureUploadPath")
+INJECTED = (
+    "SageMakerProjectName",
+    "ModelPackageName",
+    "ModelExecutionRoleArn",
+    "DataCaptureUploadPath",
+    "DataQualityBaselineStatisticsUri",
+    "DataQualityBaselineConstraintsUri",
+    "MonitoringJobDefinitionName",
+    "MonitoringReportsUri",
+)
 TOP_LEVEL_KEYS = ("Parameters", "Tags")
 
 
@@ -140,6 +163,11 @@ def validate_config(path: Path, config: dict, expected_stage: str) -> dict[str, 
         if key in INJECTED:
             raise BuildError(f"{path}: parameter {key} is set by build.py; remove it from the stage config")
         if key not in known:
+            if stage == "staging" and key in MONITORING_SETTINGS:
+                raise BuildError(
+                    f"{path}: {key} cannot be set for staging: staging is a serverless endpoint, and SageMaker "
+                    "Model Monitor does not support serverless endpoints (prod is monitored; set it in prod-config.json)"
+                )
             other = next((s for s in STAGES if key in STAGE_SETTINGS[s]), None)
             hint = f" ({key} applies to the {other} stage only)" if other else _closest(key, known)
             raise BuildError(f"{path}: unknown parameter {key!r}{hint}")
@@ -211,8 +239,25 @@ def check_values(label, stage: str, values: dict[str, str]) -> None:
             )
         integer("EndpointInstanceCount", 1, None)
         integer("SamplingPercentage", 0, 100)
-        if values["EnableDataCapture"] not in ("true", "false"):
-            raise BuildError(f'{where("EnableDataCapture")}: EnableDataCapture must be "true" or "false"')
+        for key in ("EnableDataCapture", "EnableMonitoring"):
+            if values[key] not in ("true", "false"):
+                raise BuildError(f'{where(key)}: {key} must be "true" or "false"')
+        if not SCHEDULE_EXPRESSION.fullmatch(values["MonitoringScheduleExpression"]):
+            raise BuildError(
+                f"{where('MonitoringScheduleExpression')}: MonitoringScheduleExpression must be one of the cron forms "
+                "Model Monitor accepts: cron(0 * ? * * *) (hourly), cron(0 H ? * * *) (daily at hour H) or "
+                f"cron(0 H/N ? * * *) (every N hours), got {values['MonitoringScheduleExpression']!r}"
+            )
+        if not re.fullmatch(r"ml\.[a-z0-9]+\.[a-z0-9]+", values["MonitoringInstanceType"]):
+            raise BuildError(
+                f"{where('MonitoringInstanceType')}: MonitoringInstanceType must look like ml.<family>.<size> "
+                f"(e.g. ml.m5.xlarge), got {values['MonitoringInstanceType']!r}"
+            )
+        if values["EnableMonitoring"] == "true" and values["EnableDataCapture"] != "true":
+            raise BuildError(
+                f'{where("EnableMonitoring")}: EnableMonitoring "true" needs EnableDataCapture "true" (monitoring '
+                'analyzes the captured requests); set EnableMonitoring to "false" to deploy without it'
+            )
 
 
 def arn_candidates(project_arn: str) -> list[str]:
@@ -240,8 +285,42 @@ def project_tags(sagemaker, project_arn: str | None) -> dict[str, str]:
     raise BuildError(f"cannot read the tags of project {project_arn}: {failure}")
 
 
-def render(args, environ, sagemaker) -> dict[Path, dict]:
-    """Validate everything, then return {export path: export content}. Writes nothing."""
+def data_quality_baseline(sagemaker, package_arn: str) -> dict[str, str] | None:
+    """The package's data-quality baseline (DriftCheckBaselines.ModelDataQuality), or None when it has none."""
+    try:
+        package = sagemaker.describe_model_package(ModelPackageName=package_arn)
+    except ClientError as exc:
+        raise BuildError(
+            f"cannot describe model package {package_arn}: {exc.response['Error']['Message']}"
+        ) from exc
+    quality = (package.get("DriftCheckBaselines") or {}).get("ModelDataQuality") or {}
+    statistics = (quality.get("Statistics") or {}).get("S3Uri")
+    constraints = (quality.get("Constraints") or {}).get("S3Uri")
+    if not statistics or not constraints:
+        return None
+    return {"DataQualityBaselineStatisticsUri": statistics, "DataQualityBaselineConstraintsUri": constraints}
+
+
+def monitoring_parameters(args, package_arn: str, settings: dict[str, str], baseline: dict | None) -> dict:
+    """Prod's monitoring parameters. The job definition's name is derived from its content: every change of a job
+    definition replaces it, and CloudFormation creates the replacement before it deletes the old one."""
+    if settings["EnableMonitoring"] != "true" or baseline is None:
+        return {"EnableMonitoring": "false"}
+    reports = f"s3://{args.s3_bucket}/monitoring/{args.sagemaker_project_name}-prod"
+    content = json.dumps(
+        [package_arn, baseline, reports, settings["MonitoringInstanceType"], args.model_execution_role]
+    )
+    digest = hashlib.sha256(content.encode()).hexdigest()[:10]
+    return {
+        **baseline,
+        "MonitoringJobDefinitionName": f"{args.sagemaker_project_name}-prod-dq-{digest}",
+        "MonitoringReportsUri": reports,
+    }
+
+
+def render(args, environ, sagemaker) -> tuple[dict[Path, dict], str]:
+    """Validate everything, then return ({export path: export content}, a line on prod's monitoring). Writes
+    nothing."""
     configs = {
         "staging": (Path(args.import_staging_config), Path(args.export_staging_config)),
         "prod": (Path(args.import_prod_config), Path(args.export_prod_config)),
@@ -257,6 +336,21 @@ def render(args, environ, sagemaker) -> dict[Path, dict]:
     package = newest_approved_package(sagemaker, args.model_package_group_name)
     log.info("deploying %s (created %s)", package["ModelPackageArn"], package["CreationTime"])
     extra_tags = project_tags(sagemaker, args.sagemaker_project_arn)
+    baseline, prod = None, validated["prod"][0]
+    if prod["EnableMonitoring"] == "true":
+        baseline = data_quality_baseline(sagemaker, package["ModelPackageArn"])
+        if baseline is None:
+            note = (
+                f"prod monitoring: off: model package {package['ModelPackageArn']} has no data-quality baseline "
+                "(DriftCheckBaselines.ModelDataQuality), so prod deploys without monitoring"
+            )
+        else:
+            note = (
+                f"prod monitoring: data quality {prod['MonitoringScheduleExpression']} on "
+                f"{prod['MonitoringInstanceType']}, baseline {baseline['DataQualityBaselineConstraintsUri']}"
+            )
+    else:
+        note = 'prod monitoring: off (EnableMonitoring is "false")'
 
     exports = {}
     for stage, (settings, committed_tags) in validated.items():
@@ -268,6 +362,8 @@ def render(args, environ, sagemaker) -> dict[Path, dict]:
             "DataCaptureUploadPath": f"s3://{args.s3_bucket}/datacapture/{args.sagemaker_project_name}-{stage}",
             **settings,
         }
+        if stage == "prod":
+            parameters.update(monitoring_parameters(args, package["ModelPackageArn"], settings, baseline))
         tags = {
             **extra_tags,
             **committed_tags,
@@ -276,7 +372,7 @@ def render(args, environ, sagemaker) -> dict[Path, dict]:
             "sagemaker:project-name": args.sagemaker_project_name,
         }
         exports[configs[stage][1]] = {"Parameters": parameters, "Tags": tags}
-    return exports
+    return exports, note
 
 
 def write_atomically(exports: dict[Path, dict]) -> None:
@@ -357,7 +453,7 @@ def main(argv=None) -> int:
             os.environ.get("AWS_REGION") or None
         )  # CodeBuild sets it; boto3 itself reads AWS_DEFAULT_REGION
         sagemaker = boto3.client("sagemaker", region_name=region, config=retry_config())
-        exports = render(args, os.environ, sagemaker)
+        exports, note = render(args, os.environ, sagemaker)
         write_atomically(exports)
     except BuildError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -370,6 +466,7 @@ def main(argv=None) -> int:
         return 1
     for path, content in exports.items():
         print(f"wrote {path}: {json.dumps(content['Parameters'], sort_keys=True)}")
+    print(note)
     return 0
 
 

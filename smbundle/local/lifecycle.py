@@ -67,6 +67,10 @@ class LocalRunOptions:
     )  # as chosen in Studio at project creation
     launch_role_arn: str | None = None  # the launch constraint's role (default: the managed launch role)
     permission_check: bool = True  # the publisher's preflight of the project roles' permissions
+    monitor: bool = (
+        False  # after prod: send it the held-out records, run a monitoring execution (monitoring_run)
+    )
+    drift: dict[str, float] = field(default_factory=dict)  # feature -> factor applied to that traffic
 
 
 # reporter(event, name, status, seconds, detail): event is "start" or "end"; name is "Stage" or "Stage / Action".
@@ -136,12 +140,57 @@ def run_lifecycle(options: LocalRunOptions, reporter: Reporter) -> dict:
         if deploy_result.status == "Failed":
             _raise_pipeline_failure("ModelDeploy", deploy_result)
 
+    monitoring = None
+    if options.monitor:
+        monitoring = _monitor(run, names, package_arn)
+
     data_label = (
         str(options.input_data) if options.input_data else f"{SYNTHETIC_LABEL} ({DEFAULT_INPUT_DATA_URL})"
     )
     summary = _summary(run, names, project, package_arn, deploy_result, data_label)
     summary["first_runs"] = {"build": _brief(build), "deploy": _brief(deploy_first)}
+    if monitoring is not None:
+        summary["monitoring"] = monitoring
     return summary
+
+
+def _monitor(run: LifecycleRun, names: dict, package_arn: str) -> dict:
+    """Prod traffic from the held-out records (drifted as asked), then one monitoring execution, through the APIs."""
+    from smbundle.local import monitoring_run
+
+    sagemaker, s3 = run.client("sagemaker"), run.client("s3")
+    endpoint = names["prod_endpoint"]
+
+    def traffic() -> tuple[dict, int]:
+        try:
+            schedule = monitoring_run.prod_schedule(sagemaker, endpoint)
+            records = monitoring_run.held_out_records(sagemaker, s3, package_arn, run.options.drift)
+        except monitoring_run.MonitorFailed as failure:
+            raise LifecycleFailed("Monitor.ProdTraffic", str(failure)) from None
+        return schedule, monitoring_run.send(run.client("sagemaker-runtime"), endpoint, records)
+
+    def execution(schedule: dict) -> tuple[dict, dict]:
+        try:
+            ended = monitoring_run.run_now(sagemaker, schedule)
+        except monitoring_run.MonitorFailed as failure:
+            raise LifecycleFailed("Monitor.MonitoringExecution", str(failure)) from None
+        return ended, monitoring_run.reports(sagemaker, s3, schedule, ended)
+
+    schedule, sent = run.stage("Monitor.ProdTraffic", traffic)
+    ended, found = run.stage("Monitor.MonitoringExecution", execution, schedule)
+    statistics = found.get("statistics.json") or {}
+    return {
+        "schedule": schedule["MonitoringScheduleName"],
+        "schedule_expression": schedule["MonitoringScheduleConfig"]["ScheduleConfig"]["ScheduleExpression"],
+        "job_definition": schedule["MonitoringScheduleConfig"]["MonitoringJobDefinitionName"],
+        "requests_sent": sent,
+        "drift": dict(run.options.drift),
+        "records_analyzed": (statistics.get("dataset") or {}).get("item_count"),
+        "execution": ended,
+        "violations": (found.get("constraint_violations.json") or {}).get("violations", []),
+        "report": found["report"],
+        "cost": monitoring_run.monthly_cost(sagemaker, schedule, run.options.region),
+    }
 
 
 def _brief(outcome: Outcome) -> dict:
@@ -371,8 +420,9 @@ def _summary(run, names, project, package_arn, deploy_result, data_label) -> dic
             "metrics": _package_metrics(run, package),
         },
         "staging": _endpoint(sagemaker, names["staging_endpoint"]),
-        "prod": _endpoint(sagemaker, names["prod_endpoint"]),
+        "prod": _endpoint(sagemaker, names["prod_endpoint"], monitored=True),
         "test_results": _test_results(run, deploy_result),
+        "latency_origin": latency_origin(),
         "stages": run.stages,
     }
     summary["cost_estimate"] = _cost_estimate(
@@ -399,6 +449,17 @@ def _prod_instance(run: LifecycleRun, prod: dict | None, deploy_result: Outcome 
     }
 
 
+def latency_origin() -> dict:
+    """What every latency of a local run is: the embedded runtime's, with simulated cold starts (not AWS's)."""
+    from smbundle.local.sagemaker.cold_starts import ColdStartModel
+
+    return {
+        "source": "local",
+        "note": "measured against the embedded runtime (in-process model, simulated cold starts): not an AWS figure",
+        "cold_starts": ColdStartModel.from_environment().describe(),
+    }
+
+
 def _cost_estimate(results: dict | None, region: str, instance: dict) -> dict | None:
     """The cost planner at the latency the staging test measured, with the blog's traffic profile, against
     an instance of prod's own type and count (what an instance-backed staging endpoint would run on)."""
@@ -407,20 +468,30 @@ def _cost_estimate(results: dict | None, region: str, instance: dict) -> dict | 
     if not results:
         return None
     try:
-        return estimate_from_test_results(results, region=region, **instance)
+        estimate = estimate_from_test_results(results, region=region, **instance)
     except CostInputError as exc:
         return {"error": str(exc)}
+    estimate["latency_origin"] = latency_origin()
+    return estimate
 
 
-def _endpoint(sagemaker, name: str) -> dict | None:
+def _endpoint(sagemaker, name: str, monitored: bool = False) -> dict | None:
     try:
         endpoint = sagemaker.describe_endpoint(EndpointName=name)
     except sagemaker.exceptions.ClientError:
         return None
     config = sagemaker.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
-    for answer in (endpoint, config):
+    answers = {"DescribeEndpoint": endpoint, "DescribeEndpointConfig": config}
+    if monitored:
+        schedules = sagemaker.list_monitoring_schedules(EndpointName=name)["MonitoringScheduleSummaries"]
+        stack_schedule = sorted(schedules, key=lambda s: s["CreationTime"])[:1]
+        if stack_schedule:
+            answers["DescribeMonitoringSchedule"] = sagemaker.describe_monitoring_schedule(
+                MonitoringScheduleName=stack_schedule[0]["MonitoringScheduleName"]
+            )
+    for answer in answers.values():
         answer.pop("ResponseMetadata", None)
-    return {"DescribeEndpoint": endpoint, "DescribeEndpointConfig": config}
+    return answers
 
 
 def _package_metrics(run, package: dict) -> dict | None:

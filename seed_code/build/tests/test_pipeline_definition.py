@@ -52,6 +52,7 @@ def step(definition, name):
 def test_steps_and_parameters(definition):
     assert [s["Name"] for s in definition["Steps"]] == [
         "PreprocessAbaloneData",
+        "BaselineAbaloneDataQuality",
         "TrainAbaloneModel",
         "PackageAbaloneModel",
         "EvaluateAbaloneModel",
@@ -173,3 +174,38 @@ def test_preprocess_in_the_container_layout_reads_only_its_data(definition, abal
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
     for item in arguments["ProcessingOutputConfig"]["Outputs"]:
         assert any(local(item["S3Output"]["LocalPath"]).iterdir()), item["OutputName"]
+
+
+def test_a_data_quality_baseline_of_the_records_the_endpoint_receives_is_registered(definition):
+    """The Model Monitor analyzer (QualityCheckStep) baselines the preprocessing's baseline/ output (training
+    records without the label, with a header); the package carries it as ModelMetrics and DriftCheckBaselines."""
+    baseline = step(definition, "BaselineAbaloneDataQuality")
+    assert (baseline["Type"], baseline["CheckType"]) == ("QualityCheck", "DATA_QUALITY")
+    assert baseline["SkipCheck"] is True and baseline["RegisterNewBaseline"] is True
+    arguments = baseline["Arguments"]
+    assert arguments["AppSpecification"]["ImageUri"].endswith("/sagemaker-model-monitor-analyzer")
+    (dataset,) = arguments["ProcessingInputs"]
+    assert "Outputs['baseline']" in dataset["S3Input"]["S3Uri"]["Get"]
+    assert json.loads(arguments["Environment"]["dataset_format"])["csv"]["header"] is True
+    output = json.dumps(arguments["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"])
+    assert "Execution.PipelineExecutionId" in output and "data-quality-baseline" in output
+    register = step(definition, "RegisterAbaloneModel-RegisterModel")["Arguments"]
+    quality = register["ModelMetrics"]["ModelDataQuality"]
+    assert quality["Statistics"]["S3Uri"] == {
+        "Get": "Steps.BaselineAbaloneDataQuality.CalculatedBaselineStatistics"
+    }
+    drift = register["DriftCheckBaselines"]["ModelDataQuality"]
+    assert drift["Constraints"]["S3Uri"] == {
+        "Get": "Steps.BaselineAbaloneDataQuality.BaselineUsedForDriftCheckConstraints"
+    }
+
+
+def test_the_baseline_dataset_is_the_training_records_without_the_label(abalone_csv, tmp_path):
+    (tmp_path / "data").mkdir()
+    shutil.copy(abalone_csv, tmp_path / "data" / abalone_csv.name)
+    preprocess.main(["--input-dir", str(tmp_path / "data"), "--output-dir", str(tmp_path / "out")])
+    lines = (tmp_path / "out" / "baseline" / "baseline.csv").read_text().splitlines()
+    assert lines[0] == "sex,length,diameter,height,whole_weight,shucked_weight,viscera_weight,shell_weight"
+    train_rows = len((tmp_path / "out" / "train" / "train.csv").read_text().splitlines())
+    assert len(lines) - 1 == train_rows
+    assert all(len(line.split(",")) == 8 for line in lines[1:])

@@ -24,8 +24,20 @@ def sagemaker():
         yield client
 
 
-def register(client, status: str) -> str:
+BASELINE = "s3://sagemaker-project-p-abc123/demo-p-abc123/exec-1/data-quality-baseline"
+
+
+def register(client, status: str, baseline: bool = False) -> str:
+    extra = {}
+    if baseline:  # what the build pipeline registers: the data-quality baseline of its QualityCheck step
+        extra["DriftCheckBaselines"] = {
+            "ModelDataQuality": {
+                "Statistics": {"ContentType": "application/json", "S3Uri": f"{BASELINE}/statistics.json"},
+                "Constraints": {"ContentType": "application/json", "S3Uri": f"{BASELINE}/constraints.json"},
+            }
+        }
     arn = client.create_model_package(
+        **extra,
         ModelPackageGroupName=GROUP,
         ModelApprovalStatus=status,
         InferenceSpecification={
@@ -205,6 +217,26 @@ def test_a_failure_to_read_project_tags_is_an_error(sagemaker, workdir, capsys, 
         ),
         ("prod", {"SamplingPercentage": "101"}, "SamplingPercentage must be between 0 and 100, got 101"),
         ("prod", {"ModelPackageName": "x"}, "parameter ModelPackageName is set by build.py"),
+        (
+            "staging",
+            {"EnableMonitoring": "true"},
+            "EnableMonitoring cannot be set for staging: staging is a serverless endpoint, and SageMaker Model "
+            "Monitor does not support serverless endpoints",
+        ),
+        ("staging", {"MonitoringScheduleExpression": "cron(0 * ? * * *)"}, "cannot be set for staging"),
+        ("prod", {"EnableMonitoring": "yes"}, 'EnableMonitoring must be "true" or "false"'),
+        (
+            "prod",
+            {"MonitoringScheduleExpression": "rate(1 hour)"},
+            "MonitoringScheduleExpression must be one of the cron forms Model Monitor accepts",
+        ),
+        ("prod", {"MonitoringInstanceType": "m5.xlarge"}, "MonitoringInstanceType must look like ml."),
+        (
+            "prod",
+            {"EnableDataCapture": "false"},
+            'EnableMonitoring "true" needs EnableDataCapture "true"',
+        ),
+        ("prod", {"DataQualityBaselineStatisticsUri": "s3://x/y"}, "is set by build.py"),
     ],
 )
 def test_invalid_stage_config_one_line_error_and_no_files(
@@ -285,3 +317,57 @@ def test_bad_flags_are_one_line(sagemaker, workdir, capsys, monkeypatch, extra, 
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1, err
     assert exports(workdir) == []
+
+
+def test_prod_is_monitored_against_the_packages_own_baseline(sagemaker, workdir, capsys):
+    package = register(sagemaker, "Approved", baseline=True)
+    assert build.main(args()) == 0
+    prod = json.loads((workdir / "prod-config-export.json").read_text())["Parameters"]
+    assert {k: v for k, v in prod.items() if "Monitoring" in k or "DataQuality" in k} == {
+        "EnableMonitoring": "true",
+        "MonitoringScheduleExpression": "cron(0 * ? * * *)",
+        "MonitoringInstanceType": "ml.m5.xlarge",
+        "DataQualityBaselineStatisticsUri": f"{BASELINE}/statistics.json",
+        "DataQualityBaselineConstraintsUri": f"{BASELINE}/constraints.json",
+        "MonitoringJobDefinitionName": prod["MonitoringJobDefinitionName"],
+        "MonitoringReportsUri": "s3://sagemaker-project-p-abc123/monitoring/demo-prod",
+    }
+    assert prod["MonitoringJobDefinitionName"].startswith("demo-prod-dq-")
+    staging = json.loads((workdir / "staging-config-export.json").read_text())["Parameters"]
+    assert not [k for k in staging if "Monitoring" in k or "DataQuality" in k]  # serverless: never monitored
+    out = capsys.readouterr().out
+    assert (
+        f"prod monitoring: data quality cron(0 * ? * * *) on ml.m5.xlarge, baseline {BASELINE}/constraints.json"
+        in out
+    )
+    # a new package (a new baseline) gets a new job definition name: CloudFormation replaces the definition
+    register(sagemaker, "Approved", baseline=True)
+    assert build.main(args()) == 0
+    renamed = json.loads((workdir / "prod-config-export.json").read_text())["Parameters"]
+    assert renamed["MonitoringJobDefinitionName"] != prod["MonitoringJobDefinitionName"]
+    assert package != renamed["ModelPackageName"]
+
+
+def test_a_package_without_a_baseline_deploys_without_monitoring_and_says_so(sagemaker, workdir, capsys):
+    package = register(sagemaker, "Approved")
+    assert build.main(args()) == 0
+    prod = json.loads((workdir / "prod-config-export.json").read_text())["Parameters"]
+    assert prod["EnableMonitoring"] == "false"
+    assert "DataQualityBaselineConstraintsUri" not in prod
+    assert (
+        f"prod monitoring: off: model package {package} has no data-quality baseline "
+        "(DriftCheckBaselines.ModelDataQuality), so prod deploys without monitoring"
+    ) in capsys.readouterr().out
+
+
+def test_monitoring_can_be_switched_off_in_the_prod_config(sagemaker, workdir, capsys):
+    register(sagemaker, "Approved", baseline=True)
+    (workdir / "prod-config.json").write_text(
+        json.dumps({"Parameters": {"StageName": "prod", "EnableMonitoring": "false"}, "Tags": {}})
+    )
+    assert build.main(args()) == 0
+    assert (
+        json.loads((workdir / "prod-config-export.json").read_text())["Parameters"]["EnableMonitoring"]
+        == "false"
+    )
+    assert 'prod monitoring: off (EnableMonitoring is "false")' in capsys.readouterr().out

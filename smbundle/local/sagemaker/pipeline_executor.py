@@ -7,6 +7,11 @@
 - ``Training`` with the built-in XGBoost image: the channels are downloaded and ``xgboost_algorithm`` trains with
   xgboost-cpu on them with the definition's hyperparameters (what it honours and rejects is listed there); the
   ``model.tar.gz`` (``xgboost-model``) is written where SageMaker would, and the final metrics are the step's.
+- ``QualityCheck`` (``DATA_QUALITY``, the SDK's QualityCheckStep): the Model Monitor analyzer's baselining job
+  (``analyzer``) on the step's dataset, as the job's role: ``statistics.json`` and ``constraints.json`` to the
+  step's output; with ``SkipCheck`` false, the new data is first checked against the supplied baseline or the
+  group's newest Approved package's ``DriftCheckBaselines`` (violations fail the step when ``FailOnViolation``).
+  Its properties (``CalculatedBaseline*``, ``BaselineUsedForDriftCheck*``) are what the registration reads.
 - ``Condition``, ``RegisterModel``, ``Model`` and ``Fail`` as the service runs them.
 
 Steps run in dependency order (``DependsOn`` and data references). The first failing step fails the execution.
@@ -37,7 +42,7 @@ from typing import Any
 from smbundle.local.iam import enforcement
 from smbundle.local.iam.principals import Principal
 from smbundle.local.s3 import objects
-from smbundle.local.sagemaker import step_worker, xgboost_algorithm
+from smbundle.local.sagemaker import analyzer, step_worker, xgboost_algorithm
 from smbundle.local.sagemaker.pipeline_expressions import Context, evaluate_condition, references, resolve
 
 log = logging.getLogger(__name__)
@@ -169,6 +174,7 @@ class PipelineExecutor:
         self.state.steps.append(record)
         runner = {
             "Processing": self._processing,
+            "QualityCheck": self._quality_check,
             "Training": self._training,
             "Condition": self._condition,
             "RegisterModel": self._register_model,
@@ -367,6 +373,107 @@ class PipelineExecutor:
             ModelArtifacts={"S3ModelArtifacts": artifact},
             FinalMetricDataList=result.metrics,
         )
+
+    def _quality_check(self, step: dict, arguments: dict, record: StepRecord) -> None:
+        """The SDK's QualityCheckStep (data quality): the Model Monitor analyzer's baselining job, locally."""
+        if step.get("CheckType") != "DATA_QUALITY":
+            raise StepFailed(f"QualityCheck {step.get('CheckType')} cannot run locally (DATA_QUALITY only)")
+        job_name = f"pipelines-{self.execution_id}-{step['Name'][:40]}-{_job_suffix()}"
+        job_role = arguments.get("RoleArn")
+        self._create_job("processing-job", job_name, job_role)
+        root = self.workdir / step["Name"]
+        for item in arguments.get("ProcessingInputs", []):
+            s3_input = item["S3Input"]
+            self._download(s3_input["S3Uri"], self._local(s3_input["LocalPath"], root), job_role)
+        environment = arguments.get("Environment") or {}
+        source = Path(self._map(environment.get("dataset_source", ""), root))
+        output = arguments["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"].rstrip("/")
+        try:
+            files = (
+                [p.read_bytes() for p in sorted(source.rglob("*")) if p.is_file()] if source.is_dir() else []
+            )
+            dataset = analyzer.read_dataset(files, json.loads(environment.get("dataset_format") or "{}"))
+            statistics, constraints = analyzer.suggest_baseline(dataset)
+        except (analyzer.AnalysisError, ValueError) as error:
+            raise StepFailed(f"ProcessingJob {job_name} failed: AlgorithmError: {error}") from None
+        check_stats = resolve(step.get("SuppliedBaselineStatistics"), self.context)
+        check_constraints = resolve(step.get("SuppliedBaselineConstraints"), self.context)
+        checked = None
+        if not step.get("SkipCheck", False):
+            if not check_constraints:
+                check_stats, check_constraints = self._group_baseline(step.get("ModelPackageGroupName"))
+            if not check_constraints:
+                raise StepFailed(
+                    f"QualityCheck {step['Name']}: no baseline to check against (no supplied baseline and no "
+                    "Approved model package with DriftCheckBaselines in the group); set skip_check=True for a "
+                    "first baseline"
+                )
+            checked = (
+                self._get_json(check_stats, job_role) if check_stats else None,
+                self._get_json(check_constraints, job_role),
+            )
+        calculated = {"statistics.json": statistics, "constraints.json": constraints}
+        for filename, content in calculated.items():
+            self._put_json(f"{output}/{filename}", content, job_role)
+        stats_uri, constraints_uri = f"{output}/statistics.json", f"{output}/constraints.json"
+        report = None
+        if checked is not None:
+            violations = analyzer.monitor(dataset, *checked)[1]
+            report = f"{output}/constraint_violations.json"
+            self._put_json(report, violations, job_role)
+            if violations["violations"] and step.get("FailOnViolation", True):
+                raise StepFailed(
+                    f"ClientError: Quality check failed: {len(violations['violations'])} violation(s), "
+                    f"see {report}"
+                )
+        if step.get("RegisterNewBaseline", False) or not check_constraints:
+            used_stats, used_constraints = stats_uri, constraints_uri
+        else:
+            used_stats, used_constraints = check_stats, check_constraints
+        properties = {
+            "CalculatedBaselineStatistics": stats_uri,
+            "CalculatedBaselineConstraints": constraints_uri,
+            "BaselineUsedForDriftCheckStatistics": used_stats,
+            "BaselineUsedForDriftCheckConstraints": used_constraints,
+        }
+        arn = f"arn:aws:sagemaker:{self.region}:{self.account_id}:processing-job/{job_name}"
+        record.metadata = {
+            "QualityCheck": {
+                "CheckType": "DATA_QUALITY",
+                "ModelPackageGroupName": step.get("ModelPackageGroupName"),
+                "SkipCheck": bool(step.get("SkipCheck", False)),
+                "RegisterNewBaseline": bool(step.get("RegisterNewBaseline", False)),
+                "CheckJobArn": arn,
+                **properties,
+                **({"ViolationReport": report} if report else {}),
+            }
+        }
+        self.context.steps[step["Name"]] = properties
+
+    def _get_json(self, uri: str, role_arn: str | None) -> dict:
+        self._authorize(role_arn, "s3:GetObject", "arn:aws:s3:::" + uri[len("s3://") :])
+        try:
+            return json.loads(objects.get_bytes(uri, self.account_id))
+        except (FileNotFoundError, ValueError) as exc:
+            raise StepFailed(f"ClientError: cannot read the baseline {uri}: {exc}") from None
+
+    def _put_json(self, uri: str, content: dict, role_arn: str | None) -> None:
+        self._authorize(role_arn, "s3:PutObject", "arn:aws:s3:::" + uri[len("s3://") :])
+        objects.put_bytes(uri, json.dumps(content, indent=2).encode(), self.account_id)
+
+    def _group_baseline(self, group: str | None) -> tuple[str | None, str | None]:
+        """The newest Approved package's data-quality DriftCheckBaselines in the group (as the pipeline's role)."""
+        group = str(group or "").rsplit("/", 1)[-1]
+        approved = [
+            p
+            for p in self.backend.model_packages.values()
+            if p.model_package_group_name == group and p.model_approval_status == "Approved"
+        ]
+        for package in sorted(approved, key=lambda p: p.creation_time, reverse=True):
+            quality = (package.drift_check_baselines or {}).get("ModelDataQuality") or {}
+            if quality.get("Constraints"):
+                return (quality.get("Statistics") or {}).get("S3Uri"), quality["Constraints"].get("S3Uri")
+        return None, None
 
     def _condition(self, step: dict, arguments: dict, record: StepRecord) -> list[dict]:
         raw = step["Arguments"]

@@ -9,17 +9,19 @@ request's ContentType and Accept. An error answered by the container reaches the
 
 A **serverless** variant admits at most ``MaxConcurrency`` requests at once; the rest get ``ThrottlingException``
 (as SageMaker answers, and as boto3's retry modes treat as a throttle). A request that finds no warm copy pays a
-cold start: after ``SMBUNDLE_IDLE_SECONDS`` (default 300) without requests the endpoint scales back to its
-``ProvisionedConcurrency`` warm copies, and each concurrent request beyond the warm copies starts a new one,
-paying ``SMBUNDLE_COLD_START_SECONDS`` (default 0.5). Payloads over 4 MB are rejected. An **instance** variant has
-no concurrency limit and no cold start.
+cold start, modelled from documented parameters (``cold_starts``: container start plus the model artifact's
+download): after ``SMBUNDLE_IDLE_SECONDS`` (default 300) without requests the endpoint scales back to its
+``ProvisionedConcurrency`` warm copies, and each concurrent request beyond the warm copies starts a new one. Payloads
+over 4 MB are rejected. An **instance** variant has no concurrency limit and no cold start.
+
+An endpoint config with a ``DataCaptureConfig`` captures its invocations (``capture``): sampled, buffered and
+written to ``DestinationS3Uri`` as the model's execution role.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -28,7 +30,8 @@ from moto.sagemaker.models import sagemaker_backends
 from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
 
 from smbundle.local.s3 import objects
-from smbundle.local.sagemaker import serving
+from smbundle.local.sagemaker import capture, serving
+from smbundle.local.sagemaker.cold_starts import ColdStartModel
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +60,8 @@ class EndpointRuntime:
     container: serving.Container | None
     serverless: dict | None
     load_error: serving.ServingError | None = None
+    capture: capture.CaptureWriter | None = None
+    model_bytes: int = 0  # the model artifact (and source archive) a new copy downloads
     lock: threading.Lock = field(default_factory=threading.Lock)
     in_flight: int = 0
     warm: int = 0
@@ -64,6 +69,7 @@ class EndpointRuntime:
     invocations: int = 0
     throttles: int = 0
     cold_starts: int = 0
+    cold_start_seconds: float = 0.0  # simulated, in total
 
     def admit(self, idle_seconds: float) -> bool:
         """Take a slot; returns whether this request pays a cold start. Raises when over MaxConcurrency."""
@@ -144,9 +150,15 @@ def _load_runtime(account_id: str, region: str, endpoint_name: str) -> EndpointR
             raise InvocationError(
                 424, "ModelError", f"model {variant['ModelName']} has no model data to serve"
             )
-        container, load_error = None, None
+        container, load_error, sizes = None, None, []
+
+        def fetch(uri: str) -> bytes:
+            data = objects.get_bytes(uri, account_id)
+            sizes.append(len(data))
+            return data
+
         try:
-            container = serving.load(model_data, environment, lambda uri: objects.get_bytes(uri, account_id))
+            container = serving.load(model_data, environment, fetch)
         except serving.ServingError as error:  # answered to every request, as a container that cannot serve
             log.warning("endpoint %s: the container cannot serve: %s", endpoint_name, error)
             load_error = error
@@ -155,9 +167,29 @@ def _load_runtime(account_id: str, region: str, endpoint_name: str) -> EndpointR
             container=container,
             serverless=variant.get("ServerlessConfig"),
             load_error=load_error,
+            capture=_capture_writer(backend, account_id, region, endpoint_name, config, variant),
+            model_bytes=sum(sizes),
         )
         _runtimes[key] = runtime
         return runtime
+
+
+def _capture_writer(
+    backend, account_id, region, endpoint_name, config, variant
+) -> capture.CaptureWriter | None:
+    settings = capture.CaptureSettings.of(getattr(config, "data_capture_config", None))
+    if settings is None:
+        return None
+    model = backend._models.get(variant["ModelName"])
+    return capture.writer_for(
+        settings,
+        account_id,
+        region,
+        endpoint_name,
+        variant.get("VariantName") or "AllTraffic",
+        config.endpoint_config_name,
+        getattr(model, "execution_role_arn", None),
+    )
 
 
 def _container(backend, model_name: str) -> tuple[str | None, dict]:
@@ -189,19 +221,30 @@ def invoke(
     body: bytes,
     content_type: str | None = "text/csv",
     accept: str | None = None,
+    inference_id: str | None = None,
+    custom_attributes: str | None = None,
 ) -> serving.Answer:
     runtime = _load_runtime(account_id, region, endpoint_name)
     if runtime.serverless is not None and len(body) > MAX_SERVERLESS_PAYLOAD:
         raise InvocationError(
             400, "ValidationError", "Request payload exceeds the 4 MB limit of serverless endpoints"
         )
-    cold = runtime.admit(float(os.environ.get("SMBUNDLE_IDLE_SECONDS", "300")))
+    cold_starts = ColdStartModel.from_environment()
+    cold = runtime.admit(cold_starts.idle_seconds)
     try:
         if cold:
-            time.sleep(float(os.environ.get("SMBUNDLE_COLD_START_SECONDS", "0.5")))
-        return runtime.answer(body, content_type, accept)
+            seconds = cold_starts.seconds(runtime.model_bytes)
+            with runtime.lock:
+                runtime.cold_start_seconds += seconds
+            time.sleep(seconds)
+        answer = runtime.answer(body, content_type, accept)
     finally:
         runtime.release()
+    if runtime.capture is not None:
+        runtime.capture.record(
+            body, content_type, answer.body, answer.content_type, inference_id, custom_attributes
+        )
+    return answer
 
 
 def invoke_endpoint(self: SageMakerRuntimeResponse):
@@ -216,6 +259,8 @@ def invoke_endpoint(self: SageMakerRuntimeResponse):
             body,
             headers.get("content-type"),
             headers.get("accept"),
+            headers.get("x-amzn-sagemaker-inference-id"),
+            headers.get("x-amzn-sagemaker-custom-attributes"),
         )
     except InvocationError as error:
         return error.response()
@@ -229,6 +274,7 @@ def invoke_endpoint(self: SageMakerRuntimeResponse):
 def reset() -> None:
     with _runtimes_lock:
         _runtimes.clear()
+    capture.reset()
 
 
 def apply() -> None:

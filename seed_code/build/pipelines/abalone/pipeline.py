@@ -1,6 +1,7 @@
-"""The abalone SageMaker Pipeline: preprocess -> train -> package -> evaluate -> MSE gate -> register | fail.
+"""The abalone SageMaker Pipeline: preprocess -> baseline, train -> package -> evaluate -> MSE gate -> register | fail.
 
-    PreprocessAbaloneData -> TrainAbaloneModel -> PackageAbaloneModel -> EvaluateAbaloneModel
+    PreprocessAbaloneData -> BaselineAbaloneDataQuality (Model Monitor data-quality baseline)
+                          -> TrainAbaloneModel -> PackageAbaloneModel -> EvaluateAbaloneModel
         -> CheckMseAbaloneEvaluation -> MSE <= MseThreshold: RegisterAbaloneModel (model package)
                                         otherwise:           FailAbaloneModelMse (message has the MSE)
 
@@ -13,6 +14,12 @@ SAGEMAKER_SUBMIT_DIRECTORY), so the endpoint takes raw abalone records and answe
 The registered package carries its model-quality metrics (evaluation.json) and, in CustomerMetadataProperties
 ``TestDataS3Uri``, where its held-out raw test records live (label last), so the deploy repository's staging test
 can replay them.
+
+BaselineAbaloneDataQuality is the SDK's QualityCheckStep (data quality): the Model Monitor analyzer computes
+``statistics.json`` and ``constraints.json`` of the training records as the endpoint receives them (raw, without
+the label; ``baseline/baseline.csv`` of the preprocessing, with a header naming the features). Each model version
+carries its own baseline: it is registered as the package's ``ModelMetrics`` (``ModelDataQuality``) and
+``DriftCheckBaselines``, which the deploy repository's build.py renders into prod's monitoring schedule.
 """
 
 from __future__ import annotations
@@ -20,12 +27,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from sagemaker import image_uris
+from sagemaker.drift_check_baselines import DriftCheckBaselines
 from sagemaker.estimator import Estimator
 from sagemaker.inputs import TrainingInput
 from sagemaker.model import Model
 from sagemaker.model_metrics import MetricsSource, ModelMetrics
+from sagemaker.model_monitor.dataset_format import DatasetFormat
 from sagemaker.processing import ProcessingInput, ProcessingOutput, ScriptProcessor
 from sagemaker.sklearn.processing import SKLearnProcessor
+from sagemaker.workflow.check_job_config import CheckJobConfig
 from sagemaker.workflow.condition_step import ConditionStep
 from sagemaker.workflow.conditions import ConditionLessThanOrEqualTo
 from sagemaker.workflow.execution_variables import ExecutionVariables
@@ -36,6 +46,7 @@ from sagemaker.workflow.parameters import ParameterFloat, ParameterInteger, Para
 from sagemaker.workflow.pipeline import Pipeline
 from sagemaker.workflow.pipeline_context import PipelineSession
 from sagemaker.workflow.properties import PropertyFile
+from sagemaker.workflow.quality_check_step import DataQualityCheckConfig, QualityCheckStep
 from sagemaker.workflow.steps import ProcessingStep, TrainingStep
 
 HERE = Path(__file__).resolve().parent
@@ -103,13 +114,34 @@ def get_pipeline(
                 ProcessingOutput(
                     output_name=name, source=f"/opt/ml/processing/{name}", destination=execution_prefix(name)
                 )
-                for name in ("train", "validation", "test", "preprocessing")
+                for name in ("train", "validation", "test", "preprocessing", "baseline")
             ],
             code=str(HERE / "preprocess.py"),
             arguments=["--input-dir", "/opt/ml/processing/input/data", "--output-dir", "/opt/ml/processing"],
         ),
     )
     outputs = step_process.properties.ProcessingOutputConfig.Outputs
+
+    # The data-quality baseline of the records the endpoint receives: Model Monitor's analyzer, as a check step.
+    step_baseline = QualityCheckStep(
+        name="BaselineAbaloneDataQuality",
+        quality_check_config=DataQualityCheckConfig(
+            baseline_dataset=outputs["baseline"].S3Output.S3Uri,
+            dataset_format=DatasetFormat.csv(header=True),
+            output_s3_uri=execution_prefix("data-quality-baseline"),
+        ),
+        check_job_config=CheckJobConfig(
+            role=role,
+            instance_count=1,
+            instance_type=processing_instance_type,
+            volume_size_in_gb=30,
+            sagemaker_session=session,
+        ),
+        # Each model version gets its own baseline: nothing to compare against here (prod's schedule does that).
+        skip_check=True,
+        register_new_baseline=True,
+        model_package_group_name=model_package_group_name,
+    )
 
     image_uri = image_uris.retrieve("xgboost", region=region, version=XGBOOST_VERSION)
     estimator = Estimator(
@@ -222,11 +254,26 @@ def get_pipeline(
         property_files=[evaluation_report],
     )
 
+    baseline = step_baseline.properties
     model_metrics = ModelMetrics(
         model_statistics=MetricsSource(
             s3_uri=Join(on="/", values=[execution_prefix("evaluation"), "evaluation.json"]),
             content_type="application/json",
-        )
+        ),
+        model_data_statistics=MetricsSource(
+            s3_uri=baseline.CalculatedBaselineStatistics, content_type="application/json"
+        ),
+        model_data_constraints=MetricsSource(
+            s3_uri=baseline.CalculatedBaselineConstraints, content_type="application/json"
+        ),
+    )
+    drift_check_baselines = DriftCheckBaselines(
+        model_data_statistics=MetricsSource(
+            s3_uri=baseline.BaselineUsedForDriftCheckStatistics, content_type="application/json"
+        ),
+        model_data_constraints=MetricsSource(
+            s3_uri=baseline.BaselineUsedForDriftCheckConstraints, content_type="application/json"
+        ),
     )
     # The packaged artifact, served by the XGBoost framework container in script mode (one container: serverless
     # endpoints do not support inference pipelines).
@@ -247,6 +294,7 @@ def get_pipeline(
             model_package_group_name=model_package_group_name,
             approval_status=model_approval_status,
             model_metrics=model_metrics,
+            drift_check_baselines=drift_check_baselines,
             customer_metadata_properties={
                 "TestDataS3Uri": Join(on="/", values=[execution_prefix("test"), "test.csv"]),
             },
@@ -281,6 +329,6 @@ def get_pipeline(
             input_data,
             mse_threshold,
         ],
-        steps=[step_process, step_train, step_package, step_eval, step_condition],
+        steps=[step_process, step_baseline, step_train, step_package, step_eval, step_condition],
         sagemaker_session=session,
     )

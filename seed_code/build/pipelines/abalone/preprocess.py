@@ -17,6 +17,9 @@ Output (<output-dir>/...):
     test/test.csv                                 the held-out records as they were read (sex, 7 measurements, rings
                                                   last; an empty field stays empty): what a client sends, plus the label
     preprocessing/preprocessing.json              the fitted parameters, which travel with the model (inference.py)
+    baseline/baseline.csv                         the training records as the endpoint receives them (sex and the 7
+                                                  measurements, no label) with a header row naming the features: the
+                                                  dataset of the data-quality baseline (Model Monitor)
 """
 
 from __future__ import annotations
@@ -128,6 +131,11 @@ def write_raw(part: pd.DataFrame, path: Path) -> None:
     part[COLUMNS].to_csv(path, header=False, index=False, float_format="%.10g")
 
 
+def write_baseline(part: pd.DataFrame, path: Path) -> None:
+    """The records as the endpoint receives them (no label), with a header naming the features."""
+    part[["sex", *NUMERIC_FEATURES]].to_csv(path, header=True, index=False, float_format="%.10g")
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -152,6 +160,9 @@ def main(argv=None) -> None:
     (args.output_dir / "test").mkdir(parents=True, exist_ok=True)
     write_raw(parts["test"], args.output_dir / "test" / "test.csv")
     log.info("wrote %d raw records to %s", len(parts["test"]), args.output_dir / "test" / "test.csv")
+    (args.output_dir / "baseline").mkdir(parents=True, exist_ok=True)
+    write_baseline(parts["train"], args.output_dir / "baseline" / "baseline.csv")
+    log.info("wrote the data-quality baseline dataset (%d training records, no label)", len(parts["train"]))
     (args.output_dir / "preprocessing").mkdir(parents=True, exist_ok=True)
     parameters = preprocessing_parameters(transformer, len(parts["train"]))
     (args.output_dir / "preprocessing" / "preprocessing.json").write_text(json.dumps(parameters, indent=2))
