@@ -125,6 +125,12 @@ def test_the_baseline_is_computed_as_the_analyzer_does_and_becomes_the_steps_pro
     assert record.metadata["QualityCheck"]["CheckJobArn"].startswith(
         f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:processing-job/pipelines-exec1-Baseline-"
     )
+    # The baselining job is a processing job a user can describe, Completed once the step ends.
+    job = boto3.client("sagemaker", region_name="us-east-1").describe_processing_job(
+        ProcessingJobName=record.metadata["QualityCheck"]["CheckJobArn"].rsplit("/", 1)[1]
+    )
+    assert job["ProcessingJobStatus"] == "Completed"
+    assert job["AppSpecification"]["ImageUri"].endswith("sagemaker-model-monitor-analyzer")
 
 
 def test_a_check_against_a_supplied_baseline_fails_the_step_on_violations(data, tmp_path):
@@ -143,6 +149,8 @@ def test_a_check_against_a_supplied_baseline_fails_the_step_on_violations(data, 
     assert state.failure_reason.startswith("ClientError: Quality check failed: 1 violation(s), see s3://")
     report = json.loads(objects.get_bytes("s3://sagemaker-data/exec2/dq/constraint_violations.json", ACCOUNT))
     assert [v["feature_name"] for v in report["violations"]] == ["shell_weight"]
+    (record,) = state.steps
+    assert record.failure_reason == state.failure_reason
 
 
 def test_a_check_with_nothing_to_check_against_says_so(data, tmp_path):

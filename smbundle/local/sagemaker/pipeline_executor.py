@@ -380,7 +380,7 @@ class PipelineExecutor:
             raise StepFailed(f"QualityCheck {step.get('CheckType')} cannot run locally (DATA_QUALITY only)")
         job_name = f"pipelines-{self.execution_id}-{step['Name'][:40]}-{_job_suffix()}"
         job_role = arguments.get("RoleArn")
-        self._create_job("processing-job", job_name, job_role)
+        self._create_job("processing-job", job_name, job_role, arguments)
         root = self.workdir / step["Name"]
         for item in arguments.get("ProcessingInputs", []):
             s3_input = item["S3Input"]
@@ -448,6 +448,7 @@ class PipelineExecutor:
                 **({"ViolationReport": report} if report else {}),
             }
         }
+        self._end_job()
         self.context.steps[step["Name"]] = properties
 
     def _get_json(self, uri: str, role_arn: str | None) -> dict:
