@@ -72,7 +72,11 @@ def bench_load(rate_per_minute: int, duration_s: int, concurrency: int, workdir:
         print(
             f"load test: {duration_s} s at {rate_per_minute}/min, concurrency {concurrency} ...", flush=True
         )
-        (export,) = list(workdir.glob("pipelines/**/BuildArtifact/staging-config-export.json"))
+        # The deploy build's output artifact (the newest: the first run on creation fails before writing one).
+        export = max(
+            workdir.glob("pipelines/*-modeldeploy/*/Build/*/output/BuildArtifact/staging-config-export.json"),
+            key=lambda path: path.stat().st_mtime,
+        )
         results = workdir / "load-results.json"
         build_role = sessions.assume(
             boto3.session.Session(region_name=options.region),

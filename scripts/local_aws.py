@@ -74,4 +74,4 @@ def serve(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli.exit_at_once(main())

@@ -395,4 +395,4 @@ def cost_lines(estimate: dict) -> list[str]:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli.exit_at_once(main())

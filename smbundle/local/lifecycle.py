@@ -28,6 +28,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from smbundle.local import boto_sessions
 from smbundle.local.codepipeline import watch
 from smbundle.local.codepipeline.executor import ActionRecord
 from smbundle.local.codepipeline.watch import Outcome
@@ -118,7 +119,7 @@ def run_lifecycle(options: LocalRunOptions, reporter: Reporter) -> dict:
     executions.settings.workdir = (
         options.workdir / "pipelines"
     )  # where builds keep their work (in-process AWS)
-    run = LifecycleRun(options, reporter, boto3.session.Session(region_name=options.region))
+    run = LifecycleRun(options, reporter, boto_sessions.session(options.region))
     account = run.client("sts").get_caller_identity()["Account"]
 
     published = run.stage("Publish", _publish, run)
@@ -396,7 +397,7 @@ def start_targets(run: LifecycleRun, deliveries) -> list[tuple[str, str]]:
 
 def review_package(options: LocalRunOptions, reporter: Reporter, arn: str, status: str) -> list[Outcome]:
     """After a lifecycle: approve or reject a package and follow every pipeline the project's rules start."""
-    run = LifecycleRun(options, reporter, boto3.session.Session(region_name=options.region))
+    run = LifecycleRun(options, reporter, boto_sessions.session(options.region))
     account = run.client("sts").get_caller_identity()["Account"]
     return [
         _follow(run, name, execution_id, "ModelDeploy")

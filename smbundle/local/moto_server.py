@@ -37,5 +37,6 @@ class EmbeddedMotoServer(ThreadedMotoServer):
             code = errno.EADDRINUSE if "in use" in reason.lower() else errno.EACCES
             raise OSError(code, reason) from None
         self._server_ready_event.set()
-        self._thread = Thread(target=self._server.serve_forever, daemon=True)
+        # A short poll: stop() waits up to one poll interval for serve_forever to notice (0.5 s by default).
+        self._thread = Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()

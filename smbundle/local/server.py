@@ -10,11 +10,10 @@ import logging
 import os
 from dataclasses import dataclass, field
 
-import boto3
-
-from smbundle.local import apply_extensions, sample_data
+from smbundle.local import apply_extensions, boto_sessions, sample_data
 from smbundle.local.codepipeline import executions
 from smbundle.local.iam import enforcement, roles
+from smbundle.local.sagemaker import runtime
 from smbundle.local.sagemaker.studio_domain import prepare_domain
 
 log = logging.getLogger(__name__)
@@ -47,9 +46,10 @@ class EmbeddedAWS:
             if executions.settings.endpoint_url == self.url:
                 executions.settings.endpoint_url = None
                 executions.settings.clean_up()
+                runtime.reset()  # the endpoints' containers and their model directories
 
     def client(self, service: str):
-        return boto3.session.Session(region_name=self.region).client(service, endpoint_url=self.url)
+        return boto_sessions.session(self.region).client(service, endpoint_url=self.url)
 
     def __enter__(self) -> EmbeddedAWS:
         return self

@@ -33,6 +33,8 @@ from pathlib import Path
 
 import yaml
 
+from smbundle.local import warm_imports
+
 log = logging.getLogger(__name__)
 
 SKIPPED_PHASES = ("install",)
@@ -273,6 +275,7 @@ def run_build(
 
     timeout_minutes = int(project.get("timeoutInMinutes") or 60)
     log.info("running %s (%s) in %s", name, origin, source_dir)
+    warm_imports.start()  # the server waits on this build: a good time to import what its steps will need
     with open(log_path, "w") as log_file:
         try:
             completed = subprocess.run(

@@ -2,8 +2,9 @@
 
 moto's CodeCommit knows only repository metadata. Here a repository created by CloudFormation keeps the seed
 zip it was created from (read from the embedded S3, as CodeCommit does at creation: a missing object fails the
-stack), and GetBranch/GetFolder/GetFile serve that content (ListRepositories lists them), so a client (the local pipeline runner) can check
-the branch out through the API, exactly as it would read any CodeCommit repository.
+stack), and GetBranch/GetFolder/GetFile serve that content (ListRepositories lists them), so a client can read the branch
+through the API as it would read any CodeCommit repository. The local pipeline runner's source action reads the branch
+inside the service, as CodePipeline's does (``extract_branch``).
 
 A stack update changes the repository in place: a new ``RepositoryName`` renames it (UpdateRepositoryName, its
 content kept), a new description is set. ``Code`` is used only when the repository is created, as CloudFormation
@@ -212,25 +213,16 @@ def list_repositories(self: CodeCommitResponse) -> Any:
     )
 
 
-def checkout(codecommit_client, repository_name: str, branch: str, target: Path) -> int:
-    """Write a branch's files into ``target`` through the CodeCommit API; returns the number of files."""
-    count = 0
-    folders = ["/"]
-    while folders:
-        folder = folders.pop()
-        answer = codecommit_client.get_folder(
-            repositoryName=repository_name, folderPath=folder, commitSpecifier=branch
-        )
-        folders.extend(sub["absolutePath"] for sub in answer.get("subFolders", []))
-        for item in answer.get("files", []):
-            content = codecommit_client.get_file(
-                repositoryName=repository_name, filePath=item["absolutePath"], commitSpecifier=branch
-            )["fileContent"]
-            path = target / item["absolutePath"]
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(content)
-            count += 1
-    return count
+def extract_branch(account_id: str, region: str, repository_name: str, branch: str, target: Path) -> int:
+    """Write a branch's files into ``target``, as CodePipeline's source action archives it (inside AWS, not
+    through the public API: the pipeline role is authorized for the archive by the caller); returns the count."""
+    repository = codecommit_backends[account_id][region].repositories.get(repository_name)
+    if repository is None:
+        raise KeyError(f"repository {repository_name} does not exist")
+    archive = _archive(repository, branch)
+    names = [name for name in archive.namelist() if not name.endswith("/")]
+    archive.extractall(target, members=names)
+    return len(names)
 
 
 _applied = False

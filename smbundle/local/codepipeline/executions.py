@@ -23,9 +23,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-import boto3
 from moto.codepipeline import models, responses
 from moto.codepipeline.exceptions import PipelineNotFoundException
+
+from smbundle.local import boto_sessions
 
 log = logging.getLogger(__name__)
 
@@ -133,13 +134,17 @@ def _runs(backend) -> dict[str, Run]:
     return backend.local_runs
 
 
-def _source_provider(session):
-    from smbundle.local.codecommit.repositories import checkout
-
-    codecommit = session.client("codecommit", endpoint_url=settings.endpoint_url)
+def _source_provider(backend):
+    from smbundle.local.codecommit.repositories import extract_branch
 
     def provide(configuration: dict, target: Path) -> None:
-        checkout(codecommit, configuration["RepositoryName"], configuration.get("BranchName", "main"), target)
+        extract_branch(
+            backend.account_id,
+            backend.region_name,
+            configuration["RepositoryName"],
+            configuration.get("BranchName", "main"),
+            target,
+        )
 
     return provide
 
@@ -147,7 +152,7 @@ def _source_provider(session):
 def _execute(backend, execution, run: Run) -> None:
     from smbundle.local.codepipeline.executor import ActionFailed, PipelineRunner
 
-    session = boto3.session.Session(region_name=backend.region_name)
+    session = boto_sessions.session(backend.region_name)
 
     def report(event: str, record) -> None:
         state = run.action(record.stage, record.action)
@@ -195,7 +200,7 @@ def _execute(backend, execution, run: Run) -> None:
         session,
         settings.work_directory(),
         endpoint_url=settings.endpoint_url,
-        source_provider=_source_provider(session),
+        source_provider=_source_provider(backend),
         approval_handler=approve,
         reporter=started,
         local_build_overrides=settings.build_overrides,

@@ -12,6 +12,7 @@ is denied. This product does not use it.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 
@@ -107,14 +108,20 @@ def trust_policy(services: tuple[str, ...]) -> str:
     )
 
 
+@functools.cache
+def _managed_policies() -> dict:
+    """moto's copy of the AWS managed policies (a few MB of JSON: parsed once)."""
+    return json.loads(aws_managed_policies_data)
+
+
 def managed_policy_arn(name: str) -> str:
-    data = json.loads(aws_managed_policies_data)[name]
+    data = _managed_policies()[name]
     return f"arn:{PARTITION}:iam::aws:policy{data.get('Path') or '/'}{name}"
 
 
 def _register_managed_policies(backend, names: set[str]) -> None:
     """Make the AWS managed policies attachable (moto loads none unless told to load all ~1,300)."""
-    data = json.loads(aws_managed_policies_data)
+    data = _managed_policies()
     for name in sorted(names):
         policy = AWSManagedPolicy.from_data(name, backend.account_id, backend.region_name, data[name])
         backend.managed_policies.setdefault(policy.arn, policy)

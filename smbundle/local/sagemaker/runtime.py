@@ -272,7 +272,11 @@ def invoke_endpoint(self: SageMakerRuntimeResponse):
 
 
 def reset() -> None:
+    """Write buffered captures, unload every endpoint's container and remove its model directory."""
     with _runtimes_lock:
+        for runtime in _runtimes.values():
+            if runtime.container is not None:
+                runtime.container.workdir.cleanup()
         _runtimes.clear()
     capture.reset()
 

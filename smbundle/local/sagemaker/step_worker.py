@@ -138,6 +138,9 @@ def main() -> None:
         _, status = os.waitpid(pid, 0)
         sys.stdout.write(json.dumps({"code": os.waitstatus_to_exitcode(status)}) + "\n")
         sys.stdout.flush()
+    # Stdin closed: the server is done with us. Nothing is left to flush, and finalizing the preloaded libraries
+    # (their thread pools and extension modules) would only keep the server's exit waiting.
+    os._exit(0)
 
 
 if __name__ == "__main__":

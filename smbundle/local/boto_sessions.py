@@ -1,0 +1,32 @@
+"""boto3 sessions for the embedded AWS's own callers, sharing one loader of the service models.
+
+The local executors make a session per role they act as (a pipeline run, each build, each event target). A new boto3
+session reads and parses the JSON service models of every client it creates again (S3's alone takes about 0.4 s),
+which made up most of a pipeline action's local overhead. The models never change, so all these sessions share one
+botocore loader (its cache is per loader); credentials, Region and configuration stay per session.
+"""
+
+from __future__ import annotations
+
+import boto3
+import botocore.loaders
+import botocore.session
+
+
+class _UniquePaths(list):
+    """The loader's search paths: boto3 appends its own data path for every session it is given."""
+
+    def append(self, path) -> None:
+        if path not in self:
+            super().append(path)
+
+
+_LOADER = botocore.loaders.create_loader()
+_LOADER._search_paths = _UniquePaths(_LOADER.search_paths)
+
+
+def session(region_name: str | None = None, **credentials) -> boto3.session.Session:
+    """A new boto3 session (``credentials``: aws_access_key_id, aws_secret_access_key, aws_session_token)."""
+    core = botocore.session.get_session()
+    core.register_component("data_loader", _LOADER)
+    return boto3.session.Session(botocore_session=core, region_name=region_name, **credentials)
