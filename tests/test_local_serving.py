@@ -212,7 +212,8 @@ def test_a_container_that_cannot_serve_answers_every_request_with_the_reason(
         ),
         ("escaping", tar_gz({"../x": b"1"}), "refusing archive member '../x'"),
     ],
-    ids=["not-a-tar", "bad-booster", "escaping"],  # stable across xdist workers (the archives hold timestamps)
+    # Stable ids across xdist workers (the archives hold timestamps).
+    ids=["not-a-tar", "bad-booster", "escaping"],
 )
 def test_model_data_the_container_cannot_load_is_a_model_error(embedded, name, artifact, message):
     deploy_endpoint(name, None, endpoint_url=embedded.url, artifact=artifact)
