@@ -1,4 +1,5 @@
-"""scripts/run_local.py as documented: a relative --workdir, another Region, --json, and no litter in /tmp."""
+"""scripts/run_local.py as documented: --json, --serve, and no litter in /tmp (a relative --workdir in another
+Region: tests/test_scripts_local.py)."""
 
 from __future__ import annotations
 
@@ -9,54 +10,9 @@ from pathlib import Path
 
 import boto3
 
-from smbundle.local import server
-from smbundle.publish import DEFAULT_PRODUCT_NAME
 from tests.test_bad_input_local import environment
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def test_relative_workdir_in_eu_west_1(tmp_path):
-    """docs/local.md's command, run from another directory, in a Region that needs a LocationConstraint."""
-    with server.start(region="eu-west-1") as aws:
-        run = subprocess.run(
-            [
-                sys.executable,
-                str(REPO / "scripts" / "run_local.py"),
-                "--workdir",
-                ".local-run",
-                "--summary",
-                ".local-run/summary.json",
-                "--endpoint-url",
-                aws.url,
-            ],
-            capture_output=True,
-            text=True,
-            cwd=tmp_path,
-            env=environment(AWS_REGION="eu-west-1"),
-            check=False,
-        )
-        assert run.returncode == 0, run.stderr[-3000:]
-        summary = json.loads((tmp_path / ".local-run" / "summary.json").read_text())
-        assert summary["project"]["ProjectArn"].startswith("arn:aws:sagemaker:eu-west-1:")
-        assert (tmp_path / ".local-run").is_dir()  # relative to where it ran
-        sagemaker = boto3.session.Session(region_name="eu-west-1").client("sagemaker", endpoint_url=aws.url)
-        package = sagemaker.describe_model_package(
-            ModelPackageName=summary["model_package"]["ModelPackageArn"]
-        )
-        image = package["InferenceSpecification"]["Containers"][0]["Image"]
-        assert ".dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:" in image  # the Region's own image
-        s3 = boto3.session.Session(region_name="eu-west-1").client("s3", endpoint_url=aws.url)
-        bucket = f"sagemaker-project-{summary['project']['ProjectId']}"
-        assert s3.get_bucket_location(Bucket=bucket)["LocationConstraint"] == "eu-west-1"
-        assert "cost:           not estimated: no prices for region eu-west-1" in run.stdout
-        catalog = boto3.session.Session(region_name="eu-west-1").client(
-            "servicecatalog", endpoint_url=aws.url
-        )
-        names = [
-            p["ProductViewSummary"]["Name"] for p in catalog.search_products_as_admin()["ProductViewDetails"]
-        ]
-        assert names == [DEFAULT_PRODUCT_NAME]  # the same default as publish_product.py
 
 
 def test_json_serve_until_sigterm_then_no_work_directory_left(tmp_path):

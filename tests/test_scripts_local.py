@@ -13,20 +13,30 @@ from pathlib import Path
 import boto3
 
 from smbundle.local.sample_data import generate_csv
+from smbundle.publish import DEFAULT_PRODUCT_NAME
 from tests.test_docs import demo_labels
 
 REPO = Path(__file__).resolve().parents[1]
+REGION = "eu-west-1"  # the run's Region (the embedded AWS serves every Region)
 
 
 def environment(**extra) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_REGION="us-east-1", **extra)
+    env.update(
+        {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_REGION": "us-east-1",
+            **extra,
+        }
+    )
     return env
 
 
 def test_local_aws_serves_until_sigterm_and_run_local_uses_it(tmp_path):
+    session = boto3.session.Session(region_name=REGION)
     server = subprocess.Popen(
-        [sys.executable, str(REPO / "scripts" / "local_aws.py")],
+        [sys.executable, str(REPO / "scripts" / "local_aws.py"), "--region", REGION],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -39,9 +49,9 @@ def test_local_aws_serves_until_sigterm_and_run_local_uses_it(tmp_path):
         assert "AmazonSageMaker-ExecutionRole-studio" in server.stdout.readline()
         domain = server.stdout.readline().strip()  # "# Studio domain: d-... (SageMaker projects enabled)"
         assert domain.startswith("# Studio domain: d-") and domain.endswith("(SageMaker projects enabled)")
-        sagemaker = boto3.session.Session(region_name="us-east-1").client("sagemaker", endpoint_url=url)
+        sagemaker = session.client("sagemaker", endpoint_url=url)
         assert [d["DomainId"] for d in sagemaker.list_domains()["Domains"]] == [domain.split()[3]]
-        iam = boto3.session.Session(region_name="us-east-1").client("iam", endpoint_url=url)
+        iam = session.client("iam", endpoint_url=url)
         assert (
             iam.get_role(RoleName="AmazonSageMakerServiceCatalogProductsLaunchRole")["Role"]["Path"]
             == "/service-role/"
@@ -54,7 +64,8 @@ def test_local_aws_serves_until_sigterm_and_run_local_uses_it(tmp_path):
         lines = data.read_text().splitlines()
         assert len(lines) == 4177 and {len(line.split(",")) for line in lines} == {9}
         assert lines[0].split(",")[0] in ("M", "F", "I")  # a record, not a header
-        summary = tmp_path / "summary.json"
+        summary = tmp_path / ".local-run" / "summary.json"
+        # In a Region that needs a LocationConstraint, with docs/local.md's relative --workdir, run from elsewhere.
         run = subprocess.run(
             [
                 sys.executable,
@@ -64,19 +75,22 @@ def test_local_aws_serves_until_sigterm_and_run_local_uses_it(tmp_path):
                 "--project-name",
                 "cli-demo",
                 "--workdir",
-                str(tmp_path / "work"),
+                ".local-run",
                 "--summary",
-                str(summary),
+                ".local-run/summary.json",
                 "--drift",  # implies --monitor: prod traffic with one feature scaled, then a monitoring execution
                 "shell_weight=1.5",
             ],
             capture_output=True,
             text=True,
-            env=environment(AWS_ENDPOINT_URL=url),
+            cwd=tmp_path,
+            env=environment(AWS_ENDPOINT_URL=url, AWS_REGION=REGION),
         )
         assert run.returncode == 0, run.stderr[-2000:]
         assert "ModelDeploy / DeployProd / DeployResourcesProd" in run.stdout
-        assert f"summary:        {summary}" in run.stdout
+        assert "summary:        .local-run/summary.json" in run.stdout
+        assert summary.is_file()  # relative to where it ran
+        assert "cost:           not estimated: no prices for region eu-west-1" in run.stdout
         labels = [re.match(r"^([a-z][a-z ]*:) ", line) for line in run.stdout.splitlines()]
         skipped = ("work directory:", "monitoring:")  # kept with --workdir; printed with --monitor / --drift
         printed = [m.group(1) for m in labels if m and m.group(1) not in skipped]
@@ -94,7 +108,7 @@ def test_local_aws_serves_until_sigterm_and_run_local_uses_it(tmp_path):
             "stages",
             "cost_estimate",
         }
-        sagemaker = boto3.session.Session(region_name="us-east-1").client("sagemaker", endpoint_url=url)
+        sagemaker = session.client("sagemaker", endpoint_url=url)
         endpoint = sagemaker.describe_endpoint(
             EndpointName="cli-demo-staging"
         )  # still there: the server runs on
@@ -110,16 +124,32 @@ def test_local_aws_serves_until_sigterm_and_run_local_uses_it(tmp_path):
         ]
         assert execution["MonitoringExecutionStatus"] == "CompletedWithViolations"
         assert execution["ProcessingJobArn"].startswith(
-            "arn:aws:sagemaker:us-east-1:123456789012:processing-job/"
+            f"arn:aws:sagemaker:{REGION}:123456789012:processing-job/"
         )
         assert result["monitoring"]["violations"][0]["feature_name"] == "shell_weight"
         assert result["project"]["input_data"] == str(data)
+        assert result["project"]["ProjectArn"].startswith(f"arn:aws:sagemaker:{REGION}:")
+        package = session.client("sagemaker", endpoint_url=url).describe_model_package(
+            ModelPackageName=result["model_package"]["ModelPackageArn"]
+        )
+        image = package["InferenceSpecification"]["Containers"][0]["Image"]
+        assert f".dkr.ecr.{REGION}.amazonaws.com/sagemaker-xgboost:" in image  # the Region's own image
+        bucket = f"sagemaker-project-{result['project']['ProjectId']}"
+        assert (
+            session.client("s3", endpoint_url=url).get_bucket_location(Bucket=bucket)["LocationConstraint"]
+            == REGION
+        )
+        catalog = session.client("servicecatalog", endpoint_url=url)
+        names = [
+            p["ProductViewSummary"]["Name"] for p in catalog.search_products_as_admin()["ProductViewDetails"]
+        ]
+        assert names == [DEFAULT_PRODUCT_NAME]  # the same default as publish_product.py
         assert (
             result["model_package"]["metrics"]["regression_metrics"]["mse"]["value"] < 6.0
         )  # the default gate
         assert result["test_results"]["replay"]["status"] == "passed"
         # What `aws sagemaker-runtime invoke-endpoint --content-type text/csv --body 'M,0.455,...'` sends.
-        runtime = boto3.session.Session(region_name="us-east-1").client("sagemaker-runtime", endpoint_url=url)
+        runtime = session.client("sagemaker-runtime", endpoint_url=url)
         answer = runtime.invoke_endpoint(
             EndpointName="cli-demo-staging",
             ContentType="text/csv",
@@ -130,7 +160,7 @@ def test_local_aws_serves_until_sigterm_and_run_local_uses_it(tmp_path):
             [sys.executable, str(REPO / "scripts" / "run_local.py"), "--project-name", "cli-demo"],
             capture_output=True,
             text=True,
-            env=environment(AWS_ENDPOINT_URL=url),
+            env=environment(AWS_ENDPOINT_URL=url, AWS_REGION=REGION),
         )
         assert again.returncode == 1 and again.stdout == ""
         assert again.stderr.strip() == (
