@@ -27,8 +27,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 for _name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
     os.environ.pop(_name, None)
 
+from typing import TYPE_CHECKING  # noqa: E402
+
 from smbundle import cli, validation  # noqa: E402
-from smbundle.local.lifecycle import LifecycleFailed, LocalRunOptions, run_lifecycle  # noqa: E402
+
+if TYPE_CHECKING:
+    from smbundle.local.lifecycle import LifecycleFailed
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -181,6 +185,9 @@ def main(argv=None) -> int:
 
 def run(args: argparse.Namespace) -> int:
     check_args(args)
+    # Imported once the command line is known to be good: a usage error is answered without a second of imports.
+    from smbundle.local.lifecycle import LifecycleFailed, LocalRunOptions, run_lifecycle
+
     # The run never uses real AWS (no profile is read, see above); any keys are accepted.
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")

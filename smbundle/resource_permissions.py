@@ -20,13 +20,12 @@ preflight (which asks ``iam:SimulatePrincipalPolicy`` about the same calls in th
 from __future__ import annotations
 
 import functools
+import importlib.util
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import cfnlint
 
 CREATE, UPDATE, DELETE = "create", "update", "delete"
 
@@ -331,7 +330,8 @@ def resource_calls(
 @functools.cache
 def create_only_properties(resource_type: str) -> frozenset[str]:
     """Top-level properties whose change replaces the resource (the registry schema's createOnlyProperties)."""
-    schemas = Path(cfnlint.__file__).parent / "data" / "schemas"
+    package = importlib.util.find_spec("cfnlint")  # its data only: importing cfnlint takes half a second
+    schemas = Path(package.origin).parent / "data" / "schemas"
     providers = json.loads((schemas / "providers" / "us-east-1.json").read_text())
     schema_id = providers.get(resource_type)
     if not isinstance(schema_id, str):

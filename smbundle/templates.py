@@ -5,15 +5,14 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
-from cfn_flip import dump_yaml
-from cfnlint.decode import decode_str
-
 
 class TemplateError(Exception):
     """A template that cannot be used as it is."""
 
 
 def load(path: Path) -> dict:
+    from cfnlint.decode import decode_str  # imported when needed: the scripts' usage errors come at once
+
     template, matches = decode_str(Path(path).read_text())
     if template is None or matches:
         problems = (
@@ -40,6 +39,8 @@ def render_product(template: dict, bucket: str, build_key: str, deploy_key: str)
 
 
 def to_yaml(template: dict) -> str:
+    from cfn_flip import dump_yaml
+
     return dump_yaml(_plain(template), clean_up=False, long_form=False)
 
 

@@ -30,3 +30,20 @@ def session(region_name: str | None = None, **credentials) -> boto3.session.Sess
     core = botocore.session.get_session()
     core.register_component("data_loader", _LOADER)
     return boto3.session.Session(botocore_session=core, region_name=region_name, **credentials)
+
+
+def share_loader_with_every_session() -> None:
+    """Every botocore session this process creates from now on reads the service models through the shared loader.
+
+    For processes that make many sessions of their own besides the embedded AWS's (the test suite: boto3's default
+    session is new in every test). Sessions given their own ``data_path`` keep their own loader. Idempotent.
+    """
+    if getattr(botocore.session.create_loader, "shared", False):
+        return
+    original = botocore.session.create_loader
+
+    def create_loader(search_path_string=None):
+        return _LOADER if not search_path_string else original(search_path_string)
+
+    create_loader.shared = True
+    botocore.session.create_loader = create_loader
