@@ -35,8 +35,9 @@ def session(region_name: str | None = None, **credentials) -> boto3.session.Sess
 def share_loader_with_every_session() -> None:
     """Every botocore session this process creates from now on reads the service models through the shared loader.
 
-    For processes that make many sessions of their own besides the embedded AWS's (the test suite: boto3's default
-    session is new in every test). Sessions given their own ``data_path`` keep their own loader. Idempotent.
+    Called when the embedded AWS's extensions are applied (moto makes a session per backend it creates, and the
+    local run's own callers make theirs) and by the test suite (boto3's default session is new in every test).
+    Sessions given their own ``data_path`` keep their own loader. Idempotent.
     """
     if getattr(botocore.session.create_loader, "shared", False):
         return

@@ -159,7 +159,25 @@ def _definition_only(session_class):
     return DefinitionOnlySession
 
 
+def _read_service_models_once() -> None:
+    """One botocore loader for the whole process.
+
+    The SDK makes botocore sessions and loaders of its own as it builds a pipeline (at import, in Pipeline(), for
+    each image URI it looks up), and each new one parses botocore's JSON endpoint data and service models again: a
+    second or so per build. The data never changes within a process, so they all share one loader.
+    """
+    import functools
+
+    import botocore.loaders
+    import botocore.session
+
+    shared = functools.cache(botocore.loaders.create_loader)
+    botocore.loaders.create_loader = shared
+    botocore.session.create_loader = shared
+
+
 def build_pipeline(args, boto_session, *, upload: bool = True):
+    _read_service_models_once()
     _sdk_logs_to_stderr()
     _opt_out_of_telemetry()
     from sagemaker.workflow.pipeline_context import PipelineSession

@@ -8,10 +8,9 @@ resource type is authorized against ``*``.
 from __future__ import annotations
 
 import functools
+import importlib.util
 import json
 from pathlib import Path
-
-import cfnlint
 
 
 class UnknownAction(Exception):
@@ -20,7 +19,8 @@ class UnknownAction(Exception):
 
 @functools.cache
 def _data() -> dict:
-    path = Path(cfnlint.__file__).parent / "data" / "AdditionalSpecs" / "Policies.json"
+    package = importlib.util.find_spec("cfnlint")  # its data only: importing cfnlint takes half a second
+    path = Path(package.origin).parent / "data" / "AdditionalSpecs" / "Policies.json"
     return json.loads(path.read_text())
 
 
