@@ -231,9 +231,31 @@ def _writable_ancestor(directory: Path, flag: str, path: Path) -> None:
 
 
 # -- the embedded runtime's environment ---------------------------------------------------------------------------
+# The staging test's load phase on the embedded AWS, in seconds, instead of the local default (docs/local.md).
+LOAD_DURATION_VARIABLE = "SMBUNDLE_LOAD_DURATION_SECONDS"
+
+
+def load_duration_problem(raw: str | None) -> str | None:
+    """Why a value of SMBUNDLE_LOAD_DURATION_SECONDS cannot be used (None: unset, or a positive number)."""
+    if raw in (None, ""):
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        return f"{LOAD_DURATION_VARIABLE}={raw!r} is not a number"
+    if not 0 < value < float("inf"):
+        return f"{LOAD_DURATION_VARIABLE}={raw!r} must be a positive number of seconds"
+    return None
+
+
 def runtime_settings(environ=os.environ) -> None:
-    """The cold-start variables of the embedded serverless runtime (docs/local.md), checked before it starts."""
+    """The cold-start variables of the embedded serverless runtime and the staging test's load-phase duration
+    (docs/local.md), checked before it starts."""
     from smbundle.local.sagemaker import cold_starts
+
+    problem = load_duration_problem(environ.get(LOAD_DURATION_VARIABLE))
+    if problem:
+        raise UsageError(f"{problem} (the staging test's load phase on the embedded AWS; see docs/local.md)")
 
     try:
         cold_starts.check(environ)

@@ -10,6 +10,17 @@ from smbundle.local import apply_extensions
 REGION = "us-east-1"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def short_local_waits():
+    """The embedded AWS's waits made short with its documented knobs (docs/local.md), for the whole session and
+    every process it starts: the staging test's load phase lasts 0.5 s instead of 2 s, and a cold start takes
+    0.1 s plus the model's download instead of 1 s plus it. Tests about these set their own values."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SMBUNDLE_LOAD_DURATION_SECONDS", "0.5")
+        patch.setenv("SMBUNDLE_COLD_START_BASE_SECONDS", "0.1")
+        yield
+
+
 @pytest.fixture(autouse=True)
 def aws_credentials(monkeypatch):
     """Fake credentials and a region; never let a developer's real profile or endpoint leak in."""

@@ -105,15 +105,19 @@ def parse_predictions(body: bytes) -> list[float]:
 
 
 class Invoker:
-    """Invokes the endpoint, measuring latency and counting throttles; one boto3 client per thread."""
+    """Invokes the endpoint, measuring latency and counting throttles.
+
+    One boto3 client serves every thread (boto3 clients are thread-safe; its pool holds a connection per thread):
+    a client per thread would parse botocore's service models once per thread, seconds of CPU for a load phase.
+    """
 
     def __init__(self, endpoint_name: str, concurrency: int, max_throttle_retries: int, region: str | None):
         self.endpoint_name = endpoint_name
         self.config = runtime_config(concurrency)
         self.max_throttle_retries = max_throttle_retries
         self.region = region
-        self.local = threading.local()
         self.lock = threading.Lock()
+        self._client = None
         self.latencies_ms: list[float] = []
         self.invocations = 0
         self.errors = 0
@@ -121,10 +125,11 @@ class Invoker:
         self.error_messages: list[str] = []
 
     def client(self):
-        if not hasattr(self.local, "client"):
-            session = boto3.session.Session(region_name=self.region)
-            self.local.client = session.client("sagemaker-runtime", config=self.config)
-        return self.local.client
+        with self.lock:  # made once, by the first thread that needs it (a session is not thread-safe)
+            if self._client is None:
+                session = boto3.session.Session(region_name=self.region)
+                self._client = session.client("sagemaker-runtime", config=self.config)
+            return self._client
 
     def invoke(self, payload: str) -> bytes | None:
         """One logical request: retried on throttles with backoff; None when it finally failed."""

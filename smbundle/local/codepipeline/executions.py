@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import tempfile
 import threading
@@ -27,6 +28,7 @@ from moto.codepipeline import models, responses
 from moto.codepipeline.exceptions import PipelineNotFoundException
 
 from smbundle.local import boto_sessions
+from smbundle.validation import LOAD_DURATION_VARIABLE, load_duration_problem
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +40,21 @@ DEFAULT_BUILD_OVERRIDES = {
     "PYTHONUNBUFFERED": "1",
     "PYTHONDONTWRITEBYTECODE": "1",
 }
+
+
+def build_overrides(base: dict[str, str], environ=os.environ) -> dict[str, str]:
+    """``base`` with the staging test's load phase from SMBUNDLE_LOAD_DURATION_SECONDS (docs/local.md; the test
+    suite shortens it), when it is set and usable."""
+    raw = environ.get(LOAD_DURATION_VARIABLE)
+    if raw in (None, ""):
+        return base
+    problem = load_duration_problem(raw)
+    if problem:
+        log.warning(
+            "%s; the staging test's load phase keeps LOAD_DURATION_S=%s", problem, base.get("LOAD_DURATION_S")
+        )
+        return base
+    return {**base, "LOAD_DURATION_S": raw}
 
 
 @dataclass
@@ -203,7 +220,7 @@ def _execute(backend, execution, run: Run) -> None:
         source_provider=_source_provider(backend),
         approval_handler=approve,
         reporter=started,
-        local_build_overrides=settings.build_overrides,
+        local_build_overrides=build_overrides(settings.build_overrides),
         run_name=run.execution_id,
     )
     try:
