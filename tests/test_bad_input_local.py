@@ -225,3 +225,13 @@ def test_a_bad_cold_start_setting_is_refused_before_anything_starts(tmp_path, na
     run = script(name, cwd=REPO, TMPDIR=str(tmp_path), SMBUNDLE_COLD_START_BASE_SECONDS="-2")
     one_line(run, 2, "SMBUNDLE_COLD_START_BASE_SECONDS='-2' must be zero or more", "docs/local.md")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("value", "fragment"),
+    [("soon", "SMBUNDLE_LOAD_DURATION_SECONDS='soon' is not a number"), ("0", "must be a positive number")],
+)
+def test_a_bad_load_duration_is_refused_before_anything_starts(tmp_path, value, fragment):
+    run = script("run_local.py", cwd=REPO, TMPDIR=str(tmp_path), SMBUNDLE_LOAD_DURATION_SECONDS=value)
+    one_line(run, 2, fragment, "docs/local.md")
+    assert list(tmp_path.iterdir()) == []

@@ -176,3 +176,15 @@ def test_events_reach_only_the_targets_whose_pattern_matches(aws):
     assert deliver(events, pending) == []
     other = dict(approved, detail={"ModelPackageGroupName": "p-2", "ModelApprovalStatus": "Approved"})
     assert deliver(events, other) == []
+
+
+def test_the_load_phase_duration_comes_from_its_variable_when_usable(caplog):
+    from smbundle.local.codepipeline.executions import DEFAULT_BUILD_OVERRIDES, build_overrides
+
+    base = dict(DEFAULT_BUILD_OVERRIDES)
+    assert build_overrides(base, {})["LOAD_DURATION_S"] == "2"
+    assert build_overrides(base, {"SMBUNDLE_LOAD_DURATION_SECONDS": "0.5"})["LOAD_DURATION_S"] == "0.5"
+    assert base["LOAD_DURATION_S"] == "2"  # the defaults are not changed
+    for bad in ("-1", "0", "soon", "inf"):
+        assert build_overrides(base, {"SMBUNDLE_LOAD_DURATION_SECONDS": bad})["LOAD_DURATION_S"] == "2"
+    assert "SMBUNDLE_LOAD_DURATION_SECONDS='soon' is not a number" in caplog.text

@@ -21,11 +21,29 @@ from moto.moto_server.werkzeug_app import (
 from werkzeug.serving import make_server
 
 
+class _Dispatcher(DomainDispatcherApplication):
+    """moto's dispatcher, remembering which backend serves a host.
+
+    moto finds the backend for every request again, under one lock shared by all requests: it lists its own package
+    directory (a stat per service) and tries its URL patterns in turn. The answer for a host never changes, so it
+    is looked up once (``get_application`` calls this under that lock).
+    """
+
+    def __init__(self, create_app) -> None:
+        super().__init__(create_app)
+        self._backend_for_host: dict = {}
+
+    def get_backend_for_host(self, host):
+        if host not in self._backend_for_host:
+            self._backend_for_host[host] = super().get_backend_for_host(host)
+        return self._backend_for_host[host]
+
+
 class EmbeddedMotoServer(ThreadedMotoServer):
     def start(self) -> None:
         if not 0 <= self._port <= 65535:
             raise OSError(errno.EINVAL, f"port {self._port} is not between 0 and 65535")
-        app = DomainDispatcherApplication(create_backend_app)
+        app = _Dispatcher(create_backend_app)
         said = io.StringIO()
         try:
             with contextlib.redirect_stderr(said):  # werkzeug prints the reason, then exits
