@@ -20,12 +20,12 @@ preflight (which asks ``iam:SimulatePrincipalPolicy`` about the same calls in th
 from __future__ import annotations
 
 import functools
-import importlib.util
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
+
+from smbundle import cfnlint_data
 
 CREATE, UPDATE, DELETE = "create", "update", "delete"
 
@@ -330,8 +330,7 @@ def resource_calls(
 @functools.cache
 def create_only_properties(resource_type: str) -> frozenset[str]:
     """Top-level properties whose change replaces the resource (the registry schema's createOnlyProperties)."""
-    package = importlib.util.find_spec("cfnlint")  # its data only: importing cfnlint takes half a second
-    schemas = Path(package.origin).parent / "data" / "schemas"
+    schemas = cfnlint_data.data_directory() / "schemas"
     providers = json.loads((schemas / "providers" / "us-east-1.json").read_text())
     schema_id = providers.get(resource_type)
     if not isinstance(schema_id, str):

@@ -8,9 +8,9 @@ resource type is authorized against ``*``.
 from __future__ import annotations
 
 import functools
-import importlib.util
 import json
-from pathlib import Path
+
+from smbundle import cfnlint_data
 
 
 class UnknownAction(Exception):
@@ -19,8 +19,7 @@ class UnknownAction(Exception):
 
 @functools.cache
 def _data() -> dict:
-    package = importlib.util.find_spec("cfnlint")  # its data only: importing cfnlint takes half a second
-    path = Path(package.origin).parent / "data" / "AdditionalSpecs" / "Policies.json"
+    path = cfnlint_data.data_directory() / "AdditionalSpecs" / "Policies.json"
     return json.loads(path.read_text())
 
 
