@@ -17,7 +17,6 @@ import csv
 import io
 import json
 import time
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 FEATURES = (
@@ -72,12 +71,11 @@ def held_out_records(sagemaker, s3, package_arn: str, drift: dict[str, float]) -
     return records
 
 
-def send(runtime, endpoint: str, records: list[str], workers: int = 8) -> int:
-    def one(record: str) -> None:
+def send(runtime, endpoint: str, records: list[str]) -> int:
+    """One request per record, in order: the capture's evenly spread sampling then keeps the same records on every
+    run, so a run's report can be reproduced (sent concurrently, which records are captured would vary)."""
+    for record in records:
         runtime.invoke_endpoint(EndpointName=endpoint, ContentType="text/csv", Body=record)
-
-    with ThreadPoolExecutor(workers) as pool:
-        list(pool.map(one, records))
     return len(records)
 
 
