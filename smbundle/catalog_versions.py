@@ -25,6 +25,18 @@ def created_time(artifact: dict):
     return created if created.tzinfo else created.replace(tzinfo=UTC)
 
 
+def deprecate(publisher, catalog, product_id: str, artifact: dict, why: str = "") -> None:
+    """Deactivate and deprecate one provisioning artifact (Studio stops offering it), as a publisher write."""
+    publisher.write(
+        f"deprecate provisioning artifact {artifact['Name']} ({artifact['Id']}){why}",
+        catalog.update_provisioning_artifact,
+        ProductId=product_id,
+        ProvisioningArtifactId=artifact["Id"],
+        Active=False,
+        Guidance="DEPRECATED",
+    )
+
+
 def _active(artifact: dict) -> bool:
     return artifact.get("Active", True) and artifact.get("Guidance", "DEFAULT") != "DEPRECATED"
 
@@ -59,14 +71,7 @@ def ensure_artifact(
         after = [dict(a) for a in artifacts]
         for old in copies:
             if _active(old):
-                publisher.write(
-                    f"deprecate provisioning artifact {old['Name']} ({old['Id']}): replaced by its new copy",
-                    catalog.update_provisioning_artifact,
-                    ProductId=product_id,
-                    ProvisioningArtifactId=old["Id"],
-                    Active=False,
-                    Guidance="DEPRECATED",
-                )
+                deprecate(publisher, catalog, product_id, old, ": replaced by its new copy")
                 next(a for a in after if a["Id"] == old["Id"]).update(Active=False, Guidance="DEPRECATED")
         after.append({"Id": new_id, "Name": version, "Active": True, "Guidance": "DEFAULT"})
         return new_id, after

@@ -22,7 +22,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from smbundle import packaging, permission_plan, templates
-from smbundle.catalog_versions import created_time, ensure_artifact
+from smbundle.catalog_versions import created_time, deprecate, ensure_artifact
 from smbundle.publish_preflight import target_problems
 
 log = logging.getLogger(__name__)
@@ -439,14 +439,7 @@ class Publisher:
         active = sorted((a for a in artifacts if a.get("Active", True)), key=created_time, reverse=True)
         active.sort(key=lambda a: a["Id"] != current_id)  # the current version is always kept
         for old in active[keep:]:
-            self.write(
-                f"deprecate provisioning artifact {old['Name']} ({old['Id']})",
-                catalog.update_provisioning_artifact,
-                ProductId=product_id,
-                ProvisioningArtifactId=old["Id"],
-                Active=False,
-                Guidance="DEPRECATED",
-            )
+            deprecate(self, catalog, product_id, old)
 
     def publish_s3(self, bucket: str, content: Content) -> dict:
         s3 = self.client("s3")

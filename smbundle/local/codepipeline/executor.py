@@ -67,13 +67,8 @@ class ActionRecord:
     bucket: str = ""
 
 
-@dataclass
-class PipelineResult:
-    pipeline: str
-    status: str  # Succeeded | Failed | Stopped
-    seconds: float
-    actions: list[ActionRecord]
-    artifacts: dict[str, Path]
+class ActionResults:
+    """What a run's actions (``self.actions``) say: the first that failed, and each stage's status and seconds."""
 
     @property
     def failed_action(self) -> ActionRecord | None:
@@ -87,6 +82,15 @@ class PipelineResult:
             if record.status != "Succeeded":
                 entry["status"] = record.status
         return stages
+
+
+@dataclass
+class PipelineResult(ActionResults):
+    pipeline: str
+    status: str  # Succeeded | Failed | Stopped
+    seconds: float
+    actions: list[ActionRecord]
+    artifacts: dict[str, Path]
 
 
 # A reporter receives (event, record): event is "start" or "end".

@@ -16,33 +16,20 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from smbundle.local.codebuild.executor import last_command
-from smbundle.local.codepipeline.executor import ActionRecord
+from smbundle.local.codepipeline.executor import ActionRecord, ActionResults
 
 # decide(stage, action, summary) -> "Approved" | "Rejected" | None (leave it waiting)
 Reviewer = Callable[[str, str, str | None], str | None]
 
 
 @dataclass
-class Outcome:
+class Outcome(ActionResults):
     pipeline: str
     execution_id: str
     status: str  # Succeeded | Failed | Stopped | WaitingForApproval
     actions: list[ActionRecord] = field(default_factory=list)
     artifacts: dict[str, dict] = field(default_factory=dict)  # artifact name -> {"bucket", "key"}
     summary: str | None = None
-
-    @property
-    def failed_action(self) -> ActionRecord | None:
-        return next((a for a in self.actions if a.status == "Failed"), None)
-
-    def stage_status(self) -> dict[str, dict]:
-        stages: dict[str, dict] = {}
-        for record in self.actions:
-            entry = stages.setdefault(record.stage, {"status": "Succeeded", "seconds": 0.0})
-            entry["seconds"] = round(entry["seconds"] + record.seconds, 3)
-            if record.status != "Succeeded":
-                entry["status"] = record.status
-        return stages
 
 
 def _record(detail: dict) -> ActionRecord:

@@ -634,15 +634,8 @@ def list_schedules(backend, params: dict) -> dict:
         )
         and _between(s.created, params.get("CreationTimeAfter"), params.get("CreationTimeBefore"))
     ]
-    key = {"Name": lambda s: s.name, "Status": lambda s: s.status}.get(
-        params.get("SortBy") or "CreationTime", lambda s: s.created
-    )
-    schedules.sort(key=key, reverse=(params.get("SortOrder") or "Descending") == "Descending")
-    page, token = _page([s.summary() for s in schedules], params.get("MaxResults"), params.get("NextToken"))
-    answer = {"MonitoringScheduleSummaries": page}
-    if token:
-        answer["NextToken"] = token
-    return answer
+    sort_keys = {"Name": lambda s: s.name, "Status": lambda s: s.status, "CreationTime": lambda s: s.created}
+    return _sorted_page(schedules, sort_keys, params, "MonitoringScheduleSummaries")
 
 
 def list_executions(backend, params: dict) -> dict:
@@ -662,12 +655,21 @@ def list_executions(backend, params: dict) -> dict:
         and _between(e.created, params.get("CreationTimeAfter"), params.get("CreationTimeBefore"))
         and _between(e.modified, params.get("LastModifiedTimeAfter"), params.get("LastModifiedTimeBefore"))
     ]
-    key = {"ScheduledTime": lambda e: e.scheduled_time, "Status": lambda e: e.status}.get(
-        params.get("SortBy") or "CreationTime", lambda e: e.created
-    )
-    executions.sort(key=key, reverse=(params.get("SortOrder") or "Descending") == "Descending")
-    page, token = _page([e.summary() for e in executions], params.get("MaxResults"), params.get("NextToken"))
-    answer = {"MonitoringExecutionSummaries": page}
+    sort_keys = {
+        "ScheduledTime": lambda e: e.scheduled_time,
+        "Status": lambda e: e.status,
+        "CreationTime": lambda e: e.created,
+    }
+    return _sorted_page(executions, sort_keys, params, "MonitoringExecutionSummaries")
+
+
+def _sorted_page(items: list, sort_keys: dict, params: dict, field: str) -> dict:
+    """A List answer: ``items`` sorted as SortBy (default CreationTime; anything else too) and SortOrder
+    (default Descending) ask, one page of their summaries under ``field``, and the NextToken if there is more."""
+    key = sort_keys.get(params.get("SortBy") or "CreationTime", sort_keys["CreationTime"])
+    items.sort(key=key, reverse=(params.get("SortOrder") or "Descending") == "Descending")
+    page, token = _page([i.summary() for i in items], params.get("MaxResults"), params.get("NextToken"))
+    answer = {field: page}
     if token:
         answer["NextToken"] = token
     return answer
