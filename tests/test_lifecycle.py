@@ -6,7 +6,6 @@ import json
 import os
 import random
 import re
-import shutil
 import time
 from pathlib import Path
 
@@ -15,8 +14,7 @@ import pytest
 from smbundle.local import server
 from smbundle.local.lifecycle import LifecycleFailed, LocalRunOptions, run_lifecycle
 from smbundle.local.sample_data import generate_rows
-
-REPO = Path(__file__).resolve().parents[1]
+from tests._update_helpers import product_version
 
 
 @pytest.fixture(scope="module")
@@ -27,11 +25,7 @@ def embedded():
 
 def product_copy(tmp_path: Path) -> Path:
     """A copy of what the lifecycle reads, to break on purpose."""
-    root = tmp_path / "repo"
-    shutil.copytree(REPO / "service_catalog", root / "service_catalog")
-    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info", ".pytest_cache")
-    shutil.copytree(REPO / "seed_code", root / "seed_code", ignore=ignore)
-    return root
+    return product_version(tmp_path / "repo")
 
 
 def run(embedded, tmp_path, name, **options):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import uuid
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from smbundle import publish as publishing
 from smbundle.local import server
 from smbundle.local.iam import resource_state
 from smbundle.local.lifecycle import LifecycleFailed, LocalRunOptions, run_lifecycle
+from tests._update_helpers import product_version
 
 REPO = Path(__file__).resolve().parents[1]
 ACCOUNT = "123456789012"
@@ -30,10 +30,7 @@ def embedded():
 
 def product_copy(tmp_path: Path) -> Path:
     """A copy of what the lifecycle reads, with its own seed content (so its seed objects are new ones)."""
-    root = tmp_path / "repo"
-    shutil.copytree(REPO / "service_catalog", root / "service_catalog")
-    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info", ".pytest_cache")
-    shutil.copytree(REPO / "seed_code", root / "seed_code", ignore=ignore)
+    root = product_version(tmp_path / "repo")
     (root / "seed_code" / "build" / "COPY").write_text(str(uuid.uuid4()))
     return root
 

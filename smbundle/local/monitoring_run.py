@@ -19,16 +19,9 @@ import json
 import time
 from datetime import UTC, datetime
 
-FEATURES = (
-    "sex",
-    "length",
-    "diameter",
-    "height",
-    "whole_weight",
-    "shucked_weight",
-    "viscera_weight",
-    "shell_weight",
-)
+from smbundle.local import input_data
+
+FEATURES = tuple(input_data.COLUMNS[:-1])  # the seed's schema without the label (rings)
 NUMERIC_FEATURES = FEATURES[1:]
 TERMINAL = ("Completed", "CompletedWithViolations", "Failed", "Stopped")
 
