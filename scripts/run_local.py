@@ -206,7 +206,10 @@ def run(args: argparse.Namespace) -> int:
         if not endpoint_url:
             from smbundle.local import server as embedded
 
+            from smbundle.local.codebuild import warm_python
+
             server = embedded.start(region=args.region, iam=args.iam == "on")
+            warm_python.launchers()  # the builds' Python imports its libraries while the product is published
             endpoint_url = server.url
         options = LocalRunOptions(
             workdir=workdir,

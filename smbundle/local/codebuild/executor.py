@@ -34,6 +34,7 @@ from pathlib import Path
 import yaml
 
 from smbundle.local import warm_imports
+from smbundle.local.codebuild import warm_python
 
 log = logging.getLogger(__name__)
 
@@ -272,6 +273,9 @@ def run_build(
     # Stands in for the skipped install phase's `pip install .`: the checked-out code comes first on the path.
     env["PYTHONPATH"] = str(source_dir)
     env.update(local_overrides or {})
+    launchers = warm_python.launchers()
+    if launchers is not None:
+        env["PATH"] = os.pathsep.join([str(launchers), env["PATH"]])
 
     timeout_minutes = int(project.get("timeoutInMinutes") or 60)
     log.info("running %s (%s) in %s", name, origin, source_dir)
