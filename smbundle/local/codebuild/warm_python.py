@@ -193,7 +193,12 @@ PYTHON, ADDRESS, SCRIPT = {python!r}, {address!r}, {script!r}
 
 
 def cold():
-    os.execv(PYTHON, [PYTHON, *([SCRIPT] if SCRIPT else []), *sys.argv[1:]])
+    if SCRIPT:  # what the console script's #! line runs
+        os.execv(PYTHON, [PYTHON, SCRIPT, *sys.argv[1:]])
+    # "python" as the shell found it, on a PATH without this directory (where the interpreter finds itself)
+    here = os.path.dirname(os.path.abspath(sys.argv[0]))
+    path = os.pathsep.join(p for p in os.environ.get("PATH", "").split(os.pathsep) if p != here)
+    os.execve(PYTHON, [os.path.basename(sys.argv[0]), *sys.argv[1:]], {{**os.environ, "PATH": path}})
 
 
 argv = [SCRIPT, *sys.argv[1:]] if SCRIPT else sys.argv[1:]
