@@ -205,7 +205,6 @@ def run(args: argparse.Namespace) -> int:
         endpoint_url = args.endpoint_url
         if not endpoint_url:
             from smbundle.local import server as embedded
-
             from smbundle.local.codebuild import warm_python
 
             server = embedded.start(region=args.region, iam=args.iam == "on")

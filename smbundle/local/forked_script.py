@@ -102,18 +102,15 @@ def _fresh_standard_streams(env: dict[str, str]) -> None:
     """stdin/stdout/stderr on fds 0-2 with a fresh interpreter's buffering (PYTHONUNBUFFERED honoured)."""
     unbuffered = bool(env.get("PYTHONUNBUFFERED"))
     encoding = env.get("PYTHONIOENCODING", "").split(":")[0] or sys.__stdout__.encoding
-    sys.stdin = io.TextIOWrapper(io.open(0, "rb", closefd=False), encoding=encoding)
-    sys.stdout = io.TextIOWrapper(
-        io.open(1, "wb", closefd=False),
-        encoding=encoding,
-        line_buffering=os.isatty(1),
-        write_through=unbuffered,
-    )
-    sys.stderr = io.TextIOWrapper(
-        io.open(2, "wb", closefd=False),
-        encoding=encoding,
-        errors="backslashreplace",
-        line_buffering=True,
-        write_through=unbuffered,
+    sys.stdin = _text_stream(0, encoding)
+    sys.stdout = _text_stream(1, encoding, line_buffering=os.isatty(1), write_through=unbuffered)
+    sys.stderr = _text_stream(
+        2, encoding, errors="backslashreplace", line_buffering=True, write_through=unbuffered
     )
     sys.__stdin__, sys.__stdout__, sys.__stderr__ = sys.stdin, sys.stdout, sys.stderr
+
+
+def _text_stream(fd: int, encoding: str, **options) -> io.TextIOWrapper:
+    raw = io.FileIO(fd, "r" if fd == 0 else "w", closefd=False)
+    buffered = io.BufferedReader(raw) if fd == 0 else io.BufferedWriter(raw)
+    return io.TextIOWrapper(buffered, encoding=encoding, **options)

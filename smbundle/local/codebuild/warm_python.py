@@ -254,7 +254,9 @@ def main(listener_fd: int, preload: list[str]) -> None:
     for name in preload:
         with contextlib.suppress(Exception):  # a library that cannot be imported here is simply not preloaded
             importlib.import_module(name)
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # forks are reaped by the system; their launchers wait on them
+    signal.signal(
+        signal.SIGCHLD, signal.SIG_IGN
+    )  # forks are reaped by the system; their launchers wait on them
     gc.freeze()  # what was imported stays out of the forks' collections (and their pages stay shared)
     selector = selectors.DefaultSelector()
     selector.register(listener, selectors.EVENT_READ)

@@ -15,12 +15,12 @@ import contextlib
 import importlib
 import json
 import os
-import runpy
 import subprocess
 import sys
 import threading
-import traceback
 from pathlib import Path
+
+from smbundle.local import forked_script
 
 # What the processing scripts the seeds run import (a module that fails to import is simply not preloaded).
 PRELOAD = (
@@ -100,26 +100,9 @@ def worker() -> StepWorker:
 def _run_job(request: dict) -> int:
     """In a fork: become the job (its log, directory, environment, arguments), run the script, return its code."""
     log = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    os.dup2(log, 1)
-    os.dup2(log, 2)
-    os.chdir(request["cwd"])
-    os.environ.clear()
-    os.environ.update(request["env"])
-    sys.argv = list(request["argv"])
-    try:
-        runpy.run_path(sys.argv[0], run_name="__main__")
-        return 0
-    except SystemExit as exit_:
-        if exit_.code is None or isinstance(exit_.code, int):
-            return exit_.code or 0
-        print(exit_.code, file=sys.stderr)
-        return 1
-    except BaseException:
-        traceback.print_exc()
-        return 1
-    finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
+    nothing = os.open(os.devnull, os.O_RDONLY)
+    forked_script.become(request["cwd"], request["env"], request["argv"], (nothing, log, log))
+    return forked_script.run(request["argv"])
 
 
 def main() -> None:
@@ -134,7 +117,7 @@ def main() -> None:
             try:
                 code = _run_job(request)
             finally:
-                os._exit(code)
+                forked_script.finish(code)
         _, status = os.waitpid(pid, 0)
         sys.stdout.write(json.dumps({"code": os.waitstatus_to_exitcode(status)}) + "\n")
         sys.stdout.flush()
