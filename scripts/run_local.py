@@ -208,7 +208,7 @@ def run(args: argparse.Namespace) -> int:
             from smbundle.local.codebuild import warm_python
 
             server = embedded.start(region=args.region, iam=args.iam == "on")
-            warm_python.launchers()  # the builds' Python imports its libraries while the product is published
+            warm_python.launchers()  # the lifecycle's builds come next: their Python imports while it publishes
             endpoint_url = server.url
         options = LocalRunOptions(
             workdir=workdir,

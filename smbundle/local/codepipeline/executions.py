@@ -28,6 +28,7 @@ from moto.codepipeline import models, responses
 from moto.codepipeline.exceptions import PipelineNotFoundException
 
 from smbundle.local import boto_sessions
+from smbundle.local.codebuild import warm_python
 from smbundle.validation import LOAD_DURATION_VARIABLE, load_duration_problem
 
 log = logging.getLogger(__name__)
@@ -254,6 +255,7 @@ def start(backend, name: str, variables=None, trigger: dict | None = None) -> st
     run = Run(execution_id, name, trigger or {"triggerType": "StartPipelineExecution", "triggerDetail": ""})
     _runs(backend)[execution_id] = run
     execution.local_run = run
+    warm_python.launchers()  # its builds will need them: the workers import while the source stage runs
     thread = threading.Thread(
         target=_execute, args=(backend, execution, run), name=f"pipeline-{name}", daemon=True
     )
