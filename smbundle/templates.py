@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import functools
+import json
 from pathlib import Path
 
 
@@ -39,9 +41,16 @@ def render_product(template: dict, bucket: str, build_key: str, deploy_key: str)
 
 
 def to_yaml(template: dict) -> str:
+    return _yaml(json.dumps(_plain(template)))
+
+
+@functools.lru_cache(maxsize=16)
+def _yaml(document: str) -> str:
+    """cfn-flip's YAML of a JSON document, remembered: its pure-Python emitter takes a tenth of a second for the
+    product template, and the publisher (and a process that publishes again) renders the same template each time."""
     from cfn_flip import dump_yaml
 
-    return dump_yaml(_plain(template), clean_up=False, long_form=False)
+    return dump_yaml(json.loads(document), clean_up=False, long_form=False)
 
 
 def _plain(value):

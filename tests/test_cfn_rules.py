@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import pytest
 from cfnlint.api import ManualArgs, lint
+from cfnlint.config import ConfigMixIn
+from cfnlint.rules import Rules
+from cfnlint.runner import Runner
 
 REPO = Path(__file__).resolve().parents[1]
 RULES = str(REPO / "smbundle" / "cfn_rules")
@@ -43,9 +47,22 @@ CAPTURE_IN_PROD = """      DataCaptureConfig: !If
         - !Ref AWS::NoValue"""
 
 
+CONFIG = ManualArgs(regions=["us-east-1"], append_rules=[RULES])
+
+
+@functools.cache
+def _rules() -> Rules:
+    """cfn-lint's rules and ours, loaded once for the module (loading them takes most of a lint)."""
+    return Runner(ConfigMixIn(**CONFIG)).rules
+
+
+def _lint(text: str) -> list:
+    return lint(text, rules=_rules(), config=CONFIG)
+
+
 def findings(memory_values="1024, 2048", variant=SERVERLESS_BY_CONDITION, capture=CAPTURE_IN_PROD):
     text = TEMPLATE.format(memory_values=memory_values, variant=variant, capture=capture)
-    matches = lint(text, config=ManualArgs(regions=["us-east-1"], append_rules=[RULES]))
+    matches = _lint(text)
     return sorted({m.rule.id for m in matches if m.rule.id.startswith("E9")})
 
 
@@ -86,9 +103,7 @@ def test_provisioned_concurrency_above_max():
     "template", ["seed_code/deploy/endpoint-config-template.yml", "service_catalog/product.yaml"]
 )
 def test_repository_templates_pass_our_rules(template):
-    matches = lint(
-        (REPO / template).read_text(), config=ManualArgs(regions=["us-east-1"], append_rules=[RULES])
-    )
+    matches = _lint((REPO / template).read_text())
     assert [f"{m.rule.id} {m.message}" for m in matches] == []
 
 
@@ -146,7 +161,7 @@ Resources:
 
 def monitoring_findings(definition_condition: str, schedule_condition: str) -> list[str]:
     text = MONITORED.format(definition_condition=definition_condition, schedule_condition=schedule_condition)
-    matches = lint(text, config=ManualArgs(regions=["us-east-1"], append_rules=[RULES]))
+    matches = _lint(text)
     return sorted(f"{m.rule.id} {m.path[1]}" for m in matches if m.rule.id.startswith("E9"))
 
 
