@@ -8,6 +8,7 @@ and what to do, never a traceback.
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
 import sys
 from collections.abc import Callable
@@ -50,11 +51,14 @@ def error(message: str) -> None:
 
 
 def exit_at_once(code: int) -> None:
-    """Exit with ``code`` once the output is flushed, skipping interpreter finalization.
+    """Exit with ``code`` once the exit handlers have run and the output is flushed, skipping the rest of the
+    interpreter's finalization.
 
-    For the scripts that ran the embedded AWS in-process: they have already stopped it and removed their files,
-    and tearing down its thousands of modules and objects would add seconds to every run for nothing.
+    For the scripts that ran the embedded AWS in-process: they have already stopped it and removed their files (the
+    exit handlers stop its worker processes and remove theirs), and tearing down its thousands of modules and
+    objects would add seconds to every run for nothing.
     """
+    atexit._run_exitfuncs()
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)

@@ -107,7 +107,7 @@ class WarmPython:
             path.chmod(0o755)
 
     def _start_worker(self, worker: str) -> str:
-        address = str(self._directory / f"{worker}.sock")
+        address = _address(self._directory, worker)
         env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")}
         env.update(PRELOAD_ENVIRONMENT)
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -130,14 +130,11 @@ class WarmPython:
         return address
 
     def _stop(self) -> None:
-        for process in self._processes:
+        for (
+            process
+        ) in self._processes:  # a worker ends when its stdin closes (not waited for: nothing to wait on)
             with contextlib.suppress(OSError):
                 process.stdin.close()
-            try:
-                process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
         self._processes = []
         if self._directory is not None:
             shutil.rmtree(self._directory, ignore_errors=True)
@@ -146,6 +143,14 @@ class WarmPython:
     def stop(self) -> None:
         with self._lock:
             self._stop()
+
+
+def _address(directory: Path, worker: str) -> str:
+    """Where a worker listens: on Linux a name in the abstract namespace (no file, and no length limit from a long
+    TMPDIR); elsewhere a socket file in the launchers' directory."""
+    if sys.platform == "linux":
+        return f"\0{directory.name}-{worker}"
+    return str(directory / f"{worker}.sock")
 
 
 _warm: WarmPython | None = None
@@ -275,3 +280,4 @@ def main(listener_fd: int, preload: list[str]) -> None:
 
 if __name__ == "__main__":
     main(int(sys.argv[1]), sys.argv[2:])
+    os._exit(0)  # nothing to tear down for anyone: the forks have their own copies

@@ -74,8 +74,7 @@ class StepWorker:
     def stop(self) -> None:
         with self._lock:
             if self._process is not None and self._process.poll() is None:
-                self._process.stdin.close()
-                self._process.wait(timeout=10)
+                self._process.stdin.close()  # the worker ends when its stdin closes
             self._process = None
 
 
