@@ -413,29 +413,52 @@ class Problem:
 
 
 def check(iam, calls: list[PlannedCall]) -> list[Problem]:
-    """Ask iam:SimulatePrincipalPolicy about every call; the ones it does not allow."""
-    problems = []
-    groups: dict[tuple, list[PlannedCall]] = defaultdict(list)
+    """Ask iam:SimulatePrincipalPolicy about every call; the ones it does not allow.
+
+    The simulator evaluates each action it is asked about on each resource, and answers one result per action with
+    each resource's decision in ``ResourceSpecificResults`` (the IAM API reference, EvaluationResult). So the
+    resources on which a role makes the same calls, in the same context, are asked about together: no pair is
+    evaluated that the plan does not hold.
+    """
+    by_resource: dict[tuple, list[PlannedCall]] = defaultdict(list)
     for call in dict.fromkeys(calls):
-        groups[
-            (call.role_arn, call.resource, tuple(sorted((k, str(v)) for k, v in call.context.items())))
-        ].append(call)
-    for (role, resource, _), members in groups.items():
-        context = members[0].context
-        entries = [
-            {
-                "ContextKeyName": k,
-                "ContextKeyValues": v if isinstance(v, list) else [v],
-                "ContextKeyType": "stringList" if isinstance(v, list) else "string",
-            }
-            for k, v in context.items()
-        ]
-        actions = list(dict.fromkeys(c.action for c in members))
-        answer = iam.simulate_principal_policy(
-            PolicySourceArn=role, ActionNames=actions, ResourceArns=[resource], ContextEntries=entries
-        )
-        decisions = {r["EvalActionName"]: r["EvalDecision"] for r in answer["EvaluationResults"]}
+        context = tuple(sorted((k, str(v)) for k, v in call.context.items()))
+        by_resource[(call.role_arn, context, call.resource)].append(call)
+    questions: dict[tuple, list[list[PlannedCall]]] = defaultdict(list)
+    for (role, context, _), members in by_resource.items():
+        actions = tuple(dict.fromkeys(c.action for c in members))
+        questions[(role, context, actions)].append(members)
+    problems = []
+    for (role, _, actions), groups in questions.items():
+        members = [call for group in groups for call in group]
+        resources = list(dict.fromkeys(c.resource for c in members))
+        decisions = _simulate(iam, role, list(actions), resources, members[0].context)
         for call in members:
-            if decisions.get(call.action) != "allowed":
-                problems.append(Problem(call, decisions.get(call.action, "not evaluated")))
+            decision = decisions.get((call.action, call.resource), "not evaluated")
+            if decision != "allowed":
+                problems.append(Problem(call, decision))
     return problems
+
+
+def _simulate(iam, role: str, actions: list[str], resources: list[str], context: dict) -> dict:
+    """(action, resource) -> decision."""
+    entries = [
+        {
+            "ContextKeyName": k,
+            "ContextKeyValues": v if isinstance(v, list) else [v],
+            "ContextKeyType": "stringList" if isinstance(v, list) else "string",
+        }
+        for k, v in context.items()
+    ]
+    decisions = {}
+    pages = iam.get_paginator("simulate_principal_policy").paginate(
+        PolicySourceArn=role, ActionNames=actions, ResourceArns=resources, ContextEntries=entries
+    )
+    for page in pages:
+        for result in page["EvaluationResults"]:
+            action = result["EvalActionName"]
+            for each in result.get("ResourceSpecificResults") or []:
+                decisions[(action, each["EvalResourceName"])] = each["EvalResourceDecision"]
+            if result.get("EvalResourceName") in resources:  # a single resource's result
+                decisions.setdefault((action, result["EvalResourceName"]), result["EvalDecision"])
+    return decisions

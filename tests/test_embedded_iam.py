@@ -121,11 +121,23 @@ def test_simulate_principal_policy_answers_with_the_same_evaluator(embedded, adm
         ActionNames=["sagemaker:CreatePipeline", "sagemaker:CreateModelPackageGroup"],
         ResourceArns=[pipeline, group],
     )
-    decisions = {
-        (r["EvalActionName"], r["EvalResourceName"]): r["EvalDecision"] for r in answer["EvaluationResults"]
+    # One result per action (the IAM API reference's EvaluationResult), each resource's own decision within it.
+    results = {r["EvalActionName"]: r for r in answer["EvaluationResults"]}
+    assert len(answer["EvaluationResults"]) == 2
+    per_resource = {
+        (action, r["EvalResourceName"]): r["EvalResourceDecision"]
+        for action, result in results.items()
+        for r in result["ResourceSpecificResults"]
     }
-    assert decisions[("sagemaker:CreatePipeline", pipeline)] == "allowed"
-    assert decisions[("sagemaker:CreateModelPackageGroup", group)] == "implicitDeny"
+    assert per_resource[("sagemaker:CreatePipeline", pipeline)] == "allowed"
+    assert per_resource[("sagemaker:CreateModelPackageGroup", group)] == "implicitDeny"
+    # The top-level decision is the most restrictive across the resources; with several, no EvalResourceName.
+    assert results["sagemaker:CreatePipeline"]["EvalDecision"] == "implicitDeny"  # not allowed on the group
+    assert "EvalResourceName" not in results["sagemaker:CreatePipeline"]
+    alone = iam.simulate_principal_policy(
+        PolicySourceArn=CODEBUILD_ROLE, ActionNames=["sagemaker:CreatePipeline"], ResourceArns=[pipeline]
+    )["EvaluationResults"]
+    assert [(r["EvalResourceName"], r["EvalDecision"]) for r in alone] == [(pipeline, "allowed")]
     launch = f"arn:aws:iam::{ACCOUNT}:role/service-role/AmazonSageMakerServiceCatalogProductsLaunchRole"
     seed = "arn:aws:s3:::smbundle-templates/seed.zip"
     untagged = iam.simulate_principal_policy(

@@ -5,8 +5,12 @@ template needs; the local executors ask it about calls that have no public API. 
 evaluator that enforces requests keeps the preflight, the executors and the enforcement in agreement.
 
 Supported: ``PolicySourceArn`` (a role), ``ActionNames``, ``ResourceArns`` (default ``*``), ``ContextEntries``.
-Each result has ``EvalDecision`` (allowed, explicitDeny, implicitDeny), ``MatchedStatements`` and
-``MissingContextValues`` (condition keys the relevant statements use that the context lacked).
+As the IAM API reference describes the simulator today (API_EvaluationResult), the answer holds one result per
+action, whatever the number of resources: its ``EvalDecision`` is the most restrictive across the resources
+(explicitDeny, then implicitDeny, then allowed), its ``MatchedStatements`` and ``MissingContextValues`` (condition
+keys the relevant statements use that the context lacked) those of all of them, and ``ResourceSpecificResults``
+holds each resource's own decision. ``EvalResourceName`` names the resource when there is one; with several, which
+one AWS would name is not documented, so it is left out.
 """
 
 from __future__ import annotations
@@ -30,31 +34,53 @@ def _context(entries: list[dict]) -> dict:
     return context
 
 
+RESTRICTIVENESS = ("allowed", "implicitDeny", "explicitDeny")
+
+
 def simulate(
     role_arn: str, action_names: list[str], resource_arns: list[str], context: dict, region: str
 ) -> list[dict]:
     if principals.role(role_arn) is None:
         raise NotFoundException(f"Role {role_arn} not found")
     principal = Principal(role_arn, "simulation")
+    resources = resource_arns or ["*"]
     results = []
     for action in action_names:
-        for resource in resource_arns or ["*"]:
-            decision = enforcement.decide(principal, action, resource, context, region)
-            matched = []
-            if decision.statement is not None:
-                matched.append(
-                    {"SourcePolicyId": decision.statement.get("Sid", ""), "SourcePolicyType": "IAM Policy"}
-                )
-            results.append(
-                {
-                    "EvalActionName": action,
-                    "EvalResourceName": resource,
-                    "EvalDecision": decision.decision,
-                    "MatchedStatements": matched,
-                    "MissingContextValues": list(decision.missing_context),
-                }
-            )
+        each = [_resource_result(principal, action, resource, context, region) for resource in resources]
+        result = {
+            "EvalActionName": action,
+            "EvalDecision": max((r["EvalResourceDecision"] for r in each), key=RESTRICTIVENESS.index),
+            "MatchedStatements": _union(s for r in each for s in r["MatchedStatements"]),
+            "MissingContextValues": _union(v for r in each for v in r["MissingContextValues"]),
+            "ResourceSpecificResults": each,
+        }
+        if len(resources) == 1:
+            result["EvalResourceName"] = resources[0]
+        results.append(result)
     return results
+
+
+def _resource_result(principal: Principal, action: str, resource: str, context: dict, region: str) -> dict:
+    decision = enforcement.decide(principal, action, resource, context, region)
+    matched = []
+    if decision.statement is not None:
+        matched.append(
+            {"SourcePolicyId": decision.statement.get("Sid", ""), "SourcePolicyType": "IAM Policy"}
+        )
+    return {
+        "EvalResourceName": resource,
+        "EvalResourceDecision": decision.decision,
+        "MatchedStatements": matched,
+        "MissingContextValues": list(decision.missing_context),
+    }
+
+
+def _union(items) -> list:
+    union = []
+    for item in items:
+        if item not in union:
+            union.append(item)
+    return union
 
 
 def simulate_principal_policy(self: IamResponse) -> ActionResult:
