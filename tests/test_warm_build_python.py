@@ -52,6 +52,7 @@ phases:
     commands:
       - python -c 'import sys; print("boto3" in sys.modules)' > preloaded.txt
       - python tools/probe.py one "two words" > probe.txt 2> probe.err
+      - cat thread.txt > joined.txt && tail -n 1 probe.txt >> joined.txt  # done before the next command starts
       - python tools/exits.py 3 || echo "exit=$?" > exits.txt
       - python tools/exits.py text || echo "exit=$?" >> exits.txt
       - python tools/raises.py 2> raises.err || echo "exit=$?" >> exits.txt
@@ -128,6 +129,7 @@ def test_a_build_command_in_a_fork_behaves_as_with_a_fresh_interpreter(tmp_path,
     assert warm["raises.err"].strip().endswith("ValueError: as a script would")
     assert warm["raises.err"].splitlines()[-1] == cold["raises.err"].splitlines()[-1]
     assert warm["echo.txt"] == "HELLO\n"
+    assert warm["joined.txt"] == cold["joined.txt"] == "joinedatexit ran\n"
 
 
 def test_the_console_scripts_of_packages_that_need_the_sdk_run_in_its_worker():

@@ -3,9 +3,9 @@
 The local processing steps and the local CodeBuild's Python both start warm: a worker process imports the heavy
 libraries once, and each script runs in a fork of it. In the fork, ``become`` gives the script what a fresh
 ``python script.py args`` would have (its standard streams, working directory, environment, ``sys.argv`` and
-``sys.path`` with ``PYTHONPATH``), ``run`` runs it and turns its end into an exit code as the interpreter does, and
-``finish`` ends the process as the interpreter's shutdown would, except for tearing the imported modules down
-(which costs more than the script itself in a fork, and has no effect a script can see):
+``sys.path`` with ``PYTHONPATH``); ``run`` runs it and turns its end into an exit code as the interpreter does;
+``shutdown`` does what the interpreter's shutdown does that a script can see; ``finish`` ends the process after
+that, without tearing the imported modules down (which costs more than the script itself in a fork):
 
 - non-daemon threads are joined and ``atexit`` functions run;
 - files the script left open are flushed, as their finalizers would flush them;
@@ -39,12 +39,13 @@ def become(cwd: str, env: dict[str, str], argv: list[str], fds: tuple[int, int, 
                 os.dup2(fd, target)
         for fd in set(fds) - {0, 1, 2}:
             os.close(fd)
+    base = _interpreter_path()  # read before the worker's environment (its PYTHONPATH) is replaced
     os.chdir(cwd)
     os.environ.clear()
     os.environ.update(env)
     script = os.path.abspath(argv[0])
     extra = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
-    sys.path[:] = [os.path.dirname(os.path.realpath(script)), *extra, *_interpreter_path()]
+    sys.path[:] = [os.path.dirname(os.path.realpath(script)), *extra, *base]
     sys.argv = [argv[0], *argv[1:]]
     importlib.invalidate_caches()
     _fresh_standard_streams(env)
@@ -64,8 +65,8 @@ def run(argv: list[str]) -> int:
         return 1
 
 
-def finish(code: int) -> None:
-    """End the process after what the interpreter's shutdown does that a script can see."""
+def shutdown(code: int) -> int:
+    """What the interpreter's shutdown does that a script can see; the exit code (1 if that fails)."""
     try:
         threading._shutdown()  # what the interpreter calls first at exit: join non-daemon threads
         atexit._run_exitfuncs()
@@ -78,9 +79,13 @@ def finish(code: int) -> None:
                 stream.flush()
     except BaseException:
         traceback.print_exc()
-        code = code or 1
-    finally:
-        os._exit(code)
+        return code or 1
+    return code
+
+
+def finish(code: int) -> None:
+    """End the process as the interpreter would, without tearing the imported modules down."""
+    os._exit(shutdown(code))
 
 
 def _exit_code(code) -> int:

@@ -2,9 +2,9 @@
 
 A build's commands start fresh interpreters: ``run-pipeline`` imports the SageMaker Python SDK (a second or more),
 ``python build.py`` and ``python test/test.py`` import boto3, and each tears its interpreter down at exit (half a
-second for the SDK). Locally, one worker process imports these libraries once; the build's ``PATH`` starts with a
-directory of small launchers (``python``, ``python3`` and this environment's console scripts, such as
-``run-pipeline``) that hand the command to the worker. The worker forks; the fork becomes the command
+second for the SDK). Locally, worker processes import these libraries once; the build's ``PATH`` starts with a
+directory of small launchers (``python``, ``python3``, and the console scripts of the packages that require the
+SDK, such as ``run-pipeline``) that hand the command to a worker. The worker forks; the fork becomes the command
 (``smbundle.local.forked_script``: its standard streams, the build's working directory, environment, arguments and
 ``PYTHONPATH``), runs it and reports its exit code to the launcher, which exits with it. The shell, the build's
 output and its exit status are what they would be with a fresh interpreter.
@@ -130,9 +130,8 @@ class WarmPython:
         return address
 
     def _stop(self) -> None:
-        for (
-            process
-        ) in self._processes:  # a worker ends when its stdin closes (not waited for: nothing to wait on)
+        # A worker ends when its stdin closes; it is not waited for (nothing is waiting on it).
+        for process in self._processes:
             with contextlib.suppress(OSError):
                 process.stdin.close()
         self._processes = []
@@ -247,11 +246,11 @@ def _serve(connection: socket.socket) -> None:
     try:
         request, fds = _receive(connection)
         forked_script.become(request["cwd"], request["env"], request["argv"], fds)
-        code = forked_script.run(request["argv"])
+        code = forked_script.shutdown(forked_script.run(request["argv"]))
     finally:
         with contextlib.suppress(OSError):
             connection.sendall(str(code).encode())
-        forked_script.finish(code)
+        os._exit(code)
 
 
 def main(listener_fd: int, preload: list[str]) -> None:
