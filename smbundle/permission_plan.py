@@ -442,17 +442,12 @@ def check(iam, calls: list[PlannedCall]) -> list[Problem]:
 
 def _simulate(iam, role: str, actions: list[str], resources: list[str], context: dict) -> dict:
     """(action, resource) -> decision."""
-    entries = [
-        {
-            "ContextKeyName": k,
-            "ContextKeyValues": v if isinstance(v, list) else [v],
-            "ContextKeyType": "stringList" if isinstance(v, list) else "string",
-        }
-        for k, v in context.items()
-    ]
     decisions = {}
     pages = iam.get_paginator("simulate_principal_policy").paginate(
-        PolicySourceArn=role, ActionNames=actions, ResourceArns=resources, ContextEntries=entries
+        PolicySourceArn=role,
+        ActionNames=actions,
+        ResourceArns=resources,
+        ContextEntries=context_entries(context),
     )
     for page in pages:
         for result in page["EvaluationResults"]:
@@ -462,3 +457,15 @@ def _simulate(iam, role: str, actions: list[str], resources: list[str], context:
             if result.get("EvalResourceName") in resources:  # a single resource's result
                 decisions.setdefault((action, result["EvalResourceName"]), result["EvalDecision"])
     return decisions
+
+
+def context_entries(context: dict) -> list[dict]:
+    """A request context (condition key -> a string or a list of strings) as SimulatePrincipalPolicy's ContextEntries."""
+    return [
+        {
+            "ContextKeyName": k,
+            "ContextKeyValues": v if isinstance(v, list) else [v],
+            "ContextKeyType": "stringList" if isinstance(v, list) else "string",
+        }
+        for k, v in context.items()
+    ]

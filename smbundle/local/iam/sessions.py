@@ -23,6 +23,7 @@ from botocore.exceptions import ClientError
 from smbundle.local import boto_sessions
 from smbundle.local.iam.evaluation import denial_message
 from smbundle.local.iam.principals import Credentials, trusts
+from smbundle.permission_plan import context_entries
 
 
 class RoleUnusable(Exception):
@@ -64,19 +65,11 @@ class RoleSession:
     ) -> None:
         """Ask the embedded IAM whether the role may make a call that has no public API; raise Denied if not."""
         iam = self._cached(("admin", "iam"), self.admin)
-        entries = [
-            {
-                "ContextKeyName": key,
-                "ContextKeyValues": value if isinstance(value, list) else [value],
-                "ContextKeyType": "stringList" if isinstance(value, list) else "string",
-            }
-            for key, value in (context or {}).items()
-        ]
         answer = iam.simulate_principal_policy(
             PolicySourceArn=self.role_arn,
             ActionNames=[action],
             ResourceArns=[resource],
-            ContextEntries=entries,
+            ContextEntries=context_entries(context or {}),
         )
         result = answer["EvaluationResults"][0]
         if result["EvalDecision"] != "allowed":
