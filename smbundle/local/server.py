@@ -40,9 +40,14 @@ class EmbeddedAWS:
     _server: object = None
 
     def stop(self) -> None:
+        """Stop serving and forget the account: the next ``start()`` in this process begins empty, as a new
+        ``local_aws.py`` does."""
         if self._server is not None:
+            from moto.moto_api._internal.models import moto_api_backend
+
             self._server.stop()
             self._server = None
+            moto_api_backend.reset()  # moto's backends are per process, not per server
             if executions.settings.endpoint_url == self.url:
                 executions.settings.endpoint_url = None
                 executions.settings.clean_up()
