@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+import re
+from xml.etree import ElementTree
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from moto.core.responses import ActionResult
 from moto.iam.aws_managed_policies import aws_managed_policies_data
+from moto.iam.responses import IamResponse
 
 from smbundle.local import server
-from smbundle.local.iam import enforcement, roles, sessions
+from smbundle.local.iam import enforcement, roles, sessions, simulation
 
 ACCOUNT = "123456789012"
 CODEBUILD_ROLE = (
@@ -159,6 +163,49 @@ def test_simulate_principal_policy_answers_with_the_same_evaluator(embedded, adm
         ],
     )
     assert tagged["EvaluationResults"][0]["EvalDecision"] == "allowed"
+
+
+def test_the_simulators_own_xml_is_what_motos_serializer_gives(embedded, admin, monkeypatch):
+    """The simulator renders its XML itself (for speed): the same XML (canonical form) as moto's serializer."""
+    iam = admin.client("iam", endpoint_url=embedded.url)
+    pipeline = f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:pipeline/demo-p-1"
+    requests = [
+        dict(
+            PolicySourceArn=CODEBUILD_ROLE,
+            ActionNames=["sagemaker:CreatePipeline", "s3:GetObject", "iam:PassRole"],
+            ResourceArns=[pipeline, "arn:aws:s3:::sagemaker-b/a<&>'\"z", "*"],
+        ),
+        dict(
+            PolicySourceArn=CODEBUILD_ROLE,
+            ActionNames=["s3:PutObject"],
+            ResourceArns=["arn:aws:s3:::sagemaker-b/k"],
+            ContextEntries=[
+                {
+                    "ContextKeyName": "s3:x-amz-acl",
+                    "ContextKeyValues": ["a", "b"],
+                    "ContextKeyType": "stringList",
+                }
+            ],
+        ),
+    ]
+    bodies = []
+    iam.meta.events.register(
+        "after-call.iam.SimulatePrincipalPolicy",
+        lambda http_response, **_: bodies.append(
+            ElementTree.canonicalize(re.sub("<RequestId>[^<]*</RequestId>", "", http_response.text))
+        ),
+    )
+    ours = [iam.simulate_principal_policy(**request) for request in requests]
+    monkeypatch.setattr(
+        IamResponse, "simulate_principal_policy", lambda self: ActionResult(simulation.answer(self))
+    )
+    models = [iam.simulate_principal_policy(**request) for request in requests]
+    assert bodies[:2] == bodies[2:]
+    for answer in ours + models:
+        assert answer.pop("ResponseMetadata")["HTTPHeaders"]["content-type"] == "text/xml"
+    assert ours == models
+    assert any(r["MatchedStatements"] for r in ours[0]["EvaluationResults"])
+    assert ours[1]["EvaluationResults"][0]["EvalResourceName"] == "arn:aws:s3:::sagemaker-b/k"
 
 
 def test_object_tags_come_from_the_object(embedded, admin):

@@ -4,6 +4,9 @@ The local executors make a session per role they act as (a pipeline run, each bu
 session reads and parses the JSON service models of every client it creates again (S3's alone takes about 0.4 s),
 which made up most of a pipeline action's local overhead. The models never change, so all these sessions share one
 botocore loader (its cache is per loader); credentials, Region and configuration stay per session.
+
+Importing this module makes every later botocore session of the process share that loader: import it before moto,
+whose EC2 models make three sessions at import to list Regions (0.25 s of parsing the endpoints data each time).
 """
 
 from __future__ import annotations
@@ -35,9 +38,9 @@ def session(region_name: str | None = None, **credentials) -> boto3.session.Sess
 def share_loader_with_every_session() -> None:
     """Every botocore session this process creates from now on reads the service models through the shared loader.
 
-    Called when the embedded AWS's extensions are applied (moto makes a session per backend it creates, and the
-    local run's own callers make theirs) and by the test suite (boto3's default session is new in every test).
-    Sessions given their own ``data_path`` keep their own loader. Idempotent.
+    Called when this module is imported: moto makes sessions at import and per backend it creates, the local run's
+    own callers make theirs, and boto3's default session is new in every test. Sessions given their own
+    ``data_path`` keep their own loader. Idempotent.
     """
     if getattr(botocore.session.create_loader, "shared", False):
         return
@@ -48,3 +51,6 @@ def share_loader_with_every_session() -> None:
 
     create_loader.shared = True
     botocore.session.create_loader = create_loader
+
+
+share_loader_with_every_session()

@@ -16,6 +16,7 @@ This data is SYNTHETIC: every place that uses it says so.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import math
 import random
@@ -50,7 +51,9 @@ def generate_rows(rows: int = DEFAULT_ROWS, seed: int = 7) -> list[list]:
     return data
 
 
+@functools.lru_cache(maxsize=4)
 def generate_csv(rows: int = DEFAULT_ROWS, seed: int = 7) -> bytes:
+    """The rows as the public file's CSV; the same for the same arguments, so a process generates it once (0.15 s)."""
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\n").writerows(generate_rows(rows, seed))
     return buffer.getvalue().encode()
