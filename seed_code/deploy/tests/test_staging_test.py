@@ -201,13 +201,13 @@ def test_throttles_beyond_the_retry_bound_are_errors(endpoint):
 def test_load_phase_is_paced_and_bounded(endpoint):
     runtime = endpoint(answer_per_row())
     code, results = run(
-        endpoint, "--rate-per-minute", "6000", "--duration-s", "1", "--concurrency", "4", *SKIP_ALLOWED
+        endpoint, "--rate-per-minute", "12000", "--duration-s", "0.5", "--concurrency", "4", *SKIP_ALLOWED
     )
     assert code == 0
     assert results["load"]["requests"] == 100
     assert results["load"]["succeeded"] == 100
     assert runtime.calls == 100 + results["functional"]["rows"]
-    assert 0 < results["throughput_per_min"] <= 6000 * 1.05
+    assert 0 < results["throughput_per_min"] <= 12000 * 1.05
 
 
 def test_p99_threshold(endpoint):
