@@ -43,9 +43,10 @@ $(STAMP): pyproject.toml constraints.txt $(wildcard seed_code/build/pyproject.to
 	@echo "install: done (log: $(INSTALL_LOG))"
 
 # Two workers (the machines this runs on have 2 cores); a test module runs in one of them, so the embedded AWS and
-# the lifecycle run a module shares are set up once.
+# the lifecycle run a module shares are set up once. Python caches bytecode (in __pycache__, ignored by git) even
+# where PYTHONDONTWRITEBYTECODE is set: the suite starts dozens of interpreters that import the same modules.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -n 2 --dist loadscope
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -q -n 2 --dist loadscope
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
