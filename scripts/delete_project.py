@@ -16,8 +16,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import boto3  # noqa: E402
-
 from smbundle import cli, validation  # noqa: E402
 from smbundle.cleanup import CleanupError, cleanup  # noqa: E402
 
@@ -55,6 +53,8 @@ def delete(args) -> int:
     validation.project_name(args.project_name, api=True)
     validation.region(args.region, required=False)
     validation.endpoint_url(args.endpoint_url, cli.endpoint_source(args.endpoint_url))
+    import boto3  # imported once the command line is known to be good: a usage error is answered at once
+
     session = boto3.session.Session(profile_name=args.profile, region_name=args.region)
     validation.region(session.region_name)
     # Each action is printed as it happens (on stderr with --json, whose stdout is the report).

@@ -17,8 +17,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import boto3  # noqa: E402
-
 from smbundle import cli, validation  # noqa: E402
 from smbundle.publish import (  # noqa: E402
     DEFAULT_PORTFOLIO_NAME,
@@ -132,6 +130,8 @@ def main(argv=None) -> int:
 
 def run(args: argparse.Namespace) -> int:
     check_args(args)
+    import boto3  # imported once the command line is known to be good: a usage error is answered at once
+
     session = boto3.session.Session(profile_name=args.profile, region_name=args.region)
     region = validation.region(session.region_name)
     options = PublishOptions(

@@ -23,8 +23,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import boto3  # noqa: E402
-
 from smbundle import cli, validation  # noqa: E402
 from smbundle.project_updates import (  # noqa: E402
     ProjectPlan,
@@ -211,6 +209,8 @@ def main(argv=None) -> int:
 
 def run(args: argparse.Namespace) -> int:
     options = check_args(args)
+    import boto3  # imported once the command line is known to be good: a usage error is answered at once
+
     session = boto3.session.Session(profile_name=args.profile, region_name=args.region)
     validation.region(session.region_name)
     options.region = session.region_name

@@ -20,8 +20,6 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from smbundle.catalog_versions import created_time
@@ -221,6 +219,8 @@ def _text(value) -> str:
 
 class Rollout:
     def __init__(self, options: RolloutOptions, session=None, progress: Progress | None = None):
+        import boto3  # imported when needed (0.1 s): the script answers a usage error at once
+
         self.options = options
         self.session = session or boto3.session.Session(
             profile_name=options.profile, region_name=options.region
@@ -231,6 +231,8 @@ class Rollout:
 
     def client(self, service: str):
         if service not in self._clients:
+            from botocore.config import Config
+
             self._clients[service] = self.session.client(
                 service, endpoint_url=self.options.endpoint_url, config=Config(retries={"mode": "standard"})
             )

@@ -17,8 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlencode
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from smbundle import packaging, permission_plan, templates
@@ -103,6 +101,8 @@ class Content:
 
 
 def _client(session, service: str, endpoint_url: str | None):
+    from botocore.config import Config
+
     return session.client(service, endpoint_url=endpoint_url, config=Config(retries={"mode": "standard"}))
 
 
@@ -146,6 +146,8 @@ class Publisher:
         before_write: Callable[[str], None] | None = None,
         progress: Callable[[str], None] | None = None,
     ):
+        import boto3  # imported when needed (0.1 s): the scripts answer a usage error at once
+
         self.options = options
         self.session = session or boto3.session.Session(
             profile_name=options.profile, region_name=options.region
