@@ -17,7 +17,9 @@ import atexit
 import os
 import sys
 
-os.environ.update({"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"})
+from smbundle.local.sagemaker.step_worker import WORKER_ENVIRONMENT  # a light module
+
+os.environ.update(WORKER_ENVIRONMENT)  # single-threaded numerical libraries, as in the local processing jobs
 
 from smbundle.local import boto_sessions  # noqa: E402, F401
 

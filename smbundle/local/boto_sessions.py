@@ -6,7 +6,7 @@ which made up most of a pipeline action's local overhead. The models never chang
 botocore loader (its cache is per loader); credentials, Region and configuration stay per session.
 
 Importing this module makes every later botocore session of the process share that loader: import it before moto,
-whose EC2 models make three sessions at import to list Regions (0.25 s of parsing the endpoints data each time).
+whose EC2 models make three sessions at import to list Regions (0.25 s of parsing the endpoints data in all).
 """
 
 from __future__ import annotations

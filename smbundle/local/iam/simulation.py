@@ -100,7 +100,7 @@ def simulate_principal_policy(self: IamResponse) -> tuple[str, dict]:
 
 def _query_response(operation: str, result: dict) -> str:
     """The IAM query protocol's XML answer (moto fills in the RequestId). Rendered here rather than by moto's
-    model-driven serializer, which took two thirds of the time of a simulation of many resources; the publisher's
+    model-driven serializer, which took more than half the time of a simulation of many resources; the publisher's
     preflight asks thousands of them in the test suite. The XML is the same as that serializer's (tested)."""
     return (
         f'<{operation}Response xmlns="https://iam.amazonaws.com/doc/2010-05-08/">'
