@@ -17,9 +17,9 @@ import atexit
 import os
 import sys
 
-from smbundle.local.sagemaker.step_worker import WORKER_ENVIRONMENT  # a light module
+from smbundle.local.forked_script import SINGLE_THREADED  # a light module
 
-os.environ.update(WORKER_ENVIRONMENT)  # single-threaded numerical libraries, as in the local processing jobs
+os.environ.update(SINGLE_THREADED)  # as in the local processing jobs and build commands
 
 from smbundle.local import boto_sessions  # noqa: E402, F401
 

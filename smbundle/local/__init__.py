@@ -35,11 +35,10 @@ def apply_extensions() -> None:
     global _applied
     if _applied:
         return
-    from smbundle.local import boto_sessions
-
     # moto makes a botocore session per backend it creates (to list the service's Regions), the publisher and the
-    # SageMaker SDK theirs: in the embedded AWS's process they all read the service models once.
-    boto_sessions.share_loader_with_every_session()
+    # SageMaker SDK theirs: importing boto_sessions makes them all read the service models once in this process.
+    from smbundle.local import boto_sessions  # noqa: F401
+
     for name in extension_modules():
         module = importlib.import_module(name)
         apply = getattr(module, "apply", None)

@@ -29,6 +29,10 @@ import sys
 import threading
 import traceback
 
+# The environment a warm worker imports its libraries in: single-threaded numerical libraries (their threads would
+# not survive a fork, and a script runs in one).
+SINGLE_THREADED = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
 
 def become(cwd: str, env: dict[str, str], argv: list[str], fds: tuple[int, int, int] | None = None) -> None:
     """Take on the identity of a fresh ``python argv[0] argv[1:]`` started with ``fds`` as stdin/stdout/stderr."""

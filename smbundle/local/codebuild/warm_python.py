@@ -61,9 +61,6 @@ WORKERS = {
         "sagemaker.model_monitor",
     ),
 }
-# The environment the libraries are imported in: no credentials, no Region, no endpoint (whatever a library
-# makes at import cannot call AWS as anyone), single-threaded numerical libraries (threads do not survive a fork).
-PRELOAD_ENVIRONMENT = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 _LENGTH = struct.Struct("!I")
 
 
@@ -108,8 +105,10 @@ class WarmPython:
 
     def _start_worker(self, worker: str) -> str:
         address = _address(self._directory, worker)
+        # The environment the libraries are imported in: no credentials, no Region, no endpoint (whatever a library
+        # makes at import cannot call AWS as anyone), single-threaded numerical libraries.
         env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")}
-        env.update(PRELOAD_ENVIRONMENT)
+        env.update(forked_script.SINGLE_THREADED)
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             listener.bind(address)  # listening before the worker imports: launchers queue until it is ready

@@ -32,8 +32,6 @@ PRELOAD = (
     "sklearn.preprocessing",
     "xgboost",
 )
-# The worker's threads would not survive a fork; a job runs single-threaded numerical libraries.
-WORKER_ENVIRONMENT = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
 class StepWorker:
@@ -42,7 +40,7 @@ class StepWorker:
         self._lock = threading.Lock()
 
     def _start(self) -> subprocess.Popen:
-        env = {**os.environ, **WORKER_ENVIRONMENT}
+        env = {**os.environ, **forked_script.SINGLE_THREADED}
         return subprocess.Popen(
             [sys.executable, "-m", "smbundle.local.sagemaker.step_worker"],
             stdin=subprocess.PIPE,
