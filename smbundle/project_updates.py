@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from botocore.exceptions import ClientError
 
 from smbundle.catalog_versions import created_time
-from smbundle.publish import DEFAULT_PRODUCT_NAME
+from smbundle.publish import DEFAULT_PRODUCT_NAME, client_with_retries
 from smbundle.validation import UsageError
 
 log = logging.getLogger(__name__)
@@ -231,11 +231,7 @@ class Rollout:
 
     def client(self, service: str):
         if service not in self._clients:
-            from botocore.config import Config
-
-            self._clients[service] = self.session.client(
-                service, endpoint_url=self.options.endpoint_url, config=Config(retries={"mode": "standard"})
-            )
+            self._clients[service] = client_with_retries(self.session, service, self.options.endpoint_url)
         return self._clients[service]
 
     # -- what to roll out, and where --------------------------------------------------------------------------

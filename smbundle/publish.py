@@ -100,7 +100,8 @@ class Content:
     template: dict  # the rendered template, as a document
 
 
-def _client(session, service: str, endpoint_url: str | None):
+def client_with_retries(session, service: str, endpoint_url: str | None):
+    """A client with the standard retry mode (throttles and transient errors retried with backoff)."""
     from botocore.config import Config
 
     return session.client(service, endpoint_url=endpoint_url, config=Config(retries={"mode": "standard"}))
@@ -161,7 +162,7 @@ class Publisher:
 
     def client(self, service: str):
         if service not in self.clients:
-            self.clients[service] = _client(self.session, service, self.options.endpoint_url)
+            self.clients[service] = client_with_retries(self.session, service, self.options.endpoint_url)
         return self.clients[service]
 
     def write(self, step: str, function, *args, **kwargs):
