@@ -14,7 +14,11 @@ import sys
 from collections.abc import Callable
 from urllib.parse import urlparse
 
-from botocore.exceptions import (
+from smbundle import gc_tuning
+
+gc_tuning.collect_less_often()  # every script imports this module first, before the libraries that are costly
+
+from botocore.exceptions import (  # noqa: E402
     BotoCoreError,
     ClientError,
     EndpointConnectionError,
@@ -24,7 +28,7 @@ from botocore.exceptions import (
     ProfileNotFound,
 )
 
-from smbundle.validation import UsageError
+from smbundle.validation import UsageError  # noqa: E402
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2

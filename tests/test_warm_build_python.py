@@ -16,7 +16,7 @@ from smbundle.local.codebuild.executor import run_build
 from tests.test_local_executors import _project
 
 PROBE = r"""
-import atexit, json, logging, os, sys, threading, time
+import atexit, gc, json, logging, os, sys, threading, time
 import boto3  # what the deploy seed's scripts import
 import fromsrc  # from the checked-out source (PYTHONPATH)
 import beside  # from the script's own directory (sys.path[0])
@@ -34,6 +34,7 @@ print(json.dumps({
     "root_logger": [logging.getLevelName(root.level), len(root.handlers)],
     "main": __name__,
     "stdin_tty": sys.stdin.isatty(),
+    "gc_thresholds": gc.get_threshold(),
 }, sort_keys=True))
 print("to stderr", file=sys.stderr)
 unclosed = open("unclosed.txt", "w")
@@ -111,6 +112,9 @@ def test_a_build_command_in_a_fork_behaves_as_with_a_fresh_interpreter(tmp_path,
     for name in ("probe.txt", "probe.err", "exits.txt", "echo.txt", "version.txt", "missing.err"):
         assert warm[name] == cold[name], name
     probe, *rest = warm["probe.txt"].splitlines()
+    fresh_gc_thresholds = json.loads(  # what a fresh interpreter starts with (this one raised its own: conftest.py)
+        subprocess.check_output([sys.executable, "-c", "import gc, json; print(json.dumps(gc.get_threshold()))"])
+    )
     assert json.loads(probe) == {
         "argv": ["one", "two words"],
         "cwd": True,
@@ -121,6 +125,7 @@ def test_a_build_command_in_a_fork_behaves_as_with_a_fresh_interpreter(tmp_path,
         "root_logger": ["WARNING", 0],  # what boto3's import leaves; the SDK's worker is not used for python
         "main": "__main__",
         "stdin_tty": False,
+        "gc_thresholds": fresh_gc_thresholds,  # not the raised ones of the worker's imports (smbundle.gc_tuning)
     }
     assert rest == ["atexit ran"]
     assert warm["probe.err"] == "to stderr\n"

@@ -36,6 +36,7 @@ import tempfile
 import threading
 from pathlib import Path
 
+from smbundle import gc_tuning
 from smbundle.local import forked_script
 
 log = logging.getLogger(__name__)
@@ -254,9 +255,10 @@ def _serve(connection: socket.socket) -> None:
 
 def main(listener_fd: int, preload: list[str]) -> None:
     listener = socket.socket(fileno=listener_fd)
-    for name in preload:
-        with contextlib.suppress(Exception):  # a library that cannot be imported here is simply not preloaded
-            importlib.import_module(name)
+    with gc_tuning.collecting_less_often():  # the commands themselves run with the interpreter's defaults
+        for name in preload:
+            with contextlib.suppress(Exception):  # a library that cannot be imported here is simply not preloaded
+                importlib.import_module(name)
     signal.signal(
         signal.SIGCHLD, signal.SIG_IGN
     )  # forks are reaped by the system; their launchers wait on them

@@ -20,6 +20,7 @@ import sys
 import threading
 from pathlib import Path
 
+from smbundle import gc_tuning
 from smbundle.local import forked_script
 
 # What the processing scripts the seeds run import (a module that fails to import is simply not preloaded).
@@ -103,9 +104,10 @@ def _run_job(request: dict) -> int:
 
 
 def main() -> None:
-    for name in PRELOAD:
-        with contextlib.suppress(ImportError):
-            importlib.import_module(name)
+    with gc_tuning.collecting_less_often():  # the jobs themselves run with the interpreter's defaults
+        for name in PRELOAD:
+            with contextlib.suppress(ImportError):
+                importlib.import_module(name)
     for line in sys.stdin:
         request = json.loads(line)
         pid = os.fork()
