@@ -112,9 +112,9 @@ def test_a_build_command_in_a_fork_behaves_as_with_a_fresh_interpreter(tmp_path,
     for name in ("probe.txt", "probe.err", "exits.txt", "echo.txt", "version.txt", "missing.err"):
         assert warm[name] == cold[name], name
     probe, *rest = warm["probe.txt"].splitlines()
-    fresh_gc_thresholds = json.loads(  # what a fresh interpreter starts with (this one raised its own: conftest.py)
-        subprocess.check_output([sys.executable, "-c", "import gc, json; print(json.dumps(gc.get_threshold()))"])
-    )
+    # What a fresh interpreter starts with (this one raised its own: conftest.py).
+    fresh = [sys.executable, "-c", "import gc, json; print(json.dumps(gc.get_threshold()))"]
+    fresh_gc_thresholds = json.loads(subprocess.check_output(fresh))
     assert json.loads(probe) == {
         "argv": ["one", "two words"],
         "cwd": True,
@@ -125,7 +125,7 @@ def test_a_build_command_in_a_fork_behaves_as_with_a_fresh_interpreter(tmp_path,
         "root_logger": ["WARNING", 0],  # what boto3's import leaves; the SDK's worker is not used for python
         "main": "__main__",
         "stdin_tty": False,
-        "gc_thresholds": fresh_gc_thresholds,  # not the raised ones of the worker's imports (smbundle.gc_tuning)
+        "gc_thresholds": fresh_gc_thresholds,  # not the worker's raised ones (smbundle.gc_tuning)
     }
     assert rest == ["atexit ran"]
     assert warm["probe.err"] == "to stderr\n"

@@ -256,8 +256,8 @@ def _serve(connection: socket.socket) -> None:
 def main(listener_fd: int, preload: list[str]) -> None:
     listener = socket.socket(fileno=listener_fd)
     with gc_tuning.collecting_less_often():  # the commands themselves run with the interpreter's defaults
-        for name in preload:
-            with contextlib.suppress(Exception):  # a library that cannot be imported here is simply not preloaded
+        for name in preload:  # a library that cannot be imported here is simply not preloaded
+            with contextlib.suppress(Exception):
                 importlib.import_module(name)
     signal.signal(
         signal.SIGCHLD, signal.SIG_IGN
