@@ -71,6 +71,7 @@ def _parser(description: str) -> argparse.ArgumentParser:
 
 
 def _require(args, *names) -> None:
+    _read_service_models_once()  # before the first look at the endpoint data (the Region check)
     missing = [f"--{n.replace('_', '-')}" for n in names if not getattr(args, n)]
     if missing:
         raise UsageError(f"missing {', '.join(missing)} (or the environment variable named in --help)")
@@ -160,18 +161,27 @@ def _definition_only(session_class):
 
 
 def _read_service_models_once() -> None:
-    """One botocore loader for the whole process.
+    """One botocore loader for the whole process (idempotent).
 
     The SDK makes botocore sessions and loaders of its own as it builds a pipeline (at import, in Pipeline(), for
-    each image URI it looks up), and each new one parses botocore's JSON endpoint data and service models again: a
-    second or so per build. The data never changes within a process, so they all share one loader.
+    each image URI it looks up, for the default session its estimators make), and each new one parses botocore's
+    JSON endpoint data and service models again: a second or so per build. The data never changes within a
+    process, so they all share one loader. Called before the command makes its first session or reads the
+    endpoint data, so that these use the shared loader too.
     """
     import functools
 
     import botocore.loaders
     import botocore.session
 
-    shared = functools.cache(botocore.loaders.create_loader)
+    if getattr(botocore.loaders.create_loader, "shared", False):
+        return
+    cached = functools.cache(botocore.loaders.create_loader)
+
+    def shared(search_path_string=None):  # one cache entry whether the argument is given or not
+        return cached(search_path_string)
+
+    shared.shared = True
     botocore.loaders.create_loader = shared
     botocore.session.create_loader = shared
 

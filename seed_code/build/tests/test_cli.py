@@ -53,11 +53,32 @@ def test_definition_is_json_on_stdout_and_needs_no_aws():
     assert "s3://artifacts/demo-p-abc/code/" in text  # where run-pipeline uploads the code
 
 
-def test_definition_to_a_file(tmp_path):
+# The command's function, run by a Python that counts the botocore loaders made (each parses the JSON endpoint data
+# and service models again).
+COUNTING_LOADERS = """
+import sys, botocore.loaders
+made = []
+init = botocore.loaders.Loader.__init__
+def counting(self, *args, **kwargs):
+    made.append(self)
+    init(self, *args, **kwargs)
+botocore.loaders.Loader.__init__ = counting
+from pipelines.cli import get_pipeline_definition
+code = get_pipeline_definition(sys.argv[1:])
+print(f"loaders: {len(made)}", file=sys.stderr)
+sys.exit(code)
+"""
+
+
+def test_definition_to_a_file_with_one_loader_of_the_service_models(tmp_path):
+    """The command's own session, the Region check and the SDK's sessions (the default one its estimators make
+    included) share one loader: the service models are parsed once per command. The second loader is the one the
+    SDK's sagemaker.workflow.properties makes for itself when imported."""
     target = tmp_path / "definition.json"
-    run = command("get-pipeline-definition", *ARGS, "--file-name", str(target))
-    assert run.returncode == 0 and run.stdout == ""
+    run = command("python", "-c", COUNTING_LOADERS, *ARGS, "--file-name", str(target))
+    assert run.returncode == 0 and run.stdout == "", run.stderr[-2000:]
     assert json.loads(target.read_text())["Version"]
+    assert run.stderr.splitlines()[-1] == "loaders: 2"
 
 
 @pytest.mark.parametrize(
