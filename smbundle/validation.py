@@ -249,13 +249,17 @@ def load_duration_problem(raw: str | None) -> str | None:
 
 
 def runtime_settings(environ=os.environ) -> None:
-    """The cold-start variables of the embedded serverless runtime and the staging test's load-phase duration
-    (docs/local.md), checked before it starts."""
+    """The cold-start variables of the embedded serverless runtime, the staging test's load-phase duration and the
+    switch of the builds' warm Python (docs/local.md), checked before it starts."""
+    from smbundle.local.codebuild import warm_python
     from smbundle.local.sagemaker import cold_starts
 
     problem = load_duration_problem(environ.get(LOAD_DURATION_VARIABLE))
     if problem:
         raise UsageError(f"{problem} (the staging test's load phase on the embedded AWS; see docs/local.md)")
+    problem = warm_python.switch_problem(environ)
+    if problem:
+        raise UsageError(f"{problem} (whether local build commands start warm; see docs/local.md)")
 
     try:
         cold_starts.check(environ)

@@ -235,3 +235,10 @@ def test_a_bad_load_duration_is_refused_before_anything_starts(tmp_path, value, 
     run = script("run_local.py", cwd=REPO, TMPDIR=str(tmp_path), SMBUNDLE_LOAD_DURATION_SECONDS=value)
     one_line(run, 2, fragment, "docs/local.md")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("name", ["run_local.py", "local_aws.py"])
+def test_a_bad_warm_python_switch_is_refused_before_anything_starts(tmp_path, name):
+    run = script(name, cwd=REPO, TMPDIR=str(tmp_path), SMBUNDLE_WARM_BUILD_PYTHON="off")
+    one_line(run, 2, "SMBUNDLE_WARM_BUILD_PYTHON='off' is not 0 or 1", "docs/local.md")
+    assert list(tmp_path.iterdir()) == []

@@ -65,11 +65,23 @@ WORKERS = {
 _LENGTH = struct.Struct("!I")
 
 
-def enabled(environ=os.environ) -> bool:
+def switch_problem(environ=os.environ) -> str | None:
+    """Why the switch's value cannot be used (None: unset, empty, 0 or 1)."""
     value = environ.get(SWITCH, "1")
-    if value not in ("0", "1", ""):
-        log.warning("%s=%r is not 0 or 1; the local builds start their Python warm", SWITCH, value)
-    return value != "0"
+    return None if value in ("0", "1", "") else f"{SWITCH}={value!r} is not 0 or 1"
+
+
+_warned: set[str] = set()
+
+
+def enabled(environ=os.environ) -> bool:
+    """Whether builds start their Python warm. The scripts refuse a bad value before they start (validation.py);
+    for anyone else it is warned about once and treated as on."""
+    problem = switch_problem(environ)
+    if problem and problem not in _warned:
+        _warned.add(problem)
+        log.warning("%s; the local builds start their Python warm", problem)
+    return environ.get(SWITCH, "1") != "0"
 
 
 class WarmPython:
