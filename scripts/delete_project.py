@@ -53,10 +53,7 @@ def delete(args) -> int:
     validation.project_name(args.project_name, api=True)
     validation.region(args.region, required=False)
     validation.endpoint_url(args.endpoint_url, cli.endpoint_source(args.endpoint_url))
-    import boto3  # imported once the command line is known to be good: a usage error is answered at once
-
-    session = boto3.session.Session(profile_name=args.profile, region_name=args.region)
-    validation.region(session.region_name)
+    session = cli.aws_session(args.profile, args.region)
     # Each action is printed as it happens (on stderr with --json, whose stdout is the report).
     show = cli.progress if args.json else (lambda text: print(text, flush=True))
     try:

@@ -130,10 +130,8 @@ def main(argv=None) -> int:
 
 def run(args: argparse.Namespace) -> int:
     check_args(args)
-    import boto3  # imported once the command line is known to be good: a usage error is answered at once
-
-    session = boto3.session.Session(profile_name=args.profile, region_name=args.region)
-    region = validation.region(session.region_name)
+    session = cli.aws_session(args.profile, args.region)
+    region = session.region_name
     options = PublishOptions(
         repo_root=REPO_ROOT,
         product_name=args.product_name,

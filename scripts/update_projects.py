@@ -209,10 +209,7 @@ def main(argv=None) -> int:
 
 def run(args: argparse.Namespace) -> int:
     options = check_args(args)
-    import boto3  # imported once the command line is known to be good: a usage error is answered at once
-
-    session = boto3.session.Session(profile_name=args.profile, region_name=args.region)
-    validation.region(session.region_name)
+    session = cli.aws_session(args.profile, args.region)
     options.region = session.region_name
     # Progress as it goes (on stderr with --json, whose stdout is the report).
     show = cli.progress if args.json else (lambda text: print(text, flush=True))

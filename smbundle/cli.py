@@ -28,6 +28,7 @@ from botocore.exceptions import (  # noqa: E402
     ProfileNotFound,
 )
 
+from smbundle import validation  # noqa: E402
 from smbundle.validation import UsageError  # noqa: E402
 
 EXIT_FAILURE = 1
@@ -66,6 +67,17 @@ def exit_at_once(code: int) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
+
+
+def aws_session(profile: str | None, region: str | None):
+    """The boto3 session of a command that calls AWS, from its --profile and --region (else AWS_PROFILE, AWS_REGION
+    and the config files, as the AWS CLI reads them); the Region it ends up with is checked. boto3 is imported here,
+    once the command line is known to be good: a usage error is answered without that cost."""
+    import boto3
+
+    session = boto3.session.Session(profile_name=profile, region_name=region)
+    validation.region(session.region_name)
+    return session
 
 
 def progress(message: str) -> None:
