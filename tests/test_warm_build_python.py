@@ -181,9 +181,8 @@ print(values[0] != values[1])
 def test_the_switch_is_read_as_documented(caplog):
     assert warm_python.enabled({}) and warm_python.enabled({warm_python.SWITCH: "1"})
     assert not warm_python.enabled({warm_python.SWITCH: "0"})
-    assert warm_python.enabled({warm_python.SWITCH: "nope"}) and warm_python.enabled(
-        {warm_python.SWITCH: "nope"}
-    )
+    for _ in range(2):  # as at two builds
+        assert warm_python.enabled({warm_python.SWITCH: "nope"})
     warnings = [
         r.getMessage()
         for r in caplog.records

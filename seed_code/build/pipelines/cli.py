@@ -71,7 +71,6 @@ def _parser(description: str) -> argparse.ArgumentParser:
 
 
 def _require(args, *names) -> None:
-    _read_service_models_once()  # before the first look at the endpoint data (the Region check)
     missing = [f"--{n.replace('_', '-')}" for n in names if not getattr(args, n)]
     if missing:
         raise UsageError(f"missing {', '.join(missing)} (or the environment variable named in --help)")
@@ -166,8 +165,8 @@ def _read_service_models_once() -> None:
     The SDK makes botocore sessions and loaders of its own as it builds a pipeline (at import, in Pipeline(), for
     each image URI it looks up, for the default session its estimators make), and each new one parses botocore's
     JSON endpoint data and service models again: a second or so per build. The data never changes within a
-    process, so they all share one loader. Called before the command makes its first session or reads the
-    endpoint data, so that these use the shared loader too.
+    process, so they all share one loader. Each command calls this first, before it reads the endpoint data or
+    makes its session, so that these use the shared loader too.
     """
     import functools
 
@@ -187,7 +186,6 @@ def _read_service_models_once() -> None:
 
 
 def build_pipeline(args, boto_session, *, upload: bool = True):
-    _read_service_models_once()
     _sdk_logs_to_stderr()
     _opt_out_of_telemetry()
     from sagemaker.workflow.pipeline_context import PipelineSession
@@ -287,6 +285,7 @@ def run_pipeline(argv=None) -> int:
         help="env PIPELINE_POLL_SECONDS (30)",
     )
     args = parser.parse_args(argv)
+    _read_service_models_once()  # before the Region check reads the endpoint data
     try:
         _require(args, "project_name", "project_id", "role_arn", "default_bucket", "region")
         parameters = parse_parameters(args.parameter)
@@ -329,6 +328,7 @@ def get_pipeline_definition(argv=None) -> int:
     )
     parser.add_argument("--file-name", help="write the definition to this file instead of stdout")
     args = parser.parse_args(argv)
+    _read_service_models_once()  # before the Region check reads the endpoint data
     try:
         _require(args, "project_name", "project_id", "role_arn", "default_bucket", "region")
         if args.file_name and (
