@@ -54,7 +54,18 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--from-test-results", type=Path, help="staging test results JSON: measured latency and rate"
     )
     monitoring = parser.add_argument_group(
-        "prod monitoring (Model Monitor jobs; added when any of these is given)"
+        "prod's data-quality monitoring (added when any of these is given)"
+    )
+    monitoring.add_argument(
+        "--monitoring-backend",
+        choices=cost.MONITORING_BACKENDS,
+        help="the project's own check (project, the default: its jobs, the CodePipeline and CodeBuild run that "
+        "starts each one, its CloudWatch metrics) or SageMaker Model Monitor (model-monitor: its jobs)",
+    )
+    monitoring.add_argument(
+        "--monitoring-schedule",
+        metavar="EXPRESSION",
+        help="the product's MonitoringScheduleExpression, e.g. 'cron(0 2 ? * * *)' (instead of --monitoring-runs-per-day)",
     )
     monitoring.add_argument(
         "--monitoring-instance-type",
@@ -63,12 +74,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     monitoring.add_argument(
         "--monitoring-runs-per-day",
         type=float,
-        help="monitoring runs per day (24: the template's hourly schedule)",
+        help="monitoring runs per day (24: the templates' hourly schedule)",
     )
     monitoring.add_argument(
         "--monitoring-job-minutes",
         type=float,
-        help="minutes each run bills (10, an assumption: read yours from DescribeProcessingJob)",
+        help="minutes each job bills (assumed 5 for the project's check, 10 for Model Monitor: read yours from "
+        "DescribeProcessingJob)",
     )
     monitoring.add_argument(
         "--monitoring-price-per-hour", type=float, help="override the monitoring (processing) instance price"
@@ -119,6 +131,8 @@ def build_profiles(args) -> list[cost.Profile]:
 
 def monitoring_profile(args) -> cost.MonitoringProfile | None:
     given = (
+        args.monitoring_backend,
+        args.monitoring_schedule,
         args.monitoring_instance_type,
         args.monitoring_runs_per_day,
         args.monitoring_job_minutes,
@@ -127,16 +141,18 @@ def monitoring_profile(args) -> cost.MonitoringProfile | None:
     if all(v is None for v in given):
         return None
     defaults = cost.MonitoringProfile()
+    runs = defaults.runs_per_day
+    if args.monitoring_schedule is not None:
+        runs = cost.runs_per_day(args.monitoring_schedule)
+    elif args.monitoring_runs_per_day is not None:
+        runs = args.monitoring_runs_per_day
     return cost.MonitoringProfile(
         instance_type=args.monitoring_instance_type or defaults.instance_type,
-        runs_per_day=defaults.runs_per_day
-        if args.monitoring_runs_per_day is None
-        else args.monitoring_runs_per_day,
-        minutes_per_job=defaults.minutes_per_job
-        if args.monitoring_job_minutes is None
-        else args.monitoring_job_minutes,
+        runs_per_day=runs,
+        minutes_per_job=args.monitoring_job_minutes,
         days=args.days,
         region=args.region,
+        backend=args.monitoring_backend or defaults.backend,
     )
 
 
@@ -196,6 +212,10 @@ def check_args(args) -> None:
     validation.number(args.pc_price_per_gb_second, "--pc-price-per-gb-second", positive=True)
     for flag in ("monitoring_runs_per_day", "monitoring_job_minutes", "monitoring_price_per_hour"):
         validation.number(getattr(args, flag), "--" + flag.replace("_", "-"), positive=True)
+    if args.monitoring_schedule is not None and args.monitoring_runs_per_day is not None:
+        raise validation.UsageError(
+            "--monitoring-schedule and --monitoring-runs-per-day both say how often; give one of them"
+        )
     if args.monitoring_instance_type is not None and not re.fullmatch(
         r"ml\.[a-z0-9]+\.[a-z0-9]+", args.monitoring_instance_type
     ):

@@ -4,7 +4,9 @@
 Prints one line AWS_ENDPOINT_URL=http://127.0.0.1:N when ready; point the AWS CLI, boto3 or our scripts at it.
 The account is prepared like one whose Studio domain has SageMaker projects enabled: the project roles, a Studio
 execution role and a Studio domain exist; their ARN and id are printed next. The project roles' AWS-managed
-policies are enforced on every call made as a role (--iam off lets everything through).
+policies are enforced on every call made as a role (--iam off lets everything through). The account is a new
+customer's: SageMaker Model Monitor and Debugger, closed to new customers, are refused (--existing-customer makes it
+an account that already uses them).
 """
 
 from __future__ import annotations
@@ -39,6 +41,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         default="on",
         help="enforce the project roles' IAM policies (default: on; off is for exploring only)",
     )
+    parser.add_argument(
+        "--existing-customer",
+        action="store_true",
+        help="an account that already uses SageMaker Model Monitor and Debugger (default: a new customer's, "
+        "which cannot: both are closed to new customers)",
+    )
     return parser.parse_args(argv)
 
 
@@ -56,7 +64,12 @@ def serve(args: argparse.Namespace) -> int:
     from smbundle.local.server import STUDIO_EXECUTION_ROLE_NAME
 
     try:
-        aws = server.start(port=args.port, region=args.region, iam=args.iam == "on")
+        aws = server.start(
+            port=args.port,
+            region=args.region,
+            iam=args.iam == "on",
+            existing_customer=args.existing_customer,
+        )
     except OSError as exc:
         raise cli.Failure(
             f"cannot listen on 127.0.0.1:{args.port}: {exc.strerror}; choose another --port (or 0 for a free one)"
@@ -67,6 +80,8 @@ def serve(args: argparse.Namespace) -> int:
     print(f"AWS_ENDPOINT_URL={aws.url}", flush=True)
     print(f"# Studio execution role: {aws.roles[STUDIO_EXECUTION_ROLE_NAME]}", flush=True)
     print(f"# Studio domain: {aws.domain_id} (SageMaker projects enabled)", flush=True)
+    customer = "an existing customer of" if args.existing_customer else "a new customer: no"
+    print(f"# Account: {customer} SageMaker Model Monitor and Debugger", flush=True)
     print(f"# AWS CLI (v1 and v2) and boto3: {export_line(aws.url, args.region)}", flush=True)
     stop.wait()
     aws.stop()

@@ -85,6 +85,13 @@ def parse_args(argv=None) -> argparse.Namespace:
         "passes with it off says nothing about AWS)",
     )
     parser.add_argument(
+        "--existing-customer",
+        action="store_true",
+        help="run in an account that already uses SageMaker Model Monitor and Debugger (default: a new "
+        "customer's, which cannot: both are closed to new customers); with an already running embedded AWS, "
+        "start it with local_aws.py --existing-customer instead",
+    )
+    parser.add_argument(
         "--monitor",
         action="store_true",
         help="after prod is deployed: send it the model's held-out records, run a monitoring execution (Model "
@@ -142,6 +149,11 @@ def check_args(args: argparse.Namespace) -> None:
     """Everything a careless command line can get wrong, before anything starts (exit 2)."""
     project_parameters(args.project_parameter)
     drift_factors(args.drift)
+    if args.existing_customer and args.endpoint_url:
+        raise validation.UsageError(
+            "--existing-customer sets up the embedded AWS this run starts; with --endpoint-url (or AWS_ENDPOINT_URL) "
+            "start that one with scripts/local_aws.py --existing-customer instead"
+        )
     if (args.monitor or args.drift) and args.stop_before_prod:
         raise validation.UsageError(
             "--monitor and --drift need prod, which --stop-before-prod does not deploy; drop one of them"
@@ -207,7 +219,9 @@ def run(args: argparse.Namespace) -> int:
             from smbundle.local import server as embedded
             from smbundle.local.codebuild import warm_python
 
-            server = embedded.start(region=args.region, iam=args.iam == "on")
+            server = embedded.start(
+                region=args.region, iam=args.iam == "on", existing_customer=args.existing_customer
+            )
             warm_python.launchers()  # the lifecycle's builds come next: their Python imports while it publishes
             endpoint_url = server.url
         options = LocalRunOptions(
@@ -294,12 +308,7 @@ def print_digest(summary: dict, summary_path: Path | None, workdir: Path | None)
     if prod:
         variant = prod["ProductionVariants"][0]
         capture = prod.get("DataCaptureConfig", {})
-        schedule = (summary.get("prod") or {}).get("DescribeMonitoringSchedule")
-        watched = (
-            f", monitored ({schedule['MonitoringScheduleConfig']['ScheduleConfig']['ScheduleExpression']}, data quality)"
-            if schedule
-            else ", not monitored"
-        )
+        watched = prod_watch(summary)
         print(
             f"prod:           {variant.get('InstanceType')} x{variant.get('InitialInstanceCount')}, "
             f"data capture {'on' if capture.get('EnableCapture') else 'off'} "
@@ -337,6 +346,18 @@ def print_digest(summary: dict, summary_path: Path | None, workdir: Path | None)
     )
 
 
+def prod_watch(summary: dict) -> str:
+    """How prod's data quality is watched, as the digest's prod line says it."""
+    schedule = (summary.get("prod") or {}).get("DescribeMonitoringSchedule")
+    if schedule:
+        expression = schedule["MonitoringScheduleConfig"]["ScheduleConfig"]["ScheduleExpression"]
+        return f", monitored by Model Monitor ({expression}, data quality)"
+    watch = summary.get("prod_monitoring") or {}
+    if watch.get("backend") == "project":
+        return f", watched by the project's data-quality check ({watch['schedule_expression']})"
+    return ", not monitored"
+
+
 def first_run(label: str, run: dict) -> str:
     """How a pipeline's run on creation ended (the deploy pipeline's fails until a model is approved, as on AWS)."""
     if "failed_action" not in run:
@@ -348,9 +369,11 @@ def first_run(label: str, run: dict) -> str:
 
 
 def monitoring_lines(monitoring: dict | None) -> list[str]:
-    """What the monitoring execution of --monitor found (and what such runs cost)."""
+    """What the check of --monitor found (and what such runs cost)."""
     if not monitoring:
         return []
+    if monitoring.get("backend") == "project":
+        return project_check_lines(monitoring)
     execution = monitoring["execution"]
     drift = ", ".join(f"{k} x{v:g}" for k, v in monitoring["drift"].items())
     lines = [
@@ -373,6 +396,53 @@ def monitoring_lines(monitoring: dict | None) -> list[str]:
             f"                cost: {cost['runs_per_day']:g} runs/day on {cost['instance_type']} = "
             f"${cost['monitoring_monthly_usd']:,.2f}/month at {cost['minutes_per_job']:g} min per run (assumed; at most "
             f"${cost['monitoring_ceiling_monthly_usd']:,.2f}), scripts/estimate_cost.py --monitoring-runs-per-day"
+        )
+    return lines
+
+
+def project_check_lines(monitoring: dict) -> list[str]:
+    """What the project's data-quality check found, the event a team can route, and what the schedule costs."""
+    drift = ", ".join(f"{k} x{v:g}" for k, v in monitoring["drift"].items())
+    execution = monitoring["execution"]
+    lines = [
+        f"monitoring:     {monitoring['requests_sent']} held-out records sent to prod"
+        + (f" ({drift})" if drift else "")
+        + f", {monitoring['records_analyzed']} captured and checked by the project's data-quality check: "
+        + execution["status"]
+    ]
+    for violation in monitoring["violations"]:
+        lines.append(
+            f"                violation: {violation['feature_name']} {violation['constraint_check_type']}: "
+            f"{violation['description']}"
+        )
+    if not monitoring["violations"]:
+        lines.append("                no violations: the traffic matches the model's data-quality baseline")
+    lines.append(f"                report: {monitoring['report']}/constraint_violations.json")
+    lines.append(
+        f"                metrics: {len(monitoring['metrics'])} in CloudWatch (SageMakerProjects/DataQuality, "
+        "e.g. violations, feature_baseline_drift_<feature>)"
+    )
+    fail = monitoring.get("fail_step")
+    if fail:
+        lines.append(
+            f"                event: step {fail['StepName']} of {monitoring['pipeline']} {fail['StepStatus']} "
+            "('SageMaker Model Building Pipeline Execution Step Status Change', routable with EventBridge)"
+        )
+    retraining = monitoring.get("retraining")
+    if retraining:
+        lines.append(
+            f"                retraining: {first_run('build', retraining)} (RetrainOnDataQualityViolation)"
+        )
+    elif fail:
+        lines.append(
+            "                retraining: off (create the project with RetrainOnDataQualityViolation=true)"
+        )
+    cost = monitoring.get("cost") or {}
+    if "monitoring_monthly_usd" in cost:
+        lines.append(
+            f"                cost: ${cost['monitoring_monthly_usd']:,.2f}/month on {monitoring['schedule_expression']} "
+            f"(jobs at an assumed {cost['minutes_per_job']:g} min, their start, metrics; "
+            "scripts/estimate_cost.py --monitoring-schedule)"
         )
     return lines
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -277,35 +278,66 @@ def estimate_from_test_results(results: dict, **profile_fields) -> dict:
     return estimate(profile, resolve_prices(profile, load_price_table()))
 
 
-# -- Model Monitor on prod ---------------------------------------------------------------------------------------
+# -- prod's data-quality monitoring --------------------------------------------------------------------------
+MONITORING_BACKENDS = ("project", "model-monitor")
+
+
 @dataclass
 class MonitoringProfile:
-    """Prod's monitoring jobs: each run is a processing job billed for its instance time."""
+    """Prod's data-quality checks. Each run is a processing job billed for its instance time; the project's own
+    check (``backend`` "project") also pays the CodePipeline and CodeBuild run that starts it, and CloudWatch for the
+    metrics it publishes."""
 
     instance_type: str = "ml.m5.xlarge"
     runs_per_day: float = 24  # hourly, the template's default schedule
-    minutes_per_job: float = 10  # an assumption: read your jobs' ProcessingStartTime/EndTime
-    max_runtime_seconds: float = 1800  # the template's StoppingCondition: no run bills more
+    minutes_per_job: float | None = None  # an assumption (10 for Model Monitor, 5 for the project's check)
+    max_runtime_seconds: float = 1800  # the templates' StoppingCondition: no run bills more
     instance_count: int = 1
     days: float = 30
     region: str = "us-east-1"
+    backend: str = "project"
+    pipeline_action_minutes: float = 2  # Source and Build actions, each rounded up to a minute
+    build_minutes: float = 1  # the CodeBuild run that starts the check (start_check.py)
+    metrics: int = 10  # per-feature drift (8 abalone features), violations, records analyzed
+
+    @property
+    def job_minutes(self) -> float:
+        if self.minutes_per_job is not None:
+            return self.minutes_per_job
+        return 5.0 if self.backend == "project" else 10.0
+
+
+def runs_per_day(expression: str) -> int:
+    """Runs a day of the schedule forms the templates accept (hourly, daily at H, every N hours from H)."""
+    if expression.strip() == "cron(0 * ? * * *)":
+        return 24
+    match = re.fullmatch(r"cron\(0 (\d{1,2})(?:/(\d{1,2}))? \? \* \* \*\)", expression.strip())
+    if not match or not 0 <= int(match[1]) <= 23 or (match[2] and not 1 <= int(match[2]) <= 24):
+        raise CostInputError(
+            f"schedule {expression!r} is not cron(0 * ? * * *), cron(0 H ? * * *) or cron(0 H/N ? * * *)"
+        )
+    return len(range(int(match[1]), 24, int(match[2]) if match[2] else 24))
 
 
 def monitoring_estimate(profile: MonitoringProfile, table: dict, price_per_hour: float | None = None) -> dict:
-    """Monthly cost of the monitoring jobs: price per hour x hours per job x runs per month (and its ceiling at
-    each run's MaxRuntimeInSeconds)."""
+    """Monthly cost of the monitoring runs: the jobs (price per hour x hours per job x runs per month, and its
+    ceiling at each run's MaxRuntimeInSeconds) and, for the project's check, what starts them and its metrics."""
+    if profile.backend not in MONITORING_BACKENDS:
+        raise CostInputError(
+            f"--monitoring-backend must be one of {', '.join(MONITORING_BACKENDS)}, got {profile.backend!r}"
+        )
     if not 0 < profile.runs_per_day <= 24 or not math.isfinite(profile.runs_per_day):
         raise CostInputError(
-            f"--monitoring-runs-per-day must be above 0 and at most 24 (Model Monitor runs at most hourly), got "
+            f"--monitoring-runs-per-day must be above 0 and at most 24 (the schedules run at most hourly), got "
             f"{profile.runs_per_day:g}"
         )
-    if not 0 < profile.minutes_per_job <= profile.max_runtime_seconds / 60:
+    if not 0 < profile.job_minutes <= profile.max_runtime_seconds / 60:
         raise CostInputError(
             f"--monitoring-job-minutes must be above 0 and at most {profile.max_runtime_seconds / 60:g} (the "
-            f"monitoring job's MaxRuntimeInSeconds), got {profile.minutes_per_job:g}"
+            f"monitoring job's MaxRuntimeInSeconds), got {profile.job_minutes:g}"
         )
+    region = table["regions"].get(profile.region) or {}
     if price_per_hour is None:
-        region = table["regions"].get(profile.region) or {}
         price_per_hour = (region.get("monitoring_instances_per_hour") or {}).get(profile.instance_type)
         if price_per_hour is None:
             known = ", ".join(sorted(region.get("monitoring_instances_per_hour") or {})) or "none"
@@ -314,27 +346,73 @@ def monitoring_estimate(profile: MonitoringProfile, table: dict, price_per_hour:
                 "give --monitoring-price-per-hour"
             )
     runs = profile.runs_per_day * profile.days
-    hours = runs * profile.minutes_per_job / 60 * profile.instance_count
+    hours = runs * profile.job_minutes / 60 * profile.instance_count
     ceiling_hours = runs * profile.max_runtime_seconds / 3600 * profile.instance_count
-    return {
+    jobs = hours * price_per_hour
+    result = {
+        "backend": profile.backend,
         "instance_type": profile.instance_type,
         "instance_count": profile.instance_count,
         "runs_per_day": profile.runs_per_day,
         "runs_per_month": runs,
-        "minutes_per_job": profile.minutes_per_job,
+        "minutes_per_job": profile.job_minutes,
         "max_runtime_seconds": profile.max_runtime_seconds,
         "price_per_hour": price_per_hour,
         "job_hours_per_month": hours,
-        "monitoring_monthly_usd": hours * price_per_hour,
-        "monitoring_ceiling_monthly_usd": ceiling_hours * price_per_hour,
+        "jobs_monthly_usd": jobs,
+        "orchestration_monthly_usd": 0.0,
+        "metrics_monthly_usd": 0.0,
         "note": "prod only (serverless staging cannot be monitored); on top of prod's instance",
     }
+    if profile.backend == "project":
+        rates = region.get("check_orchestration")
+        if rates is None:
+            raise CostInputError(
+                f"no CodePipeline/CodeBuild/CloudWatch prices for {profile.region} in prices.json"
+            )
+        per_run = (
+            profile.pipeline_action_minutes * rates["codepipeline_v2_per_action_minute"]
+            + profile.build_minutes * rates["codebuild_general1_small_per_minute"]
+            + rates["cloudwatch_put_metric_data_per_1000"] / 1000
+        )
+        result["orchestration_monthly_usd"] = runs * per_run
+        result["metrics_monthly_usd"] = profile.metrics * rates["cloudwatch_metric_per_month"]
+        result["orchestration_runs"] = (
+            f"per run {profile.pipeline_action_minutes:g} CodePipeline action minutes and "
+            f"{profile.build_minutes:g} CodeBuild minute"
+        )
+        result["metrics"] = profile.metrics
+    extra = result["orchestration_monthly_usd"] + result["metrics_monthly_usd"]
+    result["monitoring_monthly_usd"] = jobs + extra
+    result["monitoring_ceiling_monthly_usd"] = ceiling_hours * price_per_hour + extra
+    return result
+
+
+def project_check_estimate(expression: str, region: str = "us-east-1", **fields) -> dict:
+    """The project's data-quality check on ``expression``, at the defaults (prices from prices.json)."""
+    profile = MonitoringProfile(
+        runs_per_day=runs_per_day(expression), region=region, backend="project", **fields
+    )
+    return monitoring_estimate(profile, load_price_table())
 
 
 def monitoring_line(result: dict) -> str:
+    jobs = (
+        f"{result['runs_per_day']:g} runs/day x {result['minutes_per_job']:g} min on {result['instance_type']} "
+        f"(${result['price_per_hour']:g}/h)"
+    )
+    if result["backend"] == "project":
+        total = (
+            f"${result['jobs_monthly_usd']:,.2f}/month for the jobs ({jobs}) + "
+            f"${result['orchestration_monthly_usd']:,.2f} to start them ({result['orchestration_runs']}) + "
+            f"${result['metrics_monthly_usd']:,.2f} for {result['metrics']} CloudWatch metrics = "
+            f"${result['monitoring_monthly_usd']:,.2f}/month"
+        )
+        label = "the project's data-quality check"
+    else:
+        total = f"{jobs} = ${result['monitoring_monthly_usd']:,.2f}/month"
+        label = "Model Monitor"
     return (
-        f"monitoring: {result['runs_per_day']:g} runs/day x {result['minutes_per_job']:g} min on "
-        f"{result['instance_type']} (${result['price_per_hour']:g}/h) = ${result['monitoring_monthly_usd']:,.2f}/month "
-        f"(at most ${result['monitoring_ceiling_monthly_usd']:,.2f} if every run took its "
-        f"{result['max_runtime_seconds'] / 60:g}-minute limit); {result['note']}"
+        f"monitoring ({label}): {total} (at most ${result['monitoring_ceiling_monthly_usd']:,.2f} if every job took "
+        f"its {result['max_runtime_seconds'] / 60:g}-minute limit); {result['note']}"
     )

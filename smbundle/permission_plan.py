@@ -10,10 +10,12 @@ and the template's default parameters, this lists what each role will be asked t
   deploy role, tagging the stack), approval notifications, KMS when the store is encrypted;
 - the **CodeBuild role** of each build project: its artifacts, and what the seed code it runs calls;
 - the **CloudFormation role** of each deploy action: the endpoint template's resources for staging and prod
-  (prod with its data-quality job definition and monitoring schedule);
-- the **execution role** of the SageMaker Pipeline: its jobs' data, passing itself, registering models; and, as
-  the prod endpoint's model role and its monitoring jobs' role, writing the captured data, reading it and the
-  baseline, writing the monitoring reports.
+  (prod with Model Monitor's data-quality job definition and monitoring schedule when the product's
+  ``MonitoringBackend`` is ``model-monitor``);
+- the **execution role** of the SageMaker Pipelines: their jobs' data, passing itself, registering models; as the
+  prod endpoint's model role, writing the captured data; and as the role of the data-quality checks (the project's
+  own, or Model Monitor's jobs), reading the captures and the baseline, writing the reports (and, for the project's
+  check, its CloudWatch metrics).
 
 ``check`` asks ``iam:SimulatePrincipalPolicy`` about each call in the account at hand, so the answer comes from the
 account's real policies (or, locally, from the embedded IAM's evaluator).
@@ -37,6 +39,7 @@ SEED_CALLS = {
     "codebuild-buildspec.yml": "model build (run-pipeline)",
     "buildspec.yml": "model deploy (build.py)",
     "test/buildspec.yml": "staging test (test/test.py)",
+    "monitoring/buildspec.yml": "data-quality check (monitoring/start_check.py)",
 }
 
 
@@ -210,7 +213,9 @@ def _pipeline_calls(
                             {"iam:PassedToService": "cloudformation.amazonaws.com"},
                         )
                     )
-                    calls += _endpoint_calls(config["RoleArn"], endpoint_template, projects, where, step)
+                    calls += _endpoint_calls(
+                        config["RoleArn"], endpoint_template, projects, where, step, _backend(projects)
+                    )
             elif provider == "Manual" and config.get("NotificationArn"):
                 calls.append(PlannedCall(role, "sns:Publish", config["NotificationArn"], step))
     return calls
@@ -274,6 +279,8 @@ def _build_calls(project, artifacts: str, key: str | None, where: Where) -> list
                 f"{why}: the package's data-quality baseline",
             ),
         ]
+    elif buildspec == "monitoring/buildspec.yml":
+        calls += _check_calls(role, env, where, why)
     elif buildspec == "test/buildspec.yml":
         endpoint = f"{sm}:endpoint/{PROJECT_NAME}-staging"
         calls += [
@@ -282,6 +289,81 @@ def _build_calls(project, artifacts: str, key: str | None, where: Where) -> list
         ]
         calls.append(PlannedCall(role, "sagemaker:DescribeModelPackage", f"{sm}:model-package/{name}/*", why))
     return calls
+
+
+def _backend(projects: dict) -> str:
+    """The product's MonitoringBackend, as the deploy build project passes it to build.py."""
+    return next(
+        (
+            _env(p.properties)["MONITORING_BACKEND"]
+            for p in projects.values()
+            if "MONITORING_BACKEND" in _env(p.properties)
+        ),
+        "project",
+    )
+
+
+def _check_calls(role: str, env: dict, where: Where, why: str) -> list[PlannedCall]:
+    """The data-quality build (start_check.py, as the CodeBuild role) and the check it starts (as the execution
+    role: the SageMaker Pipeline's role and its job's)."""
+    sm = f"arn:aws:sagemaker:{where.region}:{where.account}"
+    name = f"{PROJECT_NAME}-{PROJECT_ID}"
+    pipeline = f"{sm}:pipeline/{name}-data-quality"
+    execution_role = env["MODEL_EXECUTION_ROLE_ARN"]
+    bucket = env.get("ARTIFACT_BUCKET", "")
+    calls = [
+        PlannedCall(role, "sagemaker:DescribeEndpoint", f"{sm}:endpoint/{PROJECT_NAME}-prod", why),
+        PlannedCall(role, "sagemaker:DescribeEndpointConfig", f"{sm}:endpoint-config/*", why),
+        PlannedCall(role, "sagemaker:DescribeModel", f"{sm}:model/*", why),
+        PlannedCall(role, "sagemaker:DescribeModelPackage", f"{sm}:model-package/{name}/*", why),
+    ]
+    for a in ("sagemaker:CreatePipeline", "sagemaker:UpdatePipeline", "sagemaker:StartPipelineExecution"):
+        calls.append(PlannedCall(role, a, pipeline, why))
+    calls.append(PlannedCall(role, "sagemaker:AddTags", pipeline, why, {"aws:TagKeys": sorted(PROJECT_TAGS)}))
+    calls.append(
+        PlannedCall(
+            role, "iam:PassRole", execution_role, why, {"iam:PassedToService": "sagemaker.amazonaws.com"}
+        )
+    )
+    check = "data-quality check pipeline (execution role)"
+    capture = f"datacapture/{PROJECT_NAME}-prod/"
+    baseline = f"arn:aws:s3:::{bucket}/{name}/*/data-quality-baseline/*"
+    return calls + [
+        PlannedCall(
+            execution_role, "sagemaker:CreateProcessingJob", f"{sm}:processing-job/pipelines-*", check
+        ),
+        PlannedCall(
+            execution_role,
+            "iam:PassRole",
+            execution_role,
+            check,
+            {"iam:PassedToService": "sagemaker.amazonaws.com"},
+        ),
+        PlannedCall(execution_role, "s3:GetObject", baseline, f"{check}: baseline and analyzer"),
+        PlannedCall(
+            execution_role,
+            "s3:ListBucket",
+            f"arn:aws:s3:::{bucket}",
+            f"{check}: captured requests",
+            {"s3:prefix": capture},
+        ),
+        PlannedCall(
+            execution_role, "s3:GetObject", f"arn:aws:s3:::{bucket}/{capture}*", f"{check}: captured requests"
+        ),
+        PlannedCall(
+            execution_role,
+            "s3:PutObject",
+            f"arn:aws:s3:::{bucket}/monitoring/{PROJECT_NAME}-prod/*",
+            f"{check}: reports",
+        ),
+        PlannedCall(
+            execution_role,
+            "cloudwatch:PutMetricData",
+            "*",
+            f"{check}: metrics",
+            {"cloudwatch:namespace": "SageMakerProjects/DataQuality"},
+        ),
+    ]
 
 
 def _execution_calls(role: str, bucket: str, where: Where) -> list[PlannedCall]:
@@ -296,8 +378,8 @@ def _execution_calls(role: str, bucket: str, where: Where) -> list[PlannedCall]:
         PlannedCall(
             role,
             "s3:GetObject",
-            "arn:aws:s3:::sagemaker-sample-files/datasets/tabular/uci_abalone/abalone.csv",
-            f"{why}: default input data",
+            f"arn:aws:s3:::sagemaker-example-files-prod-{where.region}/datasets/tabular/uci_abalone/abalone.csv",
+            f"{why}: default input data (the Region's public sample)",
         ),
         PlannedCall(role, "s3:GetObject", f"arn:aws:s3:::{bucket}/*", f"{why}: job data"),
         PlannedCall(role, "s3:PutObject", f"arn:aws:s3:::{bucket}/*", f"{why}: job data"),
@@ -315,7 +397,7 @@ def _execution_calls(role: str, bucket: str, where: Where) -> list[PlannedCall]:
 
 
 def _endpoint_calls(
-    role: str, endpoint_template: dict, projects: dict, where: Where, step: str
+    role: str, endpoint_template: dict, projects: dict, where: Where, step: str, backend: str
 ) -> list[PlannedCall]:
     """The endpoint template's resources, created, replaced and deleted as the deploy action's role."""
     deploy_env = next(
@@ -326,7 +408,8 @@ def _endpoint_calls(
     bucket = f"sagemaker-project-{PROJECT_ID}"
     baseline = f"s3://{bucket}/{PROJECT_NAME}-{PROJECT_ID}/execution/data-quality-baseline"
     monitoring = {  # what build.py renders for prod when the package has a baseline
-        "EnableMonitoring": "true",
+        "MonitoringBackend": backend,
+        "EnableMonitoring": "true" if backend == "model-monitor" else "false",
         "DataQualityBaselineStatisticsUri": f"{baseline}/statistics.json",
         "DataQualityBaselineConstraintsUri": f"{baseline}/constraints.json",
         "MonitoringJobDefinitionName": f"{PROJECT_NAME}-prod-dq-preflight",
@@ -369,16 +452,19 @@ def _endpoint_calls(
 
 
 def _prod_data_calls(role: str, bucket: str, monitoring: dict, step: str) -> list[PlannedCall]:
-    """What prod's model role does with data: the endpoint writes the captured requests, and the monitoring jobs
+    """What prod's model role does with data: the endpoint writes the captured requests, and Model Monitor's jobs
     (SageMaker runs them as the job definition's role, the same execution role) read them and the baseline and
     write their reports."""
     capture = f"datacapture/{PROJECT_NAME}-prod/"
     why = f"{step}: prod"
     reports = monitoring["MonitoringReportsUri"][len("s3://") :]
+    written = PlannedCall(
+        role, "s3:PutObject", f"arn:aws:s3:::{bucket}/{capture}*", f"{why} data capture (endpoint)"
+    )
+    if monitoring["EnableMonitoring"] != "true":
+        return [written]
     return [
-        PlannedCall(
-            role, "s3:PutObject", f"arn:aws:s3:::{bucket}/{capture}*", f"{why} data capture (endpoint)"
-        ),
+        written,
         PlannedCall(
             role,
             "s3:ListBucket",

@@ -39,3 +39,14 @@ def aws():
     apply_extensions()
     with mock_aws():
         yield
+
+
+@pytest.fixture
+def existing_customer():
+    """The embedded account as one that already uses SageMaker Model Monitor and Debugger (a new customer's by
+    default: both are closed to new customers)."""
+    from smbundle.local.sagemaker import availability
+
+    availability.set_existing_customer(True)
+    yield
+    availability.set_existing_customer(False)

@@ -181,9 +181,15 @@ def test_a_json_file_of_another_shape_is_one_line(tmp_path):
     assert "has no latency_ms.mean or latency_ms.p50" in err
 
 
-def test_monitoring_jobs_cost_price_times_job_hours_times_runs():
+def test_model_monitor_jobs_cost_price_times_job_hours_times_runs():
     code, out, _ = run(
-        "--monitoring-instance-type", "ml.m5.xlarge", "--monitoring-runs-per-day", "24", "--json"
+        "--monitoring-backend",
+        "model-monitor",
+        "--monitoring-instance-type",
+        "ml.m5.xlarge",
+        "--monitoring-runs-per-day",
+        "24",
+        "--json",
     )
     assert code == 0
     monitoring = json.loads(out)["monitoring"]
@@ -193,19 +199,50 @@ def test_monitoring_jobs_cost_price_times_job_hours_times_runs():
     assert monitoring["monitoring_ceiling_monthly_usd"] == pytest.approx(
         82.80
     )  # every run at its 30-minute limit
-    code, out, _ = run("--monitoring-runs-per-day", "4", "--monitoring-job-minutes", "15")
+    code, out, _ = run(
+        "--monitoring-backend",
+        "model-monitor",
+        "--monitoring-runs-per-day",
+        "4",
+        "--monitoring-job-minutes",
+        "15",
+    )
     assert (
-        "monitoring: 4 runs/day x 15 min on ml.m5.xlarge ($0.23/h) = $6.90/month (at most $13.80 if every run "
-        "took its 30-minute limit)" in out
+        "monitoring (Model Monitor): 4 runs/day x 15 min on ml.m5.xlarge ($0.23/h) = $6.90/month (at most $13.80 "
+        "if every job took its 30-minute limit)" in out
     )
     code, out, _ = run()
-    assert "monitoring:" not in out  # only when asked
+    assert "monitoring" not in out  # only when asked
+
+
+def test_the_project_check_adds_what_starts_each_run_and_its_metrics():
+    """Per run: 2 CodePipeline V2 action minutes ($0.002) and a CodeBuild minute ($0.005); 10 metrics at $0.30;
+    the job at an assumed 5 minutes."""
+    code, out, _ = run("--monitoring-schedule", "cron(0 * ? * * *)", "--json")
+    assert code == 0
+    monitoring = json.loads(out)["monitoring"]
+    assert monitoring["backend"] == "project" and monitoring["runs_per_month"] == 720
+    assert monitoring["jobs_monthly_usd"] == pytest.approx(720 * 5 / 60 * 0.23)  # $13.80
+    assert monitoring["orchestration_monthly_usd"] == pytest.approx(720 * (2 * 0.002 + 0.005 + 0.00001))
+    assert monitoring["metrics_monthly_usd"] == pytest.approx(3.00)
+    assert monitoring["monitoring_monthly_usd"] == pytest.approx(13.80 + 6.4872 + 3.00)
+    code, out, _ = run("--monitoring-schedule", "cron(0 2 ? * * *)", "--json")
+    daily = json.loads(out)["monitoring"]
+    assert daily["runs_per_month"] == 30 and daily["monitoring_monthly_usd"] < 4
+    code, out, _ = run("--monitoring-schedule", "cron(0 0/6 ? * * *)", "--json")
+    assert json.loads(out)["monitoring"]["runs_per_day"] == 4
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--monitoring-runs-per-day", "48"], "at most 24 (Model Monitor runs at most hourly)"),
+        (["--monitoring-runs-per-day", "48"], "at most 24 (the schedules run at most hourly)"),
+        (["--monitoring-schedule", "rate(1 hour)"], "is not cron(0 * ? * * *), cron(0 H ? * * *) or"),
+        (
+            ["--monitoring-schedule", "cron(0 * ? * * *)", "--monitoring-runs-per-day", "2"],
+            "give one of them",
+        ),
+        (["--monitoring-backend", "cloudwatch"], "invalid choice: 'cloudwatch'"),
         (["--monitoring-job-minutes", "45"], "at most 30 (the monitoring job's MaxRuntimeInSeconds)"),
         (
             ["--monitoring-instance-type", "ml.p3.2xlarge"],

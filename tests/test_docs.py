@@ -55,17 +55,14 @@ def test_monitoring_cost_example_is_the_output():
     body = rest[rest.index("```") + 3 :]
     command, shown = body[body.index("\n") + 1 : body.index("```")].rstrip("\n").splitlines()
     assert command == (
-        "$ .venv/bin/python scripts/estimate_cost.py --monitoring-runs-per-day 24 --monitoring-job-minutes 10 "
-        "| tail -1"
+        "$ .venv/bin/python scripts/estimate_cost.py --monitoring-schedule 'cron(0 * ? * * *)' | tail -1"
     )
     output = subprocess.run(
         [
             sys.executable,
             str(REPO / "scripts" / "estimate_cost.py"),
-            "--monitoring-runs-per-day",
-            "24",
-            "--monitoring-job-minutes",
-            "10",
+            "--monitoring-schedule",
+            "cron(0 * ? * * *)",
         ],
         capture_output=True,
         text=True,

@@ -22,8 +22,12 @@ def test_template_has_no_lint_findings():
 
 
 @pytest.fixture
-def exports(aws, tmp_path, monkeypatch):
-    """Run build.py for real (subprocess-free: its main) against an approved package in moto."""
+def exports(aws, tmp_path, monkeypatch, request):
+    """Run build.py for real (subprocess-free: its main) against an approved package in moto; the project's
+    MonitoringBackend is the test's ``backend`` mark (default: the product's default, project)."""
+    marker = request.node.get_closest_marker("backend")
+    if marker is not None:
+        monkeypatch.setenv("MONITORING_BACKEND", marker.args[0])
     sagemaker = boto3.client("sagemaker")
     sagemaker.create_model_package_group(ModelPackageGroupName=GROUP)
     arn = sagemaker.create_model_package(
@@ -129,7 +133,44 @@ def test_prod_export_deploys_instances_with_data_capture(exports):
     assert capture["CaptureContentTypeHeader"] == {"CsvContentTypes": ["text/csv"]}
 
 
-def test_prod_export_deploys_an_hourly_data_quality_schedule_on_the_packages_baseline(exports):
+def test_prod_export_of_the_project_backend_deploys_no_model_monitor_resources_in_a_new_account(exports):
+    """The default backend watches prod from the project's own check: the prod stack has nothing of Model
+    Monitor, so it deploys in an account that cannot use Model Monitor (the embedded one, by default)."""
+    (rendered, _) = exports
+    assert rendered["prod"]["Parameters"]["MonitoringBackend"] == "project"
+    assert rendered["prod"]["Parameters"]["EnableMonitoring"] == "false"
+    outputs = deploy(rendered["prod"], "sagemaker-demo-p-abc123-deploy-prod")
+    assert "MonitoringScheduleName" not in outputs
+    sagemaker = boto3.client("sagemaker")
+    assert sagemaker.list_monitoring_schedules()["MonitoringScheduleSummaries"] == []
+    assert sagemaker.list_data_quality_job_definitions()["JobDefinitionSummaries"] == []
+
+
+@pytest.mark.backend("model-monitor")
+def test_the_model_monitor_backend_fails_at_prod_in_a_new_account_naming_the_availability_change(exports):
+    (rendered, _) = exports
+    cloudformation = boto3.client("cloudformation")
+    cloudformation.create_stack(
+        StackName="sagemaker-demo-p-abc123-deploy-prod",
+        TemplateBody=TEMPLATE.read_text(),
+        Parameters=[
+            {"ParameterKey": k, "ParameterValue": v} for k, v in rendered["prod"]["Parameters"].items()
+        ],
+    )
+    events = cloudformation.describe_stack_events(StackName="sagemaker-demo-p-abc123-deploy-prod")[
+        "StackEvents"
+    ]
+    (failed,) = [e for e in events if e["ResourceStatus"] == "CREATE_FAILED"]
+    assert failed["LogicalResourceId"] == "DataQualityJobDefinition"
+    assert "Model Monitor is no longer open to new customers" in failed["ResourceStatusReason"]
+    assert "Model Monitor availability change" in failed["ResourceStatusReason"]
+    assert "(HandlerErrorCode: InvalidRequest)" in failed["ResourceStatusReason"]
+
+
+@pytest.mark.backend("model-monitor")
+def test_prod_export_deploys_an_hourly_data_quality_schedule_on_the_packages_baseline(
+    exports, existing_customer
+):
     (rendered, _) = exports
     outputs = deploy(rendered["prod"], "sagemaker-demo-p-abc123-deploy-prod")
     sagemaker = boto3.client("sagemaker")

@@ -62,7 +62,9 @@ def test_lifecycle_reaches_prod_with_a_serverless_staging(happy):
         for name, entry in summary["stages"].items()
         if ".OnCreation" not in name
     )
-    deploy_stages = [name for name in summary["stages"] if not name.startswith("Monitor.")]
+    deploy_stages = [
+        name for name in summary["stages"] if not name.startswith(("Monitor.", "DataQualityCheck."))
+    ]
     assert deploy_stages[-1] == "ModelDeploy.DeployProd"
     # every latency-derived figure of a local run says it is local
     assert summary["latency_origin"]["source"] == "local"
@@ -71,9 +73,10 @@ def test_lifecycle_reaches_prod_with_a_serverless_staging(happy):
     json.dumps(summary, default=str)  # the summary is JSON
 
 
-def test_each_model_version_carries_its_baseline_and_prod_is_monitored_against_it(happy, embedded):
-    """The build's QualityCheck step baselines the raw training records; the package registers it; build.py puts
-    it into prod's hourly schedule; held-out traffic to prod shows no violation."""
+def test_each_model_version_carries_its_baseline_and_prod_is_watched_against_it(happy, embedded):
+    """The build baselines the raw training records with the project's analyzer; the package registers the
+    baseline and the analyzer; the project's own data-quality check (the default backend: a new account has no
+    Model Monitor) checks held-out traffic to prod against it and finds no violation."""
     summary, events = happy
     sagemaker = embedded.client("sagemaker")
     package = sagemaker.describe_model_package(ModelPackageName=summary["model_package"]["ModelPackageArn"])
@@ -84,6 +87,8 @@ def test_each_model_version_carries_its_baseline_and_prod_is_monitored_against_i
         r"s3://sagemaker-project-p-\w+/happy-path-p-\w+/\w+/data-quality-baseline/constraints.json",
         constraints_uri,
     )
+    analyzer = package["CustomerMetadataProperties"]["DataQualityAnalyzerS3Uri"]
+    assert analyzer == constraints_uri.replace("constraints.json", "data_quality.py")
     bucket, key = constraints_uri[len("s3://") :].split("/", 1)
     constraints = json.loads(embedded.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
     assert [f["name"] for f in constraints["features"]] == [
@@ -96,21 +101,19 @@ def test_each_model_version_carries_its_baseline_and_prod_is_monitored_against_i
         "viscera_weight",
         "shell_weight",
     ]  # the records as the endpoint receives them: no label
-    schedule = summary["prod"]["DescribeMonitoringSchedule"]
-    assert schedule["MonitoringScheduleName"] == "happy-path-prod-data-quality"
-    assert schedule["MonitoringScheduleConfig"]["ScheduleConfig"]["ScheduleExpression"] == "cron(0 * ? * * *)"
-    definition = sagemaker.describe_data_quality_job_definition(
-        JobDefinitionName=schedule["MonitoringScheduleConfig"]["MonitoringJobDefinitionName"]
-    )
-    assert definition["DataQualityBaselineConfig"]["ConstraintsResource"]["S3Uri"] == constraints_uri
-    assert summary["staging"]["DescribeEndpoint"]["EndpointName"] not in {
-        s["EndpointName"] for s in sagemaker.list_monitoring_schedules()["MonitoringScheduleSummaries"]
-    }
+    assert sagemaker.list_monitoring_schedules()["MonitoringScheduleSummaries"] == []  # no Model Monitor
+    assert summary["prod_monitoring"] == {"backend": "project", "schedule_expression": "cron(0 * ? * * *)"}
     monitoring = summary["monitoring"]
-    assert monitoring["execution"]["MonitoringExecutionStatus"] == "Completed"
-    assert monitoring["violations"] == []
+    assert monitoring["backend"] == "project"
+    assert monitoring["execution"]["PipelineExecutionStatus"] == "Succeeded"
+    assert monitoring["execution"]["status"] == "Completed"
+    assert monitoring["violations"] == [] and monitoring["fail_step"] is None
     assert monitoring["records_analyzed"] == round(monitoring["requests_sent"] * 0.8)  # 80 % captured
-    assert ("end", "Monitor.MonitoringExecution", "Succeeded") in events
+    assert (
+        "violations" in monitoring["metrics"]
+        and "feature_baseline_drift_shell_weight" in monitoring["metrics"]
+    )
+    assert ("end", "Monitor.DataQualityCheck", "Succeeded") in events
 
 
 def test_both_pipelines_ran_when_they_were_created(happy):

@@ -1,4 +1,5 @@
-"""The local pipeline executor's QualityCheck step (the SDK's QualityCheckStep, data quality), as the job's role."""
+"""The local pipeline executor's QualityCheck step (the SDK's QualityCheckStep, data quality), as the job's role, in
+an account that already uses Model Monitor (a new account's step is refused: test_availability.py)."""
 
 from __future__ import annotations
 
@@ -83,7 +84,7 @@ def dataset(rows) -> bytes:
 
 
 @pytest.fixture
-def data(aws):
+def data(aws, existing_customer):
     from smbundle.local import server
 
     server.prepare_account()

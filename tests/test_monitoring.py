@@ -1,4 +1,5 @@
-"""Model Monitor in the embedded AWS: schedules that run data-quality executions on captured prod traffic.
+"""Model Monitor in the embedded AWS: schedules that run data-quality executions on captured prod traffic, in an
+account that already uses Model Monitor (``existing_customer``; a new account is refused: test_availability.py).
 
 Plain moto has no monitoring schedules (CreateMonitoringSchedule is not implemented there), so each test here
 fails against it.
@@ -16,9 +17,10 @@ from datetime import UTC, datetime, timedelta
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from pipelines.abalone import data_quality as analyzer
 
 from smbundle.local import server
-from smbundle.local.sagemaker import analyzer, monitoring
+from smbundle.local.sagemaker import monitoring
 from tests._local_helpers import ROLE, SCRIPT_MODE, abalone_artifact, deploy_endpoint, tar_gz
 
 BUCKET = "sagemaker-monitor-test"
@@ -35,7 +37,7 @@ TOLERANT_SCRIPT = b"def model_fn(model_dir):\n    return None\n\n\ndef transform
 
 @pytest.fixture(scope="module")
 def aws(tmp_path_factory):
-    with server.start() as embedded:
+    with server.start(existing_customer=True) as embedded:
         s3 = embedded.client("s3")
         s3.create_bucket(Bucket=BUCKET)
         artifact, out = abalone_artifact(tmp_path_factory.mktemp("abalone"))

@@ -223,7 +223,9 @@ def test_a_custom_role_the_launch_role_may_not_pass(embedded, tmp_path):
         embedded, tmp_path, root, permission_check=False, project_parameters={"CodeBuildRoleArn": arn}
     )
     assert failure.stage == "CreateProject"
-    assert re.search(r"failed to create: \[Model(Build|Deploy|DeployTest)Project\]", str(failure))
+    assert re.search(
+        r"failed to create: \[(Model(Build|Deploy|DeployTest)|DataQualityCheck)Project\]", str(failure)
+    )
     assert f"{LAUNCH}/servicecatalog is not authorized to perform: iam:PassRole on resource: {arn}" in str(
         failure
     )
@@ -331,9 +333,9 @@ def test_aws_published_template_provisions_with_no_denial(embedded):
 
 
 def test_the_preflight_covers_prod_monitoring_and_the_managed_roles_allow_it(embedded):
-    """The CloudFormation role creates prod's job definition and schedule (passing the execution role), the
-    CodeBuild role reads the package's baseline, the execution role captures, reads and reports: all planned,
-    all allowed by the managed policies."""
+    """With Model Monitor (MonitoringBackend model-monitor): the CloudFormation role creates prod's job definition
+    and schedule (passing the execution role), the CodeBuild role reads the package's baseline, the execution role
+    captures, reads and reports: all planned, all allowed by the managed policies."""
     from smbundle import permission_plan, templates
 
     calls = permission_plan.plan(
@@ -342,6 +344,7 @@ def test_the_preflight_covers_prod_monitoring_and_the_managed_roles_allow_it(emb
         launch_role_arn=f"arn:aws:iam::{ACCOUNT}:role/service-role/{LAUNCH}",
         region="us-east-1",
         account="123456789012",
+        parameters={"MonitoringBackend": "model-monitor"},
     )
     planned = {(c.role_arn.rsplit("/", 1)[-1], c.action) for c in calls}
     for expected in [
@@ -355,6 +358,7 @@ def test_the_preflight_covers_prod_monitoring_and_the_managed_roles_allow_it(emb
         ("AmazonSageMakerServiceCatalogProductsExecutionRole", "s3:ListBucket"),
     ]:
         assert expected in planned, expected
+    assert not [c for c in calls if "data-quality check" in c.why]  # no project check with this backend
     passes = [
         c
         for c in calls
@@ -365,5 +369,43 @@ def test_the_preflight_covers_prod_monitoring_and_the_managed_roles_allow_it(emb
     assert passes and all(
         c.resource.endswith("/AmazonSageMakerServiceCatalogProductsExecutionRole") for c in passes
     )
+    iam = boto3.client("iam", endpoint_url=embedded.url, region_name="us-east-1")
+    assert permission_plan.check(iam, calls) == []
+
+
+def test_the_preflight_covers_the_projects_own_check_under_the_managed_roles(embedded):
+    """The default backend: the schedule rule's Events role starts the data-quality CodePipeline, its CodeBuild
+    role creates and starts the check's SageMaker Pipeline, the execution role runs it and publishes its metrics;
+    nothing of Model Monitor is asked for, and the managed policies allow all of it."""
+    from smbundle import permission_plan, templates
+
+    calls = permission_plan.plan(
+        templates.load(REPO / "service_catalog" / "product.yaml"),
+        templates.load(REPO / "seed_code" / "deploy" / "endpoint-config-template.yml"),
+        launch_role_arn=f"arn:aws:iam::{ACCOUNT}:role/service-role/{LAUNCH}",
+        region="us-east-1",
+        account="123456789012",
+    )
+    planned = {(c.role_arn.rsplit("/", 1)[-1], c.action, c.resource.rsplit(":", 1)[-1]) for c in calls}
+    prefix = "AmazonSageMakerServiceCatalogProducts"
+    for expected in [
+        (
+            f"{prefix}EventsRole",
+            "codepipeline:StartPipelineExecution",
+            "sagemaker-preflight-p-preflight000-dataquality",
+        ),
+        (
+            f"{prefix}CodeBuildRole",
+            "sagemaker:CreatePipeline",
+            "pipeline/preflight-p-preflight000-data-quality",
+        ),
+        (f"{prefix}CodeBuildRole", "sagemaker:DescribeEndpoint", "endpoint/preflight-prod"),
+        (f"{prefix}ExecutionRole", "cloudwatch:PutMetricData", "*"),
+        (f"{prefix}ExecutionRole", "sagemaker:CreateProcessingJob", "processing-job/pipelines-*"),
+    ]:
+        assert expected in planned, expected
+    assert not [
+        c for c in calls if "MonitoringSchedule" in c.action or "DataQualityJobDefinition" in c.action
+    ]
     iam = boto3.client("iam", endpoint_url=embedded.url, region_name="us-east-1")
     assert permission_plan.check(iam, calls) == []

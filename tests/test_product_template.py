@@ -60,9 +60,13 @@ def test_parameters_sagemaker_fills_and_users_set(template):
     parameters = template["Parameters"]
     name = parameters["SageMakerProjectName"]
     assert (name["MinLength"], name["MaxLength"]) == (1, 32)
-    assert re.fullmatch(name["AllowedPattern"], "my-project1") and not re.fullmatch(
-        name["AllowedPattern"], "1project"
-    )
+    # SageMaker's own pattern: a leading digit is allowed; hyphens only between letters and digits.
+    for accepted in ("my-project1", "1project", "a", "a" * 32, "x--y"):
+        assert re.fullmatch(name["AllowedPattern"], accepted), accepted
+    for refused in ("-x", "x-", "my_project", "a" * 33):
+        assert not re.fullmatch(name["AllowedPattern"], refused), refused
+    project_id = parameters["SageMakerProjectId"]
+    assert project_id["MaxLength"] == 14 and re.fullmatch(project_id["AllowedPattern"], "p-abcdefghijkl")
     assert "SageMakerProjectId" in parameters
     assert parameters["StagingMemorySizeInMB"]["Default"] == 2048
     assert parameters["StagingMaxConcurrency"]["MaxValue"] == 200
@@ -303,4 +307,6 @@ def test_outputs(template):
         "ModelPackageGroupName",
         "StagingEndpointName",
         "ProdEndpointName",
+        "DataQualityCheckPipelineName",
+        "DataQualityCheckSageMakerPipelineName",
     }

@@ -302,11 +302,15 @@ def test_the_command_exits_1_when_an_update_fails(embedded, tmp_path):
 
 
 # -- the product stays update-safe ----------------------------------------------------------------------------
-def test_a_project_of_the_previous_version_updates_safely_and_its_pipelines_still_work(embedded, tmp_path):
+def test_a_project_of_the_previous_version_updates_safely_and_its_pipelines_still_work(
+    embedded, tmp_path, existing_customer
+):
     """A project created from the previous published version (frozen in tests/fixtures/previous_version), with
     a model in prod, is updated to the current version under the managed launch role: nothing stateful is
     replaced, the repositories keep their commits and the bucket its objects, and afterwards a build (on the old
-    seed code the repositories hold) and a deploy of its model to staging and prod succeed."""
+    seed code the repositories hold) and a deploy of its model to staging and prod succeed. The account is an
+    existing Model Monitor customer's, as every account that ran a project of that version was (its build's
+    QualityCheckStep runs the Model Monitor image, and its prod stack has a monitoring schedule)."""
     from smbundle.local.codepipeline import watch
     from smbundle.local.lifecycle import LocalRunOptions, review_package, run_lifecycle
     from smbundle.publish import DEFAULT_PRODUCT_NAME, build_content

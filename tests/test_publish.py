@@ -216,13 +216,21 @@ def test_create_project_provisions_the_product_stack(account):
     assert boto3.client("codecommit").get_repository(repositoryName=f"{prefix}-modelbuild")
     assert boto3.client("codecommit").get_branch(repositoryName=f"{prefix}-modeldeploy", branchName="main")
     projects = boto3.client("codebuild").batch_get_projects(
-        names=[f"{prefix}-modelbuild", f"{prefix}-modeldeploy", f"{prefix}-testing"]
+        names=[f"{prefix}-modelbuild", f"{prefix}-modeldeploy", f"{prefix}-testing", f"{prefix}-dataquality"]
     )
-    assert len(projects["projects"]) == 3
+    assert len(projects["projects"]) == 4
     pipelines = {p["name"] for p in boto3.client("codepipeline").list_pipelines()["pipelines"]}
-    assert pipelines == {f"{prefix}-modelbuild", f"{prefix}-modeldeploy"}
-    rules = {r["Name"] for r in boto3.client("events").list_rules()["Rules"]}
-    assert rules == {f"{prefix}-build", f"{prefix}-code", f"{prefix}-model"}
+    assert pipelines == {f"{prefix}-modelbuild", f"{prefix}-modeldeploy", f"{prefix}-dataquality"}
+    rules = {r["Name"]: r for r in boto3.client("events").list_rules()["Rules"]}
+    assert set(rules) == {
+        f"{prefix}-build",
+        f"{prefix}-code",
+        f"{prefix}-model",
+        f"{prefix}-check",
+        f"{prefix}-drift",
+    }
+    assert rules[f"{prefix}-check"]["ScheduleExpression"] == "cron(0 * ? * * *)"
+    assert rules[f"{prefix}-drift"]["State"] == "DISABLED"  # RetrainOnDataQualityViolation "false"
     boto3.client("s3").head_bucket(Bucket=f"sagemaker-project-{project_id}")
     # The group is created by the build pipeline's first registration: the launch role may not create it.
     with pytest.raises(sagemaker.exceptions.ClientError):

@@ -96,7 +96,7 @@ def test_local_aws_serves_until_sigterm_and_run_local_uses_it(tmp_path):
         printed = [m.group(1) for m in labels if m and m.group(1) not in skipped]
         assert printed == demo_labels()  # README's example output, line by line
         assert "monitoring:     628 held-out records sent to prod (shell_weight x1.5)" in run.stdout
-        assert "execution CompletedWithViolations" in run.stdout
+        assert "checked by the project's data-quality check: CompletedWithViolations" in run.stdout
         assert "violation: shell_weight baseline_drift_check: Numerical distance: " in run.stdout
         result = json.loads(summary.read_text())
         assert set(result) >= {
@@ -113,19 +113,23 @@ def test_local_aws_serves_until_sigterm_and_run_local_uses_it(tmp_path):
             EndpointName="cli-demo-staging"
         )  # still there: the server runs on
         assert endpoint["ProductionVariants"][0]["CurrentServerlessConfig"]["MaxConcurrency"] == 20
-        # What `aws sagemaker list-monitoring-schedules --endpoint-name cli-demo-prod` and
-        # `aws sagemaker list-monitoring-executions --endpoint-name cli-demo-prod` ask for, over HTTP.
-        schedules = sagemaker.list_monitoring_schedules(EndpointName="cli-demo-prod")[
-            "MonitoringScheduleSummaries"
-        ]
-        assert "cli-demo-prod-data-quality" in [s["MonitoringScheduleName"] for s in schedules]
-        (execution,) = sagemaker.list_monitoring_executions(EndpointName="cli-demo-prod")[
-            "MonitoringExecutionSummaries"
-        ]
-        assert execution["MonitoringExecutionStatus"] == "CompletedWithViolations"
-        assert execution["ProcessingJobArn"].startswith(
-            f"arn:aws:sagemaker:{REGION}:123456789012:processing-job/"
+        # What `aws sagemaker list-pipeline-executions --pipeline-name cli-demo-<id>-data-quality`,
+        # `aws sagemaker list-pipeline-execution-steps` and `aws cloudwatch list-metrics` ask for, over HTTP.
+        check = f"cli-demo-{result['project']['ProjectId']}-data-quality"
+        (execution,) = sagemaker.list_pipeline_executions(PipelineName=check)["PipelineExecutionSummaries"]
+        assert execution["PipelineExecutionStatus"] == "Failed"  # the violation ends it in its fail step
+        steps = sagemaker.list_pipeline_execution_steps(
+            PipelineExecutionArn=execution["PipelineExecutionArn"]
         )
+        failed = {s["StepName"]: s for s in steps["PipelineExecutionSteps"]}["DataQualityViolations"]
+        assert (
+            failed["StepStatus"] == "Failed"
+            and "shell_weight baseline_drift_check" in failed["FailureReason"]
+        )
+        assert not sagemaker.list_monitoring_schedules()["MonitoringScheduleSummaries"]  # a new account's
+        cloudwatch = session.client("cloudwatch", endpoint_url=url)
+        metrics = cloudwatch.list_metrics(Namespace="SageMakerProjects/DataQuality")["Metrics"]
+        assert "feature_baseline_drift_shell_weight" in {m["MetricName"] for m in metrics}
         assert result["monitoring"]["violations"][0]["feature_name"] == "shell_weight"
         assert result["project"]["input_data"] == str(data)
         assert result["project"]["ProjectArn"].startswith(f"arn:aws:sagemaker:{REGION}:")

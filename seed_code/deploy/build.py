@@ -9,15 +9,17 @@ Where a stage setting comes from (first found wins):
   1. the value committed in staging-config.json / prod-config.json in this repository;
   2. the project's choice at project creation (environment variables set by the deploy build project:
      STAGING_MEMORY_SIZE_MB, STAGING_MAX_CONCURRENCY, STAGING_PROVISIONED_CONCURRENCY, PROD_INSTANCE_TYPE,
-     PROD_INSTANCE_COUNT, PROD_SAMPLING_PERCENTAGE);
+     PROD_INSTANCE_COUNT, PROD_SAMPLING_PERCENTAGE, MONITORING_BACKEND, MONITORING_SCHEDULE_EXPRESSION);
   3. the defaults below (the blog's: 2048 MB, MaxConcurrency 20; one ml.m5.large with data capture).
 
-Prod is monitored (SageMaker Model Monitor, data quality) against the deployed package's own baseline: the
-statistics and constraints its build registered as DriftCheckBaselines (ModelDataQuality). build.py renders their
-URIs into the prod export with the schedule's settings (MonitoringScheduleExpression, hourly by default;
-MonitoringInstanceType; EnableMonitoring "true"/"false"); a package without a baseline deploys without monitoring,
-and build.py says so. Staging is serverless and cannot be monitored: a staging config that asks for monitoring is
-refused.
+Prod is watched for data quality against the deployed package's own baseline (the statistics and constraints its
+build registered as DriftCheckBaselines.ModelDataQuality), by the project's MonitoringBackend (MONITORING_BACKEND):
+"project" (the default: the project's own check, monitoring/start_check.py, started on the project's schedule; it
+works in every account), "model-monitor" (SageMaker Model Monitor, for accounts that already use it: build.py
+renders the baseline into the prod export, and the prod stack creates a data-quality job definition and schedule)
+or "off". EnableMonitoring "false" in prod-config.json turns either off; a package without a baseline deploys
+unwatched, and build.py says so. Staging is serverless and cannot be monitored: a staging config that asks for
+monitoring is refused.
 
 Every problem is reported as one line on stderr with exit code 1, and then no export file is written.
 """
@@ -56,13 +58,23 @@ STAGE_SETTINGS = {
         "EnableDataCapture": (None, "true"),
         "SamplingPercentage": ("PROD_SAMPLING_PERCENTAGE", "80"),
         "EnableMonitoring": (None, "true"),
-        "MonitoringScheduleExpression": (None, "cron(0 * ? * * *)"),
+        "MonitoringBackend": ("MONITORING_BACKEND", "project"),
+        "MonitoringScheduleExpression": ("MONITORING_SCHEDULE_EXPRESSION", "cron(0 * ? * * *)"),
         "MonitoringInstanceType": (None, "ml.m5.xlarge"),
     },
 }
-MONITORING_SETTINGS = ("EnableMonitoring", "MonitoringScheduleExpression", "MonitoringInstanceType")
-# The cron forms Model Monitor accepts: hourly, daily at an hour, every N hours from an hour.
-SCHEDULE_EXPRESSION = re.compile(r"cron\(0 (\*|\d{1,2})(/\d{1,2})? [?*] \* [?*] \*\)")
+MONITORING_SETTINGS = (
+    "EnableMonitoring",
+    "MonitoringBackend",
+    "MonitoringScheduleExpression",
+    "MonitoringInstanceType",
+)
+MONITORING_BACKENDS = ("project", "model-monitor", "off")
+# The cron forms both schedulers accept (Model Monitor's ScheduleConfig and an EventBridge schedule rule): hourly,
+# daily at hour H, every N hours from hour H.
+SCHEDULE_EXPRESSION = re.compile(
+    r"cron\(0 (\*|(0?[0-9]|1[0-9]|2[0-3])(/(0?[1-9]|1[0-9]|2[0-4]))?) \? \* \* \*\)"
+)
 # Parameters build.py injects; a stage config must not set them.
 INJECTED = (
     "SageMakerProjectName",
@@ -242,18 +254,27 @@ def check_values(label, stage: str, values: dict[str, str]) -> None:
         for key in ("EnableDataCapture", "EnableMonitoring"):
             if values[key] not in ("true", "false"):
                 raise BuildError(f'{where(key)}: {key} must be "true" or "false"')
+        if values["MonitoringBackend"] not in MONITORING_BACKENDS:
+            raise BuildError(
+                f"{where('MonitoringBackend')}: MonitoringBackend must be one of {', '.join(MONITORING_BACKENDS)}, "
+                f"got {values['MonitoringBackend']!r}"
+            )
         if not SCHEDULE_EXPRESSION.fullmatch(values["MonitoringScheduleExpression"]):
             raise BuildError(
                 f"{where('MonitoringScheduleExpression')}: MonitoringScheduleExpression must be one of the cron forms "
-                "Model Monitor accepts: cron(0 * ? * * *) (hourly), cron(0 H ? * * *) (daily at hour H) or "
-                f"cron(0 H/N ? * * *) (every N hours), got {values['MonitoringScheduleExpression']!r}"
+                "the schedulers accept: cron(0 * ? * * *) (hourly), cron(0 H ? * * *) (daily at hour H, 0-23) or "
+                f"cron(0 H/N ? * * *) (every N hours from H, N 1-24), got {values['MonitoringScheduleExpression']!r}"
             )
         if not re.fullmatch(r"ml\.[a-z0-9]+\.[a-z0-9]+", values["MonitoringInstanceType"]):
             raise BuildError(
                 f"{where('MonitoringInstanceType')}: MonitoringInstanceType must look like ml.<family>.<size> "
                 f"(e.g. ml.m5.xlarge), got {values['MonitoringInstanceType']!r}"
             )
-        if values["EnableMonitoring"] == "true" and values["EnableDataCapture"] != "true":
+        if (
+            values["EnableMonitoring"] == "true"
+            and values["MonitoringBackend"] != "off"
+            and values["EnableDataCapture"] != "true"
+        ):
             raise BuildError(
                 f'{where("EnableMonitoring")}: EnableMonitoring "true" needs EnableDataCapture "true" (monitoring '
                 'analyzes the captured requests); set EnableMonitoring to "false" to deploy without it'
@@ -302,9 +323,14 @@ def data_quality_baseline(sagemaker, package_arn: str) -> dict[str, str] | None:
 
 
 def monitoring_parameters(args, package_arn: str, settings: dict[str, str], baseline: dict | None) -> dict:
-    """Prod's monitoring parameters. The job definition's name is derived from its content: every change of a job
-    definition replaces it, and CloudFormation creates the replacement before it deletes the old one."""
-    if settings["EnableMonitoring"] != "true" or baseline is None:
+    """Prod's endpoint template parameters for Model Monitor (the "model-monitor" backend only; the project's own
+    check needs nothing in the prod stack). The job definition's name is derived from its content: every change of
+    a job definition replaces it, and CloudFormation creates the replacement before it deletes the old one."""
+    if (
+        settings["MonitoringBackend"] != "model-monitor"
+        or settings["EnableMonitoring"] != "true"
+        or baseline is None
+    ):
         return {"EnableMonitoring": "false"}
     reports = f"s3://{args.s3_bucket}/monitoring/{args.sagemaker_project_name}-prod"
     content = json.dumps(
@@ -337,7 +363,12 @@ def render(args, environ, sagemaker) -> tuple[dict[Path, dict], str]:
     log.info("deploying %s (created %s)", package["ModelPackageArn"], package["CreationTime"])
     extra_tags = project_tags(sagemaker, args.sagemaker_project_arn)
     baseline, prod = None, validated["prod"][0]
-    if prod["EnableMonitoring"] == "true":
+    backend = prod["MonitoringBackend"]
+    if backend == "off":
+        note = 'prod monitoring: off (MonitoringBackend is "off")'
+    elif prod["EnableMonitoring"] != "true":
+        note = 'prod monitoring: off (EnableMonitoring is "false")'
+    else:
         baseline = data_quality_baseline(sagemaker, package["ModelPackageArn"])
         if baseline is None:
             note = (
@@ -345,12 +376,15 @@ def render(args, environ, sagemaker) -> tuple[dict[Path, dict], str]:
                 "(DriftCheckBaselines.ModelDataQuality), so prod deploys without monitoring"
             )
         else:
+            by = (
+                "the project's data-quality check (MonitoringBackend project)"
+                if backend == "project"
+                else "SageMaker Model Monitor (MonitoringBackend model-monitor)"
+            )
             note = (
-                f"prod monitoring: data quality {prod['MonitoringScheduleExpression']} on "
+                f"prod monitoring: data quality by {by}, {prod['MonitoringScheduleExpression']} on "
                 f"{prod['MonitoringInstanceType']}, baseline {baseline['DataQualityBaselineConstraintsUri']}"
             )
-    else:
-        note = 'prod monitoring: off (EnableMonitoring is "false")'
 
     exports = {}
     for stage, (settings, committed_tags) in validated.items():

@@ -38,7 +38,6 @@ from smbundle.publish import DEFAULT_PRODUCT_NAME
 log = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_INPUT_DATA_URL = "s3://sagemaker-sample-files/datasets/tabular/uci_abalone/abalone.csv"
 
 
 class LifecycleFailed(Exception):
@@ -113,7 +112,7 @@ class LifecycleRun:
 def run_lifecycle(options: LocalRunOptions, reporter: Reporter) -> dict:
     """Run every stage against the embedded AWS at ``options.endpoint_url``; return the summary dict."""
     from smbundle.local.codepipeline import executions
-    from smbundle.local.sample_data import SYNTHETIC_LABEL
+    from smbundle.local.sample_data import SYNTHETIC_LABEL, sample_url
 
     options.workdir.mkdir(parents=True, exist_ok=True)
     executions.settings.workdir = (
@@ -146,7 +145,7 @@ def run_lifecycle(options: LocalRunOptions, reporter: Reporter) -> dict:
         monitoring = _monitor(run, names, package_arn)
 
     data_label = (
-        str(options.input_data) if options.input_data else f"{SYNTHETIC_LABEL} ({DEFAULT_INPUT_DATA_URL})"
+        str(options.input_data) if options.input_data else f"{SYNTHETIC_LABEL} ({sample_url(options.region)})"
     )
     summary = _summary(run, names, project, package_arn, deploy_result, data_label)
     summary["first_runs"] = {"build": _brief(build), "deploy": _brief(deploy_first)}
@@ -155,7 +154,108 @@ def run_lifecycle(options: LocalRunOptions, reporter: Reporter) -> dict:
     return summary
 
 
+def monitoring_backend(options: LocalRunOptions) -> str:
+    return options.project_parameters.get("MonitoringBackend", "project")
+
+
 def _monitor(run: LifecycleRun, names: dict, package_arn: str) -> dict:
+    backend = monitoring_backend(run.options)
+    if backend == "project":
+        return _project_check(run, names, package_arn)
+    if backend != "model-monitor":
+        raise LifecycleFailed(
+            "Monitor", f"the project was created with MonitoringBackend {backend!r}: prod is not watched"
+        )
+    return _model_monitor(run, names, package_arn)
+
+
+def _held_out_traffic(run: LifecycleRun, names: dict, package_arn: str) -> int:
+    from smbundle.local import monitoring_run
+
+    try:
+        records = monitoring_run.held_out_records(
+            run.client("sagemaker"), run.client("s3"), package_arn, run.options.drift
+        )
+    except monitoring_run.MonitorFailed as failure:
+        raise LifecycleFailed("Monitor.ProdTraffic", str(failure)) from None
+    return monitoring_run.send(run.client("sagemaker-runtime"), names["prod_endpoint"], records)
+
+
+def _project_check(run: LifecycleRun, names: dict, package_arn: str) -> dict:
+    """Prod traffic from the held-out records (drifted as asked), then the project's data-quality check, now."""
+    from smbundle.cost import CostInputError, project_check_estimate
+    from smbundle.local import monitoring_run
+
+    sagemaker, s3 = run.client("sagemaker"), run.client("s3")
+
+    def check() -> tuple[dict, dict]:
+        def follow(pipeline: str, execution_id: str) -> Outcome:
+            return _follow(run, pipeline, execution_id, "DataQualityCheck")
+
+        try:
+            execution = monitoring_run.run_project_check(run.client("codepipeline"), sagemaker, names, follow)
+            return execution, monitoring_run.project_check_reports(sagemaker, s3, execution)
+        except monitoring_run.MonitorFailed as failure:
+            raise LifecycleFailed("Monitor.DataQualityCheck", str(failure)) from None
+
+    sent = run.stage("Monitor.ProdTraffic", _held_out_traffic, run, names, package_arn)
+    execution, found = run.stage("Monitor.DataQualityCheck", check)
+    retraining = None
+    if (
+        found["fail_step"] is not None
+        and run.options.project_parameters.get("RetrainOnDataQualityViolation") == "true"
+    ):
+        retraining = run.stage("Monitor.Retraining", _follow_retraining, run, names, execution)
+    summary = found["summary.json"]
+    expression = run.options.project_parameters.get("MonitoringScheduleExpression", "cron(0 * ? * * *)")
+    try:
+        cost = project_check_estimate(expression, region=run.options.region)
+    except CostInputError as exc:
+        cost = {"error": str(exc)}
+    return {
+        "backend": "project",
+        "pipeline": names["check_sagemaker_pipeline"],
+        "schedule_expression": expression,
+        "requests_sent": sent,
+        "drift": dict(run.options.drift),
+        "records_analyzed": summary["records_analyzed"],
+        "execution": {
+            "PipelineExecutionArn": execution["PipelineExecutionArn"],
+            "PipelineExecutionStatus": execution["PipelineExecutionStatus"],
+            "status": summary["status"],
+        },
+        "violations": found["constraint_violations.json"]["violations"],
+        "fail_step": found["fail_step"],
+        "metrics": monitoring_run.published_metrics(run.client("cloudwatch"), names["prod_endpoint"]),
+        "retraining": retraining,
+        "report": found["report"],
+        "cost": cost,
+    }
+
+
+def _follow_retraining(run: LifecycleRun, names: dict, execution: dict) -> dict:
+    """The build pipeline run the project's retrain rule started on the check's violation event."""
+    codepipeline = run.client("codepipeline")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        summaries = codepipeline.list_pipeline_executions(pipelineName=names["build_pipeline"])[
+            "pipelineExecutionSummaries"
+        ]
+        fresh = [
+            s for s in summaries if s["startTime"] >= execution["LastModifiedTime"].replace(microsecond=0)
+        ]
+        if fresh:
+            outcome = _follow(run, names["build_pipeline"], fresh[-1]["pipelineExecutionId"], "Retraining")
+            return _brief(outcome)
+        time.sleep(0.1)
+    raise LifecycleFailed(
+        "Monitor.Retraining",
+        "the check found violations, but no build pipeline run started: check the rule "
+        f"{names['retrain_rule']} (aws events describe-rule)",
+    )
+
+
+def _model_monitor(run: LifecycleRun, names: dict, package_arn: str) -> dict:
     """Prod traffic from the held-out records (drifted as asked), then one monitoring execution, through the APIs."""
     from smbundle.local import monitoring_run
 
@@ -181,6 +281,7 @@ def _monitor(run: LifecycleRun, names: dict, package_arn: str) -> dict:
     ended, found = run.stage("Monitor.MonitoringExecution", execution, schedule)
     statistics = found.get("statistics.json") or {}
     return {
+        "backend": "model-monitor",
         "schedule": schedule["MonitoringScheduleName"],
         "schedule_expression": schedule["MonitoringScheduleConfig"]["ScheduleConfig"]["ScheduleExpression"],
         "job_definition": schedule["MonitoringScheduleConfig"]["MonitoringJobDefinitionName"],
@@ -210,6 +311,9 @@ def _project_names(project_name: str, project_id: str) -> dict[str, str]:
         "group": f"{project_name}-{project_id}",
         "build_pipeline": f"{prefix}-modelbuild",
         "deploy_pipeline": f"{prefix}-modeldeploy",
+        "check_pipeline": f"{prefix}-dataquality",
+        "check_sagemaker_pipeline": f"{project_name}-{project_id}-data-quality",
+        "retrain_rule": f"{prefix}-drift",
         "staging_endpoint": f"{project_name}-staging",
         "prod_endpoint": f"{project_name}-prod",
     }
@@ -264,8 +368,10 @@ def _create_project(run: LifecycleRun, published: dict) -> dict:
 
 def _upload_input(run: LifecycleRun, data: bytes) -> None:
     """Put the user's data where the build pipeline's InputDataUrl points (the embedded account serves a sample
-    there; on AWS it is AWS's public sample bucket)."""
-    bucket, key = DEFAULT_INPUT_DATA_URL[len("s3://") :].split("/", 1)
+    there; on AWS it is AWS's public sample bucket of the Region)."""
+    from smbundle.local.sample_data import sample_url
+
+    bucket, key = sample_url(run.options.region)[len("s3://") :].split("/", 1)
     run.client("s3").put_object(Bucket=bucket, Key=key, Body=data)
 
 
@@ -422,6 +528,12 @@ def _summary(run, names, project, package_arn, deploy_result, data_label) -> dic
         },
         "staging": _endpoint(sagemaker, names["staging_endpoint"]),
         "prod": _endpoint(sagemaker, names["prod_endpoint"], monitored=True),
+        "prod_monitoring": {
+            "backend": monitoring_backend(run.options),
+            "schedule_expression": run.options.project_parameters.get(
+                "MonitoringScheduleExpression", "cron(0 * ? * * *)"
+            ),
+        },
         "test_results": _test_results(run, deploy_result),
         "latency_origin": latency_origin(),
         "stages": run.stages,

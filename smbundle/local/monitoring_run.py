@@ -1,14 +1,14 @@
-"""``run_local.py --monitor``: prod traffic, one monitoring execution, and what it found.
+"""``run_local.py --monitor``: prod traffic, one data-quality check, and what it found.
 
-After the lifecycle deployed prod (with its data-quality schedule, from the deploy template), this does what a
-person checking the monitoring would do, through the APIs only:
+After the lifecycle deployed prod, this does what a person checking the monitoring would do, through the APIs only:
 
 1. sends prod the model package's held-out records (``CustomerMetadataProperties.TestDataS3Uri``, without their
    label), one request each, with ``--drift FEATURE=FACTOR`` scaling a measurement first;
-2. starts a monitoring execution at once: a one-time schedule (``NOW``, the last hour's data) with prod's own job
-   definition, as AWS documents for an on-demand run;
-3. waits for it (``ListMonitoringExecutions``) and reads its ``constraint_violations.json`` and ``statistics.json``
-   where the job definition's output goes.
+2. runs a check at once instead of waiting for the schedule. With the project's own check (MonitoringBackend
+   ``project``, the default): starts the project's data-quality CodePipeline, which starts the check's SageMaker
+   Pipeline; then waits for that execution and reads its reports. With Model Monitor (``model-monitor``, existing
+   customers only): a one-time monitoring schedule (``NOW``, the last hour's data) with prod's own job definition,
+   as AWS documents for an on-demand run, then its ``constraint_violations.json`` and ``statistics.json``.
 """
 
 from __future__ import annotations
@@ -138,8 +138,75 @@ def monthly_cost(sagemaker, schedule: dict, region: str) -> dict:
             (definition.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds", 3600)
         ),
         region=region,
+        backend="model-monitor",
     )
     try:
         return cost.monitoring_estimate(profile, cost.load_price_table())
     except cost.CostInputError as exc:
         return {"error": str(exc)}
+
+
+# -- the project's own data-quality check (MonitoringBackend "project") ------------------------------------------
+def run_project_check(codepipeline, sagemaker, names: dict, follow, timeout_s: float = 120.0) -> dict:
+    """Start the project's data-quality CodePipeline now (as a person would, instead of waiting for its schedule),
+    follow it with ``follow(pipeline, execution id)``, then wait for the SageMaker Pipeline execution it started;
+    returns that execution's description."""
+    started_after = datetime.now(UTC)
+    execution_id = codepipeline.start_pipeline_execution(name=names["check_pipeline"])["pipelineExecutionId"]
+    outcome = follow(names["check_pipeline"], execution_id)
+    if outcome.status != "Succeeded":
+        raise MonitorFailed(
+            f"the data-quality pipeline {names['check_pipeline']} {outcome.status}: {outcome.summary}"
+        )
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            summaries = sagemaker.list_pipeline_executions(
+                PipelineName=names["check_sagemaker_pipeline"], SortBy="CreationTime", SortOrder="Descending"
+            )["PipelineExecutionSummaries"]
+        except sagemaker.exceptions.ResourceNotFound:
+            summaries = []
+        fresh = [s for s in summaries if s["StartTime"] >= started_after.replace(microsecond=0)]
+        if not fresh:
+            raise MonitorFailed(
+                f"the data-quality pipeline ran but started no check: see its StartDataQualityCheck build log "
+                f"(prod not deployed, or not watched: {names['check_pipeline']})"
+            )
+        described = sagemaker.describe_pipeline_execution(
+            PipelineExecutionArn=fresh[0]["PipelineExecutionArn"]
+        )
+        if described["PipelineExecutionStatus"] in ("Succeeded", "Failed", "Stopped"):
+            return described
+        if time.monotonic() > deadline:
+            raise MonitorFailed(f"the data-quality check did not end within {timeout_s:.0f} s")
+        time.sleep(0.1)
+
+
+def project_check_reports(sagemaker, s3, execution: dict) -> dict:
+    """The check's report files (where its processing job wrote them) and its fail step, if it failed."""
+    steps = sagemaker.list_pipeline_execution_steps(PipelineExecutionArn=execution["PipelineExecutionArn"])[
+        "PipelineExecutionSteps"
+    ]
+    by_name = {step["StepName"]: step for step in steps}
+    check = by_name.get("CheckDataQuality") or {}
+    job_arn = ((check.get("Metadata") or {}).get("ProcessingJob") or {}).get("Arn")
+    if check.get("StepStatus") != "Succeeded" or not job_arn:
+        raise MonitorFailed(
+            f"the data-quality check failed: {check.get('FailureReason') or 'no reason given'}"
+        )
+    job = sagemaker.describe_processing_job(ProcessingJobName=job_arn.rsplit("/", 1)[-1])
+    folder = job["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"].rstrip("/")
+    found = {"report": folder, "fail_step": by_name.get("DataQualityViolations")}
+    for filename in ("summary.json", "constraint_violations.json", "statistics.json"):
+        found[filename] = json.loads(_read(s3, f"{folder}/{filename}"))
+    return found
+
+
+def published_metrics(cloudwatch, endpoint: str) -> list[str]:
+    """The names of the check's CloudWatch metrics for the endpoint."""
+    from pipelines.abalone.data_quality import METRICS_NAMESPACE
+
+    pages = cloudwatch.get_paginator("list_metrics").paginate(
+        Namespace=METRICS_NAMESPACE, Dimensions=[{"Name": "Endpoint", "Value": endpoint}]
+    )
+    return sorted({m["MetricName"] for page in pages for m in page["Metrics"]})

@@ -59,20 +59,47 @@ def generate_csv(rows: int = DEFAULT_ROWS, seed: int = 7) -> bytes:
     return buffer.getvalue().encode()
 
 
+# AWS's public copies of the abalone data: one bucket per Region (what the build seed reads by default, as AWS's
+# SageMaker Pipelines examples do: SageMaker jobs cannot read S3 input from another Region), and the older
+# us-east-1 bucket that earlier examples read.
+REGIONAL_SAMPLE_URL = "s3://sagemaker-example-files-prod-{region}/datasets/tabular/uci_abalone/abalone.csv"
 PUBLIC_SAMPLE_URL = "s3://sagemaker-sample-files/datasets/tabular/uci_abalone/abalone.csv"
-# The public bucket belongs to AWS, not to the project's account: it is readable there but not listed.
+# The public buckets belong to AWS, not to the project's account: they are readable there but not listed.
 PUBLIC_SAMPLE_OWNER = "111111111111"
 
 
-def serve_public_sample() -> None:
-    """Put the sample where AWS's public bucket keeps the abalone data (the build seed's default InputDataUrl),
-    in a bucket owned by another account, so the seed runs against the embedded AWS as it runs against AWS.
-    Kept if it is already there."""
+def sample_url(region: str) -> str:
+    return REGIONAL_SAMPLE_URL.format(region=region)
+
+
+@functools.lru_cache(maxsize=1)
+def sagemaker_regions() -> tuple[str, ...]:
+    """The commercial Regions where SageMaker is, from botocore's endpoint data."""
+    from smbundle.local import boto_sessions
+
+    return tuple(boto_sessions.session("us-east-1").get_available_regions("sagemaker"))
+
+
+def regional_sample_region(bucket: str) -> str | None:
+    """The Region of a regional sample bucket name (``sagemaker-example-files-prod-<region>``), else None."""
+    prefix = "sagemaker-example-files-prod-"
+    region = bucket[len(prefix) :] if bucket.startswith(prefix) else None
+    return region if region in sagemaker_regions() else None
+
+
+def serve(url: str, region: str) -> None:
+    """Put the sample at ``url`` in a bucket of AWS's account located in ``region`` (kept if already there)."""
     from moto.s3.models import s3_backends
 
     backend = s3_backends[PUBLIC_SAMPLE_OWNER]["aws"]
-    bucket, _, key = PUBLIC_SAMPLE_URL[len("s3://") :].partition("/")
+    bucket, _, key = url[len("s3://") :].partition("/")
     if bucket not in backend.buckets:
-        backend.create_bucket(bucket, "us-east-1")
+        backend.create_bucket(bucket, region)
     if backend.get_object(bucket, key) is None:
         backend.put_object(bucket, key, generate_csv())
+
+
+def serve_public_sample() -> None:
+    """Serve the older us-east-1 sample at once; the Regional copies appear when a bucket name asks for them
+    (``s3/public_samples.py``: 34 copies would cost every server start a quarter of a second)."""
+    serve(PUBLIC_SAMPLE_URL, "us-east-1")

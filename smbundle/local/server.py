@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from smbundle.local import apply_extensions, boto_sessions, sample_data
 from smbundle.local.codepipeline import executions
 from smbundle.local.iam import enforcement, roles
-from smbundle.local.sagemaker import runtime
+from smbundle.local.sagemaker import availability, runtime
 from smbundle.local.sagemaker.studio_domain import prepare_domain
 
 log = logging.getLogger(__name__)
@@ -52,6 +52,7 @@ class EmbeddedAWS:
                 executions.settings.endpoint_url = None
                 executions.settings.clean_up()
                 runtime.reset()  # the endpoints' containers and their model directories
+                availability.set_existing_customer(False)
 
     def client(self, service: str):
         return boto_sessions.session(self.region).client(service, endpoint_url=self.url)
@@ -63,15 +64,24 @@ class EmbeddedAWS:
         self.stop()
 
 
-def start(port: int = 0, region: str = "us-east-1", host: str = "127.0.0.1", iam: bool = True) -> EmbeddedAWS:
+def start(
+    port: int = 0,
+    region: str = "us-east-1",
+    host: str = "127.0.0.1",
+    iam: bool = True,
+    existing_customer: bool = False,
+) -> EmbeddedAWS:
     """Start the server (extensions applied first) and prepare the account; ``iam=False`` lets every call
-    through (for exploring only: a run that passes that way says nothing about AWS)."""
+    through (for exploring only: a run that passes that way says nothing about AWS). The account is a new
+    customer's, which cannot use SageMaker Model Monitor or Debugger (closed to new customers), unless
+    ``existing_customer`` (``sagemaker/availability.py``)."""
     from smbundle.local.moto_server import EmbeddedMotoServer
 
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
     apply_extensions()
     enforcement.set_enabled(iam)
+    availability.set_existing_customer(existing_customer)
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no access log lines on the terminal
     server = EmbeddedMotoServer(ip_address=host, port=port, verbose=False)
     server.start()

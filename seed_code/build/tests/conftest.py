@@ -54,6 +54,11 @@ def abalone_like_rows(count: int, seed: int = 1) -> list[list]:
     return rows
 
 
+@pytest.fixture(scope="session")
+def make_abalone_rows():
+    return abalone_like_rows
+
+
 @pytest.fixture
 def abalone_csv(tmp_path) -> Path:
     path = tmp_path / "input" / "abalone.csv"

@@ -70,7 +70,24 @@ def test_steps_and_parameters(definition):
     }
     assert parameters["ModelApprovalStatus"]["DefaultValue"] == "PendingManualApproval"
     assert parameters["MseThreshold"] == {"Name": "MseThreshold", "Type": "Float", "DefaultValue": 6.0}
-    assert parameters["InputDataUrl"]["DefaultValue"].endswith("uci_abalone/abalone.csv")
+    assert parameters["InputDataUrl"]["DefaultValue"] == (
+        "s3://sagemaker-example-files-prod-us-east-1/datasets/tabular/uci_abalone/abalone.csv"
+    )
+
+
+def test_the_default_input_is_the_sample_in_the_pipelines_own_region(tmp_path):
+    """SageMaker jobs cannot read S3 input from another Region: each Region reads its own copy of the sample."""
+    with mock_aws():
+        boto3.client("s3", region_name="eu-west-1").create_bucket(
+            Bucket="artifacts", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
+        )
+        path = tmp_path / "definition.json"
+        arguments = [*ARGS[:-1], "eu-west-1", "--file-name", str(path)]
+        assert cli.get_pipeline_definition(arguments) == 0
+    parameters = {p["Name"]: p for p in json.loads(path.read_text())["Parameters"]}
+    assert parameters["InputDataUrl"]["DefaultValue"].startswith(
+        "s3://sagemaker-example-files-prod-eu-west-1/"
+    )
 
 
 def test_training_uses_the_builtin_xgboost_with_squared_error(definition):
@@ -78,6 +95,15 @@ def test_training_uses_the_builtin_xgboost_with_squared_error(definition):
     assert "sagemaker-xgboost:3.0-5" in training["AlgorithmSpecification"]["TrainingImage"]
     assert training["HyperParameters"]["objective"] == "reg:squarederror"
     assert {c["ChannelName"] for c in training["InputDataConfig"]} == {"train", "validation"}
+
+
+def test_training_asks_for_neither_debugger_nor_the_profiler(definition):
+    """Debugger is closed to new customers: no hook, no rules, and the profiler explicitly off."""
+    training = step(definition, "TrainAbaloneModel")["Arguments"]
+    for key in ("DebugHookConfig", "DebugRuleConfigurations", "ProfilerRuleConfigurations"):
+        assert key not in training
+    assert training.get("ProfilerConfig", {"DisableProfiler": True}) == {"DisableProfiler": True}
+    assert "model-monitor" not in json.dumps(definition) and "QualityCheck" not in json.dumps(definition)
 
 
 def test_processing_steps_pass_every_directory_explicitly(definition):
@@ -177,27 +203,33 @@ def test_preprocess_in_the_container_layout_reads_only_its_data(definition, abal
 
 
 def test_a_data_quality_baseline_of_the_records_the_endpoint_receives_is_registered(definition):
-    """The Model Monitor analyzer (QualityCheckStep) baselines the preprocessing's baseline/ output (training
-    records without the label, with a header); the package carries it as ModelMetrics and DriftCheckBaselines."""
+    """The project's analyzer (data_quality.py baseline, in the scikit-learn image: no Model Monitor image) baselines
+    the preprocessing's baseline/ output; the package carries it as ModelMetrics and DriftCheckBaselines, and the
+    analyzer that made it as DataQualityAnalyzerS3Uri."""
     baseline = step(definition, "BaselineAbaloneDataQuality")
-    assert (baseline["Type"], baseline["CheckType"]) == ("QualityCheck", "DATA_QUALITY")
-    assert baseline["SkipCheck"] is True and baseline["RegisterNewBaseline"] is True
+    assert baseline["Type"] == "Processing"
     arguments = baseline["Arguments"]
-    assert arguments["AppSpecification"]["ImageUri"].endswith("/sagemaker-model-monitor-analyzer")
-    (dataset,) = arguments["ProcessingInputs"]
+    assert "sagemaker-scikit-learn:1.4-2" in arguments["AppSpecification"]["ImageUri"]
+    assert arguments["AppSpecification"]["ContainerEntrypoint"][-1].endswith("/data_quality.py")
+    assert arguments["AppSpecification"]["ContainerArguments"][0] == "baseline"
+    (dataset,) = [i for i in arguments["ProcessingInputs"] if i["InputName"] != "code"]
     assert "Outputs['baseline']" in dataset["S3Input"]["S3Uri"]["Get"]
-    assert json.loads(arguments["Environment"]["dataset_format"])["csv"]["header"] is True
     output = json.dumps(arguments["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"])
     assert "Execution.PipelineExecutionId" in output and "data-quality-baseline" in output
     register = step(definition, "RegisterAbaloneModel-RegisterModel")["Arguments"]
+    produced = {
+        "Get": "Steps.BaselineAbaloneDataQuality.ProcessingOutputConfig.Outputs['baseline'].S3Output.S3Uri"
+    }
+
+    def at(name):
+        return {"Std:Join": {"On": "/", "Values": [produced, name]}}
+
     quality = register["ModelMetrics"]["ModelDataQuality"]
-    assert quality["Statistics"]["S3Uri"] == {
-        "Get": "Steps.BaselineAbaloneDataQuality.CalculatedBaselineStatistics"
-    }
+    assert quality["Statistics"]["S3Uri"] == at("statistics.json")
+    assert quality["Constraints"]["S3Uri"] == at("constraints.json")
     drift = register["DriftCheckBaselines"]["ModelDataQuality"]
-    assert drift["Constraints"]["S3Uri"] == {
-        "Get": "Steps.BaselineAbaloneDataQuality.BaselineUsedForDriftCheckConstraints"
-    }
+    assert drift["Constraints"]["S3Uri"] == at("constraints.json")
+    assert register["CustomerMetadataProperties"]["DataQualityAnalyzerS3Uri"] == at("data_quality.py")
 
 
 def test_the_baseline_dataset_is_the_training_records_without_the_label(abalone_csv, tmp_path):

@@ -24,6 +24,8 @@ def aws_environment(monkeypatch):
         "PROD_INSTANCE_TYPE",
         "PROD_INSTANCE_COUNT",
         "PROD_SAMPLING_PERCENTAGE",
+        "MONITORING_BACKEND",
+        "MONITORING_SCHEDULE_EXPRESSION",
     ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")

@@ -228,7 +228,7 @@ def test_a_failure_to_read_project_tags_is_an_error(sagemaker, workdir, capsys, 
         (
             "prod",
             {"MonitoringScheduleExpression": "rate(1 hour)"},
-            "MonitoringScheduleExpression must be one of the cron forms Model Monitor accepts",
+            "MonitoringScheduleExpression must be one of the cron forms the schedulers accept",
         ),
         ("prod", {"MonitoringInstanceType": "m5.xlarge"}, "MonitoringInstanceType must look like ml."),
         (
@@ -319,12 +319,79 @@ def test_bad_flags_are_one_line(sagemaker, workdir, capsys, monkeypatch, extra, 
     assert exports(workdir) == []
 
 
-def test_prod_is_monitored_against_the_packages_own_baseline(sagemaker, workdir, capsys):
+def test_the_default_backend_watches_prod_outside_the_prod_stack(sagemaker, workdir, capsys):
+    """MonitoringBackend "project" (the default): the project's own check reads the package's baseline itself, so
+    the prod export asks for no Model Monitor resources."""
+    register(sagemaker, "Approved", baseline=True)
+    assert build.main(args()) == 0
+    prod = json.loads((workdir / "prod-config-export.json").read_text())["Parameters"]
+    assert {k: v for k, v in prod.items() if "Monitoring" in k or "DataQuality" in k} == {
+        "EnableMonitoring": "false",
+        "MonitoringBackend": "project",
+        "MonitoringScheduleExpression": "cron(0 * ? * * *)",
+        "MonitoringInstanceType": "ml.m5.xlarge",
+    }
+    out = capsys.readouterr().out
+    assert (
+        "prod monitoring: data quality by the project's data-quality check (MonitoringBackend project), "
+        f"cron(0 * ? * * *) on ml.m5.xlarge, baseline {BASELINE}/constraints.json"
+    ) in out
+
+
+@pytest.mark.parametrize(
+    ("environment", "committed", "line"),
+    [
+        ({"MONITORING_BACKEND": "off"}, {}, 'prod monitoring: off (MonitoringBackend is "off")'),
+        ({}, {"EnableMonitoring": "false"}, 'prod monitoring: off (EnableMonitoring is "false")'),
+        ({}, {"MonitoringBackend": "off"}, 'prod monitoring: off (MonitoringBackend is "off")'),
+    ],
+)
+def test_prod_monitoring_turned_off_by_the_project_or_the_repository(
+    sagemaker, workdir, capsys, monkeypatch, environment, committed, line
+):
+    register(sagemaker, "Approved", baseline=True)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    (workdir / "prod-config.json").write_text(json.dumps({"Parameters": {"StageName": "prod", **committed}}))
+    assert build.main(args()) == 0
+    assert line in capsys.readouterr().out
+    assert (
+        json.loads((workdir / "prod-config-export.json").read_text())["Parameters"]["EnableMonitoring"]
+        == "false"
+    )
+
+
+def test_a_backend_or_schedule_the_product_does_not_offer_is_one_line(
+    sagemaker, workdir, capsys, monkeypatch
+):
+    register(sagemaker, "Approved", baseline=True)
+    monkeypatch.setenv("MONITORING_BACKEND", "sagemaker")
+    assert build.main(args()) == 1
+    assert capsys.readouterr().err.strip() == (
+        "error: environment variable MONITORING_BACKEND (the project's choice at creation; a value committed in "
+        "prod-config.json would override it): MonitoringBackend must be one of project, model-monitor, off, got "
+        "'sagemaker'"
+    )
+    monkeypatch.setenv("MONITORING_BACKEND", "project")
+    for expression in ("cron(0 * * * * *)", "cron(0 24 ? * * *)", "cron(0 0/25 ? * * *)", "rate(1 hour)"):
+        (workdir / "prod-config.json").write_text(
+            json.dumps({"Parameters": {"StageName": "prod", "MonitoringScheduleExpression": expression}})
+        )
+        assert build.main(args()) == 1, expression
+        assert "MonitoringScheduleExpression must be one of" in capsys.readouterr().err
+    assert exports(workdir) == []
+
+
+def test_prod_is_monitored_by_model_monitor_against_the_packages_own_baseline(
+    sagemaker, workdir, capsys, monkeypatch
+):
+    monkeypatch.setenv("MONITORING_BACKEND", "model-monitor")
     package = register(sagemaker, "Approved", baseline=True)
     assert build.main(args()) == 0
     prod = json.loads((workdir / "prod-config-export.json").read_text())["Parameters"]
     assert {k: v for k, v in prod.items() if "Monitoring" in k or "DataQuality" in k} == {
         "EnableMonitoring": "true",
+        "MonitoringBackend": "model-monitor",
         "MonitoringScheduleExpression": "cron(0 * ? * * *)",
         "MonitoringInstanceType": "ml.m5.xlarge",
         "DataQualityBaselineStatisticsUri": f"{BASELINE}/statistics.json",
@@ -337,9 +404,9 @@ def test_prod_is_monitored_against_the_packages_own_baseline(sagemaker, workdir,
     assert not [k for k in staging if "Monitoring" in k or "DataQuality" in k]  # serverless: never monitored
     out = capsys.readouterr().out
     assert (
-        f"prod monitoring: data quality cron(0 * ? * * *) on ml.m5.xlarge, baseline {BASELINE}/constraints.json"
-        in out
-    )
+        "prod monitoring: data quality by SageMaker Model Monitor (MonitoringBackend model-monitor), "
+        f"cron(0 * ? * * *) on ml.m5.xlarge, baseline {BASELINE}/constraints.json"
+    ) in out
     # a new package (a new baseline) gets a new job definition name: CloudFormation replaces the definition
     register(sagemaker, "Approved", baseline=True)
     assert build.main(args()) == 0

@@ -185,9 +185,29 @@ def parse_and_create_resource(logical_id, resource_json, resources_map, account_
     return resource
 
 
+# The service's error code -> the CloudFormation handler error code resource handlers report for it.
+HANDLER_ERROR_CODES = {
+    "ValidationException": "InvalidRequest",
+    "ValidationError": "InvalidRequest",
+    "InvalidParameterValue": "InvalidRequest",
+    "ResourceNotFound": "NotFound",
+    "ResourceNotFoundException": "NotFound",
+    "ResourceInUse": "AlreadyExists",
+    "ResourceInUseException": "AlreadyExists",
+    "AccessDenied": "AccessDenied",
+    "AccessDeniedException": "AccessDenied",
+    "ResourceLimitExceeded": "ServiceLimitExceeded",
+}
+
+
 def _reason(exc: Exception) -> str:
     message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
-    return f'Resource handler returned message: "{message}" (HandlerErrorCode: {type(exc).__name__})'
+    code = getattr(
+        exc, "code", None
+    )  # moto's service exceptions: the error code; its REST errors: the status
+    service_code = getattr(exc, "error_type", None) or (code if isinstance(code, str) else type(exc).__name__)
+    code = HANDLER_ERROR_CODES.get(service_code, service_code)
+    return f'Resource handler returned message: "{message}" (HandlerErrorCode: {code})'
 
 
 def _fail(

@@ -145,6 +145,10 @@ def authorize(
 
 
 # -- the HTTP hooks -----------------------------------------------------------------------------------------------
+# Services whose signing name is not their IAM service prefix.
+SIGNING_NAMES = {"monitoring": "cloudwatch"}
+
+
 def _credential_scope(headers) -> tuple[str, str, str] | None:
     header = headers.get("Authorization") or ""
     marker = "Credential="
@@ -153,7 +157,7 @@ def _credential_scope(headers) -> tuple[str, str, str] | None:
     scope = header.split(marker, 1)[1].split(",", 1)[0].strip().split("/")
     if len(scope) < 4:
         return None
-    return scope[0], scope[2], scope[3]  # access key id, region, signing name (the IAM service prefix)
+    return scope[0], scope[2], scope[3]  # access key id, region, signing name
 
 
 def _denied(response, message: str, protocol: str | None):
@@ -174,11 +178,15 @@ def _denied(response, message: str, protocol: str | None):
 
 
 def _protocol(response) -> str:
+    """The protocol the request came in (a service may speak several: CloudWatch's model lists
+    smithy-rpc-v2-cbor, json and query, and the SDK picks one), so the denial is one the caller can read."""
+    from moto.core.request import determine_request_protocol
     from moto.core.utils import get_service_model
 
     try:
-        return get_service_model(response.boto3_service_name).metadata.get("protocol", "json")
-    except Exception:  # an unknown service model: answer in JSON
+        model = get_service_model(response.boto3_service_name)
+        return determine_request_protocol(model, response.headers.get("Content-Type"))
+    except Exception:  # an unknown service model or protocol: answer in JSON
         return "json"
 
 
@@ -202,7 +210,8 @@ def _check_request(response, operation: str | None, params: dict | None, protoco
     principals.caller.set(principal)
     if principal is None or not _enabled:
         return
-    _, region, prefix = scope
+    _, region, signing_name = scope
+    prefix = SIGNING_NAMES.get(signing_name, signing_name)
     operation = operation or response._get_action()
     action = f"{prefix}:{operation}"
     if action == "sts:GetCallerIdentity":  # IAM always allows it

@@ -196,6 +196,17 @@ def _sts(resource_type: str, operation: str, params: dict) -> list[str]:
     return [params["RoleArn"]] if params.get("RoleArn") else []
 
 
+def _cloudwatch(resource_type: str, operation: str, params: dict) -> list[str]:
+    if resource_type == "alarm":
+        names = [params.get("AlarmName"), *(params.get("AlarmNames") or [])]
+        return [name for name in names if name]
+    if resource_type == "dataset":
+        # Listed for the metric calls in IAM's data but not required by them: a request that names no dataset
+        # is authorized against "*", as for every action without a resource type.
+        return ["*"]
+    return []
+
+
 def _connections(resource_type: str, operation: str, params: dict) -> list[str]:
     arn = params.get("ConnectionArn") or params.get("ResourceArn")
     return [arn] if arn else []
@@ -211,6 +222,7 @@ RESOLVERS: dict[str, Resolver] = {
     "events": _events,
     "sns": _sns,
     "sts": _sts,
+    "cloudwatch": _cloudwatch,
     "codeconnections": _connections,
     "codestar-connections": _connections,
 }
@@ -243,7 +255,7 @@ def resources(
         for path in paths:
             arn = (
                 path
-                if path.startswith("arn:")
+                if path.startswith("arn:") or path == "*"
                 else actions.arn_prefix(service, resource_type, region, account) + path
             )
             if arn not in found:
@@ -297,6 +309,8 @@ def checks(
     context = tag_context(request_tags(params))
     if service == "cloudformation" and params.get("RoleARN"):
         context["cloudformation:RoleArn"] = params["RoleARN"]
+    if service == "cloudwatch" and params.get("Namespace"):
+        context["cloudwatch:namespace"] = params["Namespace"]
     targets = resources(action, params, region=region, account=account, stateful=stateful)
     found = [Check(action, resource, context) for resource in targets]
     tags = request_tags(params)

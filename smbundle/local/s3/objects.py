@@ -34,3 +34,13 @@ def list_keys(uri_prefix: str, account_id: str) -> list[str]:
     bucket_name, prefix = split_uri(uri_prefix)
     bucket = _backend(account_id).get_bucket(bucket_name)
     return sorted(k for k in list(bucket.keys.keys()) if k.startswith(prefix))
+
+
+def bucket_region(bucket_name: str, account_id: str) -> str | None:
+    """The Region a bucket is in (any account's bucket, as S3 knows it), or None when there is no such bucket."""
+    from moto.s3.exceptions import MissingBucket
+
+    try:
+        return _backend(account_id).get_bucket(bucket_name).region_name
+    except MissingBucket:
+        return None

@@ -26,7 +26,9 @@ time), named ``<minute>-<second>-<millisecond>-<uuid>.jsonl`` after their first 
 buffered and written in batches (at most every ``SMBUNDLE_CAPTURE_FLUSH_SECONDS``, default 5, or when
 ``SMBUNDLE_CAPTURE_MAX_RECORDS`` (default 1000) are waiting; :func:`flush` writes at once), so capture costs the
 request path a dictionary and a list append, never an S3 write. SageMaker also delivers captures with a delay (a
-couple of minutes, by its documentation). Each file is written as the endpoint's model execution role
+couple of minutes, by its documentation). Locally, listing the destination bucket delivers what is buffered first
+(``s3/capture_delivery.py``): a job or a person who looks finds every record captured so far, where on AWS they
+would wait the delivery delay out. Each file is written as the endpoint's model execution role
 (``s3:PutObject``, authorized by the embedded IAM); a denied write is logged and its records are dropped, as a
 capture that cannot be delivered is lost on AWS too.
 """
@@ -262,6 +264,13 @@ def flush(account_id: str | None = None, endpoint_name: str | None = None) -> in
             and (endpoint_name is None or endpoint == endpoint_name)
         ]
     return sum(writer.flush() for writer in writers)
+
+
+def flush_bucket(bucket: str) -> int:
+    """Write now what is buffered for captures that land in ``bucket`` (when someone lists it)."""
+    with _writers_lock:
+        found = [w for w in _writers.values() if w.settings.destination.startswith(f"s3://{bucket}/")]
+    return sum(writer.flush() for writer in found)
 
 
 def writers(endpoint_name: str | None = None) -> list[CaptureWriter]:

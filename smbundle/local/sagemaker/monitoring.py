@@ -37,11 +37,12 @@ from datetime import UTC, datetime, timedelta
 from moto.core.responses import ActionResult, EmptyResult
 from moto.sagemaker import models, responses
 from moto.sagemaker.exceptions import ResourceInUseException, ResourceNotFound, ValidationError
+from pipelines.abalone import data_quality as analyzer
 
 from smbundle.local.iam import enforcement
 from smbundle.local.iam.principals import Principal
 from smbundle.local.s3 import objects
-from smbundle.local.sagemaker import analyzer, capture
+from smbundle.local.sagemaker import availability, capture
 
 log = logging.getLogger(__name__)
 
@@ -306,6 +307,7 @@ def _validate_schedule_config(backend, config: dict) -> JobSpec:
 
 
 def create_schedule(backend, name: str, config: dict, tags: list[dict] | None = None) -> Schedule:
+    availability.check_model_monitor("CreateMonitoringSchedule")
     if not name or not NAME.match(name):
         raise ValidationError(
             message=f"Value '{name}' at 'monitoringScheduleName' failed to satisfy constraint: Member must satisfy "

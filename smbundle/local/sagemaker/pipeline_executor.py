@@ -15,6 +15,8 @@
 - ``Condition``, ``RegisterModel``, ``Model`` and ``Fail`` as the service runs them.
 
 Steps run in dependency order (``DependsOn`` and data references). The first failing step fails the execution.
+As each step and the execution change status, SageMaker's EventBridge events ("SageMaker Model Building Pipeline
+Execution Status Change" / "... Step Status Change", with the documented detail fields) go to ``emit``.
 
 Every step acts as AWS's principals do: the pipeline's role creates the jobs and registers models (passing the
 jobs' role), and a job reads its inputs and writes its outputs as the job's role; the embedded IAM authorizes
@@ -39,10 +41,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pipelines.abalone import data_quality as analyzer
+
 from smbundle.local.iam import enforcement
 from smbundle.local.iam.principals import Principal
 from smbundle.local.s3 import objects
-from smbundle.local.sagemaker import analyzer, step_worker, xgboost_algorithm
+from smbundle.local.sagemaker import availability, step_worker, xgboost_algorithm
 from smbundle.local.sagemaker.pipeline_expressions import Context, evaluate_condition, references, resolve
 
 log = logging.getLogger(__name__)
@@ -104,8 +108,10 @@ class PipelineExecutor:
         sagemaker_backend,
         workdir: Path | None = None,
         role_arn: str | None = None,
+        emit=None,
     ):
         self.definition = definition
+        self.emit = emit or (lambda detail_type, detail: None)
         self.role_arn = role_arn
         self.execution_arn = execution_arn
         self.state = state
@@ -139,7 +145,40 @@ class PipelineExecutor:
         return values
 
     # -- orchestration -------------------------------------------------------------------------------------
+    def _execution_event(self, previous: str | None) -> None:
+        detail = {
+            "currentPipelineExecutionStatus": self.state.status,
+            "executionStartTime": self.context.execution["StartDateTime"],
+            "pipelineArn": self.context.execution["PipelineArn"],
+            "pipelineExecutionArn": self.execution_arn,
+            "pipelineExecutionDisplayName": self.execution_id,
+        }
+        if previous:
+            detail["previousPipelineExecutionStatus"] = previous
+        if self.state.status != "Executing":
+            detail["executionEndTime"] = datetime.now(UTC).isoformat()
+        self.emit("SageMaker Model Building Pipeline Execution Status Change", detail)
+
+    def _step_event(self, step: dict, record: StepRecord, previous: str | None) -> None:
+        detail = {
+            "metadata": _camel(record.metadata),
+            "stepStartTime": record.start_time.isoformat(),
+            "stepName": record.name,
+            "stepType": step["Type"],
+            "currentStepStatus": record.status,
+            "pipelineArn": self.context.execution["PipelineArn"],
+            "pipelineExecutionArn": self.execution_arn,
+        }
+        if previous:
+            detail["previousStepStatus"] = previous
+        if record.end_time:
+            detail["stepEndTime"] = record.end_time.isoformat()
+        if record.failure_reason:
+            detail["failureReason"] = record.failure_reason
+        self.emit("SageMaker Model Building Pipeline Execution Step Status Change", detail)
+
     def run(self) -> None:
+        self._execution_event(None)
         try:
             pending = deque(self.definition["Steps"])
             done: set[str] = set()
@@ -159,6 +198,7 @@ class PipelineExecutor:
             self.state.failure_reason = f"local executor error: {exc}"
         finally:
             shutil.rmtree(self.workdir, ignore_errors=True)
+            self._execution_event("Executing")
 
     def _next_ready(self, pending: deque, done: set[str]) -> dict:
         for step in pending:
@@ -172,6 +212,7 @@ class PipelineExecutor:
     def _run_step(self, step: dict) -> list[dict]:
         record = StepRecord(step["Name"], step.get("DisplayName"))
         self.state.steps.append(record)
+        self._step_event(step, record, None)
         runner = {
             "Processing": self._processing,
             "QualityCheck": self._quality_check,
@@ -195,6 +236,7 @@ class PipelineExecutor:
             raise
         finally:
             record.end_time = datetime.now(UTC)
+            self._step_event(step, record, "Executing")
 
     # -- who may do what -----------------------------------------------------------------------------------
     def _authorize(
@@ -220,6 +262,15 @@ class PipelineExecutor:
                 self.role_arn, "iam:PassRole", job_role, {"iam:PassedToService": "sagemaker.amazonaws.com"}
             )
         tags = [{"Key": "sagemaker:pipeline-execution-arn", "Value": self.execution_arn}]
+        try:
+            self._job = self._new_job(kind, job_name, job_role, arguments, tags)
+        except availability.NotOpenToNewCustomers as refused:
+            # As a pipeline step reports an API call the service refused.
+            raise StepFailed(
+                f"ClientError: Failed to invoke sagemaker:{action}. Error Details: {refused.message}"
+            ) from None
+
+    def _new_job(self, kind: str, job_name: str, job_role: str | None, arguments: dict, tags: list[dict]):
         if kind == "processing-job":
             job = self.backend.create_processing_job(
                 app_specification=arguments.get("AppSpecification"),
@@ -234,6 +285,7 @@ class PipelineExecutor:
             )
             job.processing_job_status = "InProgress"
         else:
+            availability.check_training(arguments)
             job = self.backend.create_training_job(
                 training_job_name=job_name,
                 hyper_parameters=arguments.get("HyperParameters"),
@@ -255,7 +307,7 @@ class PipelineExecutor:
                 experiment_config=None,
             )
             job.training_job_status = job.secondary_status = "InProgress"
-        self._job = job
+        return job
 
     def _end_job(self, failure: str | None = None, **attributes) -> None:
         job, self._job = getattr(self, "_job", None), None
@@ -271,6 +323,27 @@ class PipelineExecutor:
         for name, value in attributes.items():
             setattr(job, name, value)
 
+    def _job_credentials(self, job_role: str | None) -> dict[str, str]:
+        """The job role's temporary credentials and the embedded AWS's endpoint, for the job's own AWS calls (none
+        when the pipeline runs without a server, as in unit tests: the job then has no AWS access at all)."""
+        from smbundle.local import boto_sessions
+        from smbundle.local.codepipeline.executions import settings
+        from smbundle.local.iam import sessions
+
+        if not job_role or not settings.endpoint_url:
+            return {}
+        try:
+            role = sessions.assume(
+                boto_sessions.session(self.region),
+                settings.endpoint_url,
+                job_role,
+                "sagemaker.amazonaws.com",
+                f"SageMaker-{self.execution_id}"[:64],
+            )
+        except sessions.RoleUnusable as unusable:
+            raise StepFailed(f"ClientError: {unusable}") from None
+        return {**role.credentials.environment(), "AWS_ENDPOINT_URL": settings.endpoint_url}
+
     # -- step types ----------------------------------------------------------------------------------------
     def _local(self, container_path: str, root: Path) -> Path:
         return root / container_path[len(CONTAINER_ROOT) :]
@@ -280,6 +353,16 @@ class PipelineExecutor:
 
     def _download(self, uri: str, target: Path, role_arn: str | None = None) -> None:
         bucket, prefix = objects.split_uri(uri)
+        located = objects.bucket_region(bucket, self.account_id)
+        if located is not None and located != self.region:
+            # SageMaker jobs read their input from their own Region only (the API reference: "Your input bucket
+            # must be located in same Amazon Web Services region as your training job"); the wording is modelled
+            # on the job errors AWS publishes (docs/local.md).
+            raise StepFailed(
+                f"ClientError: Data download failed:Unable to download object {uri} (BucketRegionError: bucket "
+                f"{bucket} is in {located}, but the job runs in {self.region}: bucket must be in the same region "
+                "as the job)"
+            )
         self._authorize(role_arn, "s3:ListBucket", f"arn:aws:s3:::{bucket}", {"s3:prefix": prefix})
         keys = objects.list_keys(uri, self.account_id)
         if not keys:
@@ -315,9 +398,10 @@ class PipelineExecutor:
         if command and Path(command[0]).name in ("python", "python3"):
             command[0] = sys.executable
         log_path = root / "job.log"
-        code = step_worker.worker().run(
-            command, root, _subprocess_env(arguments.get("Environment", {})), log_path
+        environment = _job_environment(
+            arguments.get("Environment") or {}, self._job_credentials(job_role), self.region, root / "home"
         )
+        code = step_worker.worker().run(command, root, environment, log_path)
         if code != 0:
             tail = " | ".join(log_path.read_text(errors="replace").strip().splitlines()[-3:])
             raise StepFailed(f"ProcessingJob {job_name} failed: AlgorithmError: exit code {code}: {tail}")
@@ -554,11 +638,36 @@ class PipelineExecutor:
         raise StepFailed(message)
 
 
-def _subprocess_env(extra: dict) -> dict:
+def _camel(value):
+    """Step metadata as the events carry it (``{"processingJob": {"arn": ...}}``): keys with a lower-case first
+    letter."""
+    if isinstance(value, dict):
+        return {k[:1].lower() + k[1:]: _camel(v) for k, v in value.items()}
+    return value
+
+
+def _job_environment(container: dict, credentials: dict[str, str], region: str, home: Path) -> dict[str, str]:
+    """What a processing container's process sees: the container's ``Environment``, the Region, the job role's
+    credentials for the embedded AWS (as the container gets them on AWS) and nothing of this machine's AWS setup:
+    no ``AWS_*`` of the host, no profile, no ``~/.aws`` (HOME is the job's own directory), so a job's AWS call can
+    only ever reach the embedded AWS, as its role."""
     import os
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update({str(k): str(v) for k, v in extra.items()})
+    home.mkdir(parents=True, exist_ok=True)
+    env = {
+        "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "/usr/bin:/bin")]),
+        "LANG": os.environ.get("LANG", "C.UTF-8"),
+        "HOME": str(home),
+        "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region,
+        "AWS_CONFIG_FILE": str(home / ".aws" / "config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(home / ".aws" / "credentials"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+        **credentials,
+    }
+    if os.environ.get("TMPDIR"):
+        env["TMPDIR"] = os.environ["TMPDIR"]
+    env.update({str(k): str(v) for k, v in container.items()})
     return env
 
 

@@ -2,7 +2,8 @@
 
 moto marks every execution Succeeded at once and runs nothing. Here an execution starts ``Executing``, a thread
 runs its definition (``pipeline_executor``), and ``DescribePipelineExecution`` / ``ListPipelineExecutionSteps``
-(which moto lacks) show the real statuses and failure reasons as the steps progress.
+(which moto lacks) show the real statuses and failure reasons as the steps progress, and SageMaker's execution and
+step status change events go to the account's EventBridge rules (``events/bus.py``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from moto.core.responses import ActionResult
 from moto.sagemaker import models, responses
 from moto.sagemaker.utils import get_pipeline_execution_from_arn
 
+from smbundle.local.events import bus
 from smbundle.local.sagemaker.pipeline_executor import ExecutionState, PipelineExecutor
 
 _applied = False
@@ -29,8 +31,14 @@ def _state(execution) -> ExecutionState:
 
 def _execute(backend, execution, definition: dict, parameters: dict[str, str], role_arn: str | None) -> None:
     state = execution.local_state
+
+    def emit(detail_type: str, detail: dict) -> None:  # SageMaker's own events, on the account's default bus
+        bus.put("aws.sagemaker", detail_type, detail, account=backend.account_id, region=backend.region_name)
+
     try:
-        PipelineExecutor(definition, parameters, execution.arn, state, backend, role_arn=role_arn).run()
+        PipelineExecutor(
+            definition, parameters, execution.arn, state, backend, role_arn=role_arn, emit=emit
+        ).run()
     finally:
         execution.pipeline_execution_status = state.status
         execution.pipeline_execution_failure_reason = state.failure_reason

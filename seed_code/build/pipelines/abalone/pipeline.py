@@ -1,6 +1,6 @@
 """The abalone SageMaker Pipeline: preprocess -> baseline, train -> package -> evaluate -> MSE gate -> register | fail.
 
-    PreprocessAbaloneData -> BaselineAbaloneDataQuality (Model Monitor data-quality baseline)
+    PreprocessAbaloneData -> BaselineAbaloneDataQuality (the project's data-quality baseline, data_quality.py)
                           -> TrainAbaloneModel -> PackageAbaloneModel -> EvaluateAbaloneModel
         -> CheckMseAbaloneEvaluation -> MSE <= MseThreshold: RegisterAbaloneModel (model package)
                                         otherwise:           FailAbaloneModelMse (message has the MSE)
@@ -15,11 +15,19 @@ The registered package carries its model-quality metrics (evaluation.json) and, 
 ``TestDataS3Uri``, where its held-out raw test records live (label last), so the deploy repository's staging test
 can replay them.
 
-BaselineAbaloneDataQuality is the SDK's QualityCheckStep (data quality): the Model Monitor analyzer computes
-``statistics.json`` and ``constraints.json`` of the training records as the endpoint receives them (raw, without
-the label; ``baseline/baseline.csv`` of the preprocessing, with a header naming the features). Each model version
-carries its own baseline: it is registered as the package's ``ModelMetrics`` (``ModelDataQuality``) and
-``DriftCheckBaselines``, which the deploy repository's build.py renders into prod's monitoring schedule.
+BaselineAbaloneDataQuality runs the project's own analyzer (``data_quality.py baseline``; no Model Monitor image,
+which accounts that are not Model Monitor customers cannot use): ``statistics.json`` and ``constraints.json`` of the
+training records as the endpoint receives them (raw, without the label; ``baseline/baseline.csv`` of the
+preprocessing, with a header naming the features), in Model Monitor's formats, and a copy of the analyzer itself.
+Each model version carries its own baseline: it is registered as the package's ``ModelMetrics``
+(``ModelDataQuality``) and ``DriftCheckBaselines``, and the analyzer's S3 URI as
+``CustomerMetadataProperties.DataQualityAnalyzerS3Uri``; the deploy repository's data-quality check runs that
+analyzer against prod's captured requests.
+
+Training carries no Debugger hook and no profiler (Debugger is closed to new customers too).
+
+The default ``InputDataUrl`` is AWS's public copy of the abalone data in the pipeline's own Region
+(``sagemaker-example-files-prod-<region>``): SageMaker jobs cannot read S3 input from another Region.
 """
 
 from __future__ import annotations
@@ -32,10 +40,8 @@ from sagemaker.estimator import Estimator
 from sagemaker.inputs import TrainingInput
 from sagemaker.model import Model
 from sagemaker.model_metrics import MetricsSource, ModelMetrics
-from sagemaker.model_monitor.dataset_format import DatasetFormat
 from sagemaker.processing import ProcessingInput, ProcessingOutput, ScriptProcessor
 from sagemaker.sklearn.processing import SKLearnProcessor
-from sagemaker.workflow.check_job_config import CheckJobConfig
 from sagemaker.workflow.condition_step import ConditionStep
 from sagemaker.workflow.conditions import ConditionLessThanOrEqualTo
 from sagemaker.workflow.execution_variables import ExecutionVariables
@@ -46,13 +52,13 @@ from sagemaker.workflow.parameters import ParameterFloat, ParameterInteger, Para
 from sagemaker.workflow.pipeline import Pipeline
 from sagemaker.workflow.pipeline_context import PipelineSession
 from sagemaker.workflow.properties import PropertyFile
-from sagemaker.workflow.quality_check_step import DataQualityCheckConfig, QualityCheckStep
 from sagemaker.workflow.steps import ProcessingStep, TrainingStep
 
 HERE = Path(__file__).resolve().parent
 SKLEARN_VERSION = "1.4-2"  # newest scikit-learn processing container the SDK knows
 XGBOOST_VERSION = "3.0-5"  # newest built-in XGBoost container the SDK knows
-DEFAULT_INPUT_DATA_URL = "s3://sagemaker-sample-files/datasets/tabular/uci_abalone/abalone.csv"
+# AWS's public copy of the UCI abalone data, one bucket per Region (as AWS's SageMaker Pipelines examples read it).
+SAMPLE_DATA_URL = "s3://sagemaker-example-files-prod-{region}/datasets/tabular/uci_abalone/abalone.csv"
 SERVING_PROGRAM = "inference.py"  # the serving script, at code/inference.py in model.tar.gz
 # The registered container's environment, as the SDK sets it for a framework model whose code is in model.tar.gz.
 SERVING_ENVIRONMENT = {
@@ -90,7 +96,7 @@ def get_pipeline(
     training_instance_type = ParameterString("TrainingInstanceType", default_value="ml.m5.xlarge")
     training_instance_count = ParameterInteger("TrainingInstanceCount", default_value=1)
     model_approval_status = ParameterString("ModelApprovalStatus", default_value="PendingManualApproval")
-    input_data = ParameterString("InputDataUrl", default_value=DEFAULT_INPUT_DATA_URL)
+    input_data = ParameterString("InputDataUrl", default_value=SAMPLE_DATA_URL.format(region=region))
     mse_threshold = ParameterFloat("MseThreshold", default_value=6.0)
 
     # Outputs go under a per-execution prefix, so a package's test split stays where its metadata says.
@@ -122,25 +128,39 @@ def get_pipeline(
     )
     outputs = step_process.properties.ProcessingOutputConfig.Outputs
 
-    # The data-quality baseline of the records the endpoint receives: Model Monitor's analyzer, as a check step.
-    step_baseline = QualityCheckStep(
+    # The data-quality baseline of the records the endpoint receives, by the project's own analyzer.
+    baseliner = SKLearnProcessor(
+        framework_version=SKLEARN_VERSION,
+        instance_type=processing_instance_type,
+        instance_count=1,
+        base_job_name=f"{base_job_prefix}-baseline",
+        sagemaker_session=session,
+        role=role,
+    )
+    step_baseline = ProcessingStep(
         name="BaselineAbaloneDataQuality",
-        quality_check_config=DataQualityCheckConfig(
-            baseline_dataset=outputs["baseline"].S3Output.S3Uri,
-            dataset_format=DatasetFormat.csv(header=True),
-            output_s3_uri=execution_prefix("data-quality-baseline"),
+        step_args=baseliner.run(
+            inputs=[
+                ProcessingInput(
+                    source=outputs["baseline"].S3Output.S3Uri, destination="/opt/ml/processing/input/dataset"
+                )
+            ],
+            outputs=[
+                ProcessingOutput(
+                    output_name="baseline",
+                    source="/opt/ml/processing/baseline",
+                    destination=execution_prefix("data-quality-baseline"),
+                )
+            ],
+            code=str(HERE / "data_quality.py"),
+            arguments=[
+                "baseline",
+                "--dataset-dir",
+                "/opt/ml/processing/input/dataset",
+                "--output-dir",
+                "/opt/ml/processing/baseline",
+            ],
         ),
-        check_job_config=CheckJobConfig(
-            role=role,
-            instance_count=1,
-            instance_type=processing_instance_type,
-            volume_size_in_gb=30,
-            sagemaker_session=session,
-        ),
-        # Each model version gets its own baseline: nothing to compare against here (prod's schedule does that).
-        skip_check=True,
-        register_new_baseline=True,
-        model_package_group_name=model_package_group_name,
     )
 
     image_uri = image_uris.retrieve("xgboost", region=region, version=XGBOOST_VERSION)
@@ -153,6 +173,10 @@ def get_pipeline(
         sagemaker_session=session,
         role=role,
         hyperparameters=HYPERPARAMETERS,
+        # No Debugger hook and no profiler: Debugger is closed to new customers, and a training job that asks for
+        # either fails in their accounts (the SDK adds both unless told not to).
+        debugger_hook_config=False,
+        disable_profiler=True,
     )
     step_train = TrainingStep(
         name="TrainAbaloneModel",
@@ -254,26 +278,25 @@ def get_pipeline(
         property_files=[evaluation_report],
     )
 
-    baseline = step_baseline.properties
+    # Read from the step's output, so registration waits for the baseline.
+    baseline_uri = step_baseline.properties.ProcessingOutputConfig.Outputs["baseline"].S3Output.S3Uri
+
+    def baseline_file(name: str) -> MetricsSource:
+        return MetricsSource(
+            s3_uri=Join(on="/", values=[baseline_uri, name]), content_type="application/json"
+        )
+
     model_metrics = ModelMetrics(
         model_statistics=MetricsSource(
             s3_uri=Join(on="/", values=[execution_prefix("evaluation"), "evaluation.json"]),
             content_type="application/json",
         ),
-        model_data_statistics=MetricsSource(
-            s3_uri=baseline.CalculatedBaselineStatistics, content_type="application/json"
-        ),
-        model_data_constraints=MetricsSource(
-            s3_uri=baseline.CalculatedBaselineConstraints, content_type="application/json"
-        ),
+        model_data_statistics=baseline_file("statistics.json"),
+        model_data_constraints=baseline_file("constraints.json"),
     )
     drift_check_baselines = DriftCheckBaselines(
-        model_data_statistics=MetricsSource(
-            s3_uri=baseline.BaselineUsedForDriftCheckStatistics, content_type="application/json"
-        ),
-        model_data_constraints=MetricsSource(
-            s3_uri=baseline.BaselineUsedForDriftCheckConstraints, content_type="application/json"
-        ),
+        model_data_statistics=baseline_file("statistics.json"),
+        model_data_constraints=baseline_file("constraints.json"),
     )
     # The packaged artifact, served by the XGBoost framework container in script mode (one container: serverless
     # endpoints do not support inference pipelines).
@@ -297,6 +320,7 @@ def get_pipeline(
             drift_check_baselines=drift_check_baselines,
             customer_metadata_properties={
                 "TestDataS3Uri": Join(on="/", values=[execution_prefix("test"), "test.csv"]),
+                "DataQualityAnalyzerS3Uri": Join(on="/", values=[baseline_uri, "data_quality.py"]),
             },
             description="Abalone ring-count regressor (XGBoost, raw records in), registered by the build pipeline",
         ),

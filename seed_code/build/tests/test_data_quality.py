@@ -1,13 +1,17 @@
-"""The Model Monitor analyzer's data-quality contract: statistics, suggested constraints and the checks."""
+"""The project's data-quality analyzer: Model Monitor's statistics, constraints and checks, and its two commands."""
 
 from __future__ import annotations
 
 import base64
+import csv
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+import boto3
 import pytest
-
-from smbundle.local.sagemaker import analyzer
-from smbundle.local.sample_data import generate_rows
+from moto import mock_aws
+from pipelines.abalone import data_quality as analyzer
 
 NAMES = [
     "sex",
@@ -26,8 +30,8 @@ def records(rows):
 
 
 @pytest.fixture(scope="module")
-def abalone():
-    rows = records(generate_rows(4177, seed=11))
+def abalone(make_abalone_rows):
+    rows = records(make_abalone_rows(4177, seed=11))
     baseline = analyzer.Dataset(NAMES, rows[:2900])
     stats, constraints = analyzer.suggest_baseline(baseline)
     return stats, constraints, rows[2900:3500]
@@ -160,3 +164,127 @@ def test_captured_events_become_rows_output_first():
     assert dataset.names == ["rings", "sex", "length", "_c3", "_c4"]
     with pytest.raises(analyzer.AnalysisError, match="Job inputs had no data"):
         analyzer.monitor(analyzer.capture_dataset([], NAMES), None, {"features": []})
+
+
+# -- the commands, as the processing jobs run them -----------------------------------------------------------------
+def capture_line(record: str, when: datetime) -> str:
+    return json.dumps(
+        {
+            "captureData": {
+                "endpointInput": {
+                    "observedContentType": "text/csv",
+                    "mode": "INPUT",
+                    "data": record,
+                    "encoding": "CSV",
+                }
+            },
+            "eventMetadata": {"eventId": "e", "inferenceTime": when.strftime("%Y-%m-%dT%H:%M:%SZ")},
+            "eventVersion": "0",
+        }
+    )
+
+
+@pytest.fixture
+def baseline_dir(tmp_path, make_abalone_rows):
+    dataset = tmp_path / "dataset"
+    dataset.mkdir()
+    with (dataset / "baseline.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(NAMES)
+        writer.writerows(row[:8] for row in make_abalone_rows(2000, seed=3))
+    out = tmp_path / "baseline"
+    assert analyzer.main(["baseline", "--dataset-dir", str(dataset), "--output-dir", str(out)]) == 0
+    return out
+
+
+def test_the_baseline_command_writes_statistics_constraints_and_itself(baseline_dir):
+    assert sorted(p.name for p in baseline_dir.iterdir()) == [
+        "constraints.json",
+        "data_quality.py",
+        "statistics.json",
+    ]
+    assert json.loads((baseline_dir / "statistics.json").read_text())["dataset"]["item_count"] == 2000
+    assert (baseline_dir / "data_quality.py").read_bytes() == Path(analyzer.__file__).read_bytes()
+
+
+@pytest.fixture
+def captured(make_abalone_rows):
+    """Prod's captured requests in S3, as data capture lays them out: 300 in the last hour, 50 older ones."""
+    end = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
+
+    def put(rows, when, name):
+        body = "\n".join(capture_line(",".join(str(v) for v in row[:8]), when) for row in rows)
+        key = f"datacapture/demo-prod/demo-prod/AllTraffic/{when:%Y/%m/%d/%H}/{name}.jsonl"
+        boto3.client("s3").put_object(Bucket="sagemaker-project-p-1", Key=key, Body=body)
+
+    def make(factor: float = 1.0):
+        boto3.client("s3").create_bucket(Bucket="sagemaker-project-p-1")
+        rows = [[*r[:7], round(r[7] * factor, 4)] for r in make_abalone_rows(300, seed=9)]
+        put(rows[:150], end - timedelta(minutes=50), "a")
+        put(rows[150:], end - timedelta(minutes=5), "b")
+        put(make_abalone_rows(50, seed=4), end - timedelta(hours=3), "old")
+        return end
+
+    return make
+
+
+def check_args(baseline_dir, out, end):
+    return [
+        "check",
+        "--capture-uri",
+        "s3://sagemaker-project-p-1/datacapture/demo-prod/demo-prod",
+        "--endpoint-name",
+        "demo-prod",
+        "--baseline-statistics",
+        str(baseline_dir / "statistics.json"),
+        "--baseline-constraints",
+        str(baseline_dir / "constraints.json"),
+        "--window-end",
+        end.isoformat().replace("+00:00", "Z"),
+        "--output-dir",
+        str(out),
+    ]
+
+
+def test_the_check_reads_the_windows_captures_and_publishes_metrics(baseline_dir, captured, tmp_path):
+    (tmp_path / "constraints").mkdir()  # a processing input of one object lands in a directory of its own
+    (baseline_dir / "constraints.json").rename(tmp_path / "constraints" / "constraints.json")
+    with mock_aws():
+        end = captured(1.6)
+        arguments = check_args(baseline_dir, tmp_path / "report", end)
+        arguments[arguments.index("--baseline-constraints") + 1] = str(tmp_path / "constraints")
+        assert analyzer.main(arguments) == 0
+        metrics = boto3.client("cloudwatch").list_metrics(Namespace="SageMakerProjects/DataQuality")[
+            "Metrics"
+        ]
+    summary = json.loads((tmp_path / "report" / "summary.json").read_text())
+    assert summary["records_analyzed"] == 300  # the 50 records of three hours ago are outside the window
+    assert summary["status"] == "CompletedWithViolations"
+    assert "shell_weight baseline_drift_check" in summary["violations"]
+    assert summary["violation_count"] == len(
+        json.loads((tmp_path / "report" / "constraint_violations.json").read_text())["violations"]
+    )
+    names = {m["MetricName"] for m in metrics}
+    assert {"violations", "records_analyzed", "feature_baseline_drift_shell_weight"} <= names
+    assert {"feature_baseline_drift_sex", "feature_baseline_drift_length"} <= names
+    assert all(m["Dimensions"] == [{"Name": "Endpoint", "Value": "demo-prod"}] for m in metrics)
+
+
+def test_a_window_without_captures_is_no_data_not_a_failure(baseline_dir, captured, tmp_path):
+    with mock_aws():
+        end = captured() + timedelta(hours=5)
+        assert analyzer.main([*check_args(baseline_dir, tmp_path / "r", end), "--metrics-namespace", ""]) == 0
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert (summary["status"], summary["violation_count"], summary["records_analyzed"]) == ("NoData", 0, 0)
+
+
+def test_check_problems_are_one_line(baseline_dir, captured, tmp_path, capsys):
+    with mock_aws():
+        end = captured()
+        arguments = check_args(baseline_dir, tmp_path / "r", end)
+        arguments[arguments.index("--window-end") + 1] = "yesterday"
+        assert analyzer.main(arguments) == 1
+        assert capsys.readouterr().err.strip() == "error: --window-end 'yesterday' is not an ISO 8601 time"
+        arguments = check_args(tmp_path / "nowhere", tmp_path / "r", end)
+        assert analyzer.main(arguments) == 1
+        assert capsys.readouterr().err.strip().endswith("statistics.json does not exist")

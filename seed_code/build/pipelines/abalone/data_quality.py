@@ -1,10 +1,23 @@
-"""The Model Monitor analyzer's data-quality contract, as SageMaker's prebuilt container documents it.
+"""The project's data-quality analyzer: baselines at build time, checks of prod's captured requests on a schedule.
 
-Two jobs use it: a **baselining** job (a pipeline's ``QualityCheck`` step, ``suggest_baseline``) computes
-``statistics.json`` and suggests ``constraints.json`` from a dataset; a **monitoring** job (``monitor``) computes the
-statistics of the data captured in an analysis window and checks them against the baseline, writing
-``statistics.json`` and ``constraint_violations.json``. The files follow the documented schemas (SageMaker
-developer guide: "Schema for Statistics", "Schema for Constraints", "Schema for Violations"):
+It does what SageMaker Model Monitor's analyzer container does for data quality, in plain Python (standard library,
+plus boto3 for the check), so that projects work in accounts that cannot use Model Monitor (closed to new
+customers since 2026-07-30). Its files follow Model Monitor's documented formats, so what reads Model Monitor's
+reports reads these, and a baseline made here also serves Model Monitor (``MonitoringBackend`` ``model-monitor``).
+
+Two commands, each run as a SageMaker processing job:
+
+- ``baseline``: the build pipeline's ``BaselineAbaloneDataQuality`` step. Computes ``statistics.json`` and suggests
+  ``constraints.json`` from the records the endpoint will receive (the training records without their label), and
+  copies this file next to them: every later check of the model version runs the code that made its baseline.
+- ``check``: the deploy repository's data-quality pipeline (``monitoring/``). Reads prod's captured requests of an
+  analysis window from S3, computes their statistics and checks them against the deployed model version's baseline;
+  writes ``statistics.json``, ``constraint_violations.json`` and ``summary.json`` (what the pipeline's condition
+  reads) and publishes CloudWatch metrics: ``feature_baseline_drift_<feature>`` (the distance below, per feature),
+  ``violations`` and ``records_analyzed``, dimension ``Endpoint``.
+
+The files follow the documented schemas (SageMaker developer guide: "Schema for Statistics", "Schema for
+Constraints", "Schema for Violations"):
 
 - statistics: ``dataset.item_count``; per feature ``name``, ``inferred_type`` (``Integral``, ``Fractional``,
   ``String``, ``Unknown``) and either ``numerical_statistics`` (``common.num_present`` / ``num_missing``, ``mean``,
@@ -413,21 +426,38 @@ def _check_feature(
     return violations
 
 
-def _drift(name: str, present: list[str], baseline: dict, distribution: dict) -> list[dict]:
+def distance(present: list[str], baseline: dict) -> float | None:
+    """How far the present values are from the baseline feature's distribution: the L-infinity distance between
+    the cumulative distributions (numerical) or the largest change of a value's share (categorical, LInfinity);
+    None when there is nothing to compare."""
     if "numerical_statistics" in baseline:
         numbers = _numbers(present)
-        if not numbers:
-            return []
-        distance = linf_distance(baseline, numbers)
+        return linf_distance(baseline, numbers) if numbers else None
+    if not present:
+        return None
+    buckets = baseline["string_statistics"]["distribution"]["categorical"]["buckets"]
+    base_total = sum(b["count"] for b in buckets) or 1.0
+    shares = {b["value"]: b["count"] / base_total for b in buckets}
+    counts: dict[str, int] = {}
+    for value in present:
+        counts[value] = counts.get(value, 0) + 1
+    return max(abs(shares.get(v, 0.0) - counts.get(v, 0) / len(present)) for v in set(shares) | set(counts))
+
+
+def _drift(name: str, present: list[str], baseline: dict, distribution: dict) -> list[dict]:
+    gap = distance(present, baseline)
+    if gap is None:
+        return []
+    if "numerical_statistics" in baseline:
         threshold = float(distribution.get("comparison_threshold", 0.1))
         method = str(
             distribution.get("comparison_method") or distribution.get("comparion_method") or "Robust"
         )
         if method.lower() in ("robust", "linf_robust"):
             n = int(baseline["numerical_statistics"]["common"]["num_present"])
-            drifted = distance > threshold and distance > ks_critical(n, len(numbers))
+            drifted = gap > threshold and gap > ks_critical(n, len(_numbers(present)))
         elif method.lower() in ("simple", "linf_simple"):
-            drifted = distance > threshold
+            drifted = gap > threshold
         else:
             raise AnalysisError(f"comparison_method {method!r} is neither Simple nor Robust")
         if not drifted:
@@ -436,31 +466,35 @@ def _drift(name: str, present: list[str], baseline: dict, distribution: dict) ->
             _violation(
                 name,
                 "baseline_drift_check",
-                f"Numerical distance: {distance} exceeds numerical threshold: {threshold}",
+                f"Numerical distance: {gap} exceeds numerical threshold: {threshold}",
             )
         ]
     method = str(distribution.get("categorical_drift_method", "LInfinity"))
     if method != "LInfinity":
-        raise AnalysisError(f"categorical_drift_method {method!r} is not analyzed locally (LInfinity only)")
-    buckets = baseline["string_statistics"]["distribution"]["categorical"]["buckets"]
-    base_total = sum(b["count"] for b in buckets) or 1.0
-    shares = {b["value"]: b["count"] / base_total for b in buckets}
-    counts: dict[str, int] = {}
-    for value in present:
-        counts[value] = counts.get(value, 0) + 1
-    distance = max(
-        abs(shares.get(v, 0.0) - counts.get(v, 0) / len(present)) for v in set(shares) | set(counts)
-    )
+        raise AnalysisError(f"categorical_drift_method {method!r} is not supported (LInfinity only)")
     threshold = float(distribution.get("categorical_comparison_threshold", 0.1))
-    if distance <= threshold:
+    if gap <= threshold:
         return []
     return [
         _violation(
             name,
             "baseline_drift_check",
-            f"Categorical distance: {distance} exceeds categorical threshold: {threshold}",
+            f"Categorical distance: {gap} exceeds categorical threshold: {threshold}",
         )
     ]
+
+
+def drift_distances(dataset: Dataset, baseline_statistics: dict) -> dict[str, float]:
+    """Each baseline feature's distance (see :func:`distance`) in the dataset, by position; features with nothing
+    to compare are left out."""
+    distances = {}
+    for index, feature in enumerate(baseline_statistics.get("features") or []):
+        if index >= dataset.width:
+            break
+        gap = distance([v for v in dataset.column(index) if v is not None], feature)
+        if gap is not None:
+            distances[feature["name"]] = gap
+    return distances
 
 
 def monitor(dataset: Dataset, baseline_statistics: dict | None, constraints: dict) -> tuple[dict, dict]:
@@ -504,3 +538,247 @@ def monitor(dataset: Dataset, baseline_statistics: dict | None, constraints: dic
             )
         )
     return current, {"violations": violations}
+
+
+# -- the commands ----------------------------------------------------------------------------------------------
+STATISTICS, CONSTRAINTS, VIOLATIONS, SUMMARY = (
+    "statistics.json",
+    "constraints.json",
+    "constraint_violations.json",
+    "summary.json",
+)
+METRICS_NAMESPACE = "SageMakerProjects/DataQuality"
+
+
+class CommandError(Exception):
+    """One line for the job's log; the command exits 1."""
+
+
+def _json_file(path: str) -> dict:
+    """A JSON file, or the one JSON file in a directory (a processing input of a single object lands in one)."""
+    import pathlib
+
+    target = pathlib.Path(path)
+    if target.is_dir():
+        found = sorted(target.glob("*.json"))
+        if len(found) != 1:
+            raise CommandError(f"{path} must hold exactly one .json file, found {len(found)}")
+        target = found[0]
+    try:
+        return json.loads(target.read_text())
+    except FileNotFoundError:
+        raise CommandError(f"{path} does not exist") from None
+    except ValueError as exc:
+        raise CommandError(f"{path} is not JSON: {exc}") from None
+
+
+def _write(directory: str, name: str, content: dict) -> None:
+    import pathlib
+
+    folder = pathlib.Path(directory)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_text(json.dumps(content, indent=2) + "\n")
+
+
+def run_baseline(dataset_dir: str, output_dir: str, header: bool = True) -> dict:
+    """statistics.json and constraints.json of every file under ``dataset_dir``, and this file, to ``output_dir``."""
+    import pathlib
+    import shutil
+
+    source = pathlib.Path(dataset_dir)
+    if not source.is_dir():
+        raise CommandError(f"--dataset-dir {dataset_dir} is not a directory")
+    files = [p.read_bytes() for p in sorted(source.rglob("*")) if p.is_file()]
+    stats, constraints = suggest_baseline(read_dataset(files, {"csv": {"header": header}}))
+    _write(output_dir, STATISTICS, stats)
+    _write(output_dir, CONSTRAINTS, constraints)
+    shutil.copyfile(__file__, pathlib.Path(output_dir) / "data_quality.py")
+    return stats
+
+
+def _moment(raw: str):
+    from datetime import datetime, timezone
+
+    value = raw.strip().replace("Z", "+00:00")
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise CommandError(f"--window-end {raw!r} is not an ISO 8601 time") from None
+    # timezone.utc, not datetime.UTC: the processing containers' Python may be older than 3.11
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)  # noqa: UP017
+
+
+def _split(uri: str) -> tuple[str, str]:
+    if not uri.startswith("s3://") or "/" not in uri[5:]:
+        raise CommandError(f"--capture-uri {uri!r} is not s3://bucket/prefix")
+    bucket, _, prefix = uri[5:].partition("/")
+    return bucket, prefix.rstrip("/") + "/"
+
+
+def captured_records(s3, capture_uri: str, begin, end) -> list[dict]:
+    """The records captured in [begin, end): ``<capture_uri>/<variant>/yyyy/mm/dd/hh/*.jsonl``, as SageMaker's
+    data capture lays them out, read hour by hour of the window."""
+    from datetime import timedelta
+
+    bucket, prefix = _split(capture_uri)
+    pages = s3.get_paginator("list_objects_v2")
+    variants = [
+        common["Prefix"]
+        for page in pages.paginate(Bucket=bucket, Prefix=prefix, Delimiter="/")
+        for common in page.get("CommonPrefixes", [])
+    ]
+    hour = begin.replace(minute=0, second=0, microsecond=0)
+    hours = []
+    while hour < end:
+        hours.append(hour)
+        hour += timedelta(hours=1)
+    records = []
+    for variant in variants:
+        for moment in hours:
+            for page in pages.paginate(Bucket=bucket, Prefix=f"{variant}{moment:%Y/%m/%d/%H}/"):
+                for item in page.get("Contents", []):
+                    if not item["Key"].endswith(".jsonl"):
+                        continue
+                    body = s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read().decode("utf-8")
+                    for line in body.splitlines():
+                        if not line.strip():
+                            continue
+                        record = json.loads(line)
+                        when = (record.get("eventMetadata") or {}).get("inferenceTime", "")
+                        try:
+                            inferred = _moment(when)
+                        except CommandError:
+                            continue
+                        if begin <= inferred < end:
+                            records.append(record)
+    return records
+
+
+def check(
+    dataset: Dataset, baseline_statistics: dict, constraints: dict, endpoint: str, begin, end
+) -> tuple[dict, dict, dict]:
+    """(statistics.json, constraint_violations.json, summary.json) of one check."""
+    window = {"start": begin.isoformat(), "end": end.isoformat()}
+    if not dataset.rows:
+        empty = {"version": 0.0, "dataset": {"item_count": 0}, "features": []}
+        summary = {
+            "endpoint": endpoint,
+            "window": window,
+            "status": "NoData",
+            "records_analyzed": 0,
+            "violation_count": 0,
+            "violations": "none",
+            "distances": {},
+            "message": "no captured requests in the window: nothing to check",
+        }
+        return empty, {"violations": []}, summary
+    stats, report = monitor(dataset, baseline_statistics, constraints)
+    found = report["violations"]
+    listed = "; ".join(f"{v['feature_name']} {v['constraint_check_type']}" for v in found) or "none"
+    summary = {
+        "endpoint": endpoint,
+        "window": window,
+        "status": "CompletedWithViolations" if found else "Completed",
+        "records_analyzed": len(dataset.rows),
+        "violation_count": len(found),
+        "violations": listed,
+        "distances": drift_distances(dataset, baseline_statistics),
+        "message": f"{len(found)} violation(s): {listed}" if found else "the requests match the baseline",
+    }
+    return stats, report, summary
+
+
+def publish_metrics(cloudwatch, namespace: str, summary: dict, when) -> int:
+    """The check's metrics: per-feature drift distance, violations, records analyzed (dimension Endpoint)."""
+    dimensions = [{"Name": "Endpoint", "Value": summary["endpoint"]}]
+    data = [
+        {"MetricName": "violations", "Value": float(summary["violation_count"]), "Unit": "Count"},
+        {"MetricName": "records_analyzed", "Value": float(summary["records_analyzed"]), "Unit": "Count"},
+    ] + [
+        {"MetricName": f"feature_baseline_drift_{name}", "Value": float(gap), "Unit": "None"}
+        for name, gap in sorted(summary["distances"].items())
+    ]
+    for item in data:
+        item.update(Dimensions=dimensions, Timestamp=when)
+    for start in range(0, len(data), 1000):
+        cloudwatch.put_metric_data(Namespace=namespace, MetricData=data[start : start + 1000])
+    return len(data)
+
+
+def run_check(args) -> dict:
+    from datetime import timedelta
+
+    import boto3
+    from botocore.config import Config
+
+    if not 1 <= args.window_hours <= 24 * 31:
+        raise CommandError(f"--window-hours must be between 1 and 744, got {args.window_hours}")
+    end = _moment(args.window_end)
+    begin = end - timedelta(hours=args.window_hours)
+    baseline = _json_file(args.baseline_statistics)
+    constraints = _json_file(args.baseline_constraints)
+    config = Config(retries={"mode": "standard"})
+    records = captured_records(boto3.client("s3", config=config), args.capture_uri, begin, end)
+    names = [f["name"] for f in constraints.get("features") or baseline.get("features", [])]
+    stats, report, summary = check(
+        capture_dataset(records, names), baseline, constraints, args.endpoint_name, begin, end
+    )
+    for name, content in ((STATISTICS, stats), (VIOLATIONS, report), (SUMMARY, summary)):
+        _write(args.output_dir, name, content)
+    if args.metrics_namespace:
+        publish_metrics(boto3.client("cloudwatch", config=config), args.metrics_namespace, summary, end)
+    return summary
+
+
+def _parser():
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    baseline = commands.add_parser("baseline", help="statistics.json and constraints.json of a dataset")
+    baseline.add_argument("--dataset-dir", required=True, help="CSV files, with a header naming the features")
+    baseline.add_argument("--no-header", action="store_true", help="the CSV files have no header row")
+    baseline.add_argument("--output-dir", required=True)
+    checking = commands.add_parser("check", help="check captured requests against a baseline")
+    checking.add_argument("--capture-uri", required=True, help="s3://<DestinationS3Uri>/<endpoint name>")
+    checking.add_argument("--endpoint-name", required=True)
+    checking.add_argument("--baseline-statistics", required=True, help="statistics.json (or its directory)")
+    checking.add_argument("--baseline-constraints", required=True, help="constraints.json (or its directory)")
+    checking.add_argument("--window-end", required=True, help="ISO 8601 end of the analysis window")
+    checking.add_argument("--window-hours", type=int, default=1, help="length of the window (default: 1)")
+    checking.add_argument("--output-dir", required=True)
+    checking.add_argument(
+        "--metrics-namespace",
+        default=METRICS_NAMESPACE,
+        help="CloudWatch namespace of the metrics (default: %(default)s; empty: publish none)",
+    )
+    return parser
+
+
+def main(argv=None) -> int:
+    import sys
+
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "baseline":
+            stats = run_baseline(args.dataset_dir, args.output_dir, header=not args.no_header)
+            print(f"baseline of {stats['dataset']['item_count']} records written to {args.output_dir}")
+        else:
+            summary = run_check(args)
+            print(
+                f"{summary['endpoint']}: {summary['records_analyzed']} records from {summary['window']['start']} "
+                f"to {summary['window']['end']}: {summary['status']}: {summary['message']}"
+            )
+    except (CommandError, AnalysisError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # an AWS call that failed (botocore's errors): one line, not a traceback
+        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
