@@ -50,7 +50,7 @@ def main(argv=None) -> int:
 
 
 def delete(args) -> int:
-    validation.project_name(args.project_name, api=True)
+    validation.project_name(args.project_name)
     validation.region(args.region, required=False)
     validation.endpoint_url(args.endpoint_url, cli.endpoint_source(args.endpoint_url))
     session = cli.aws_session(args.profile, args.region)

@@ -157,7 +157,11 @@ def run(args: argparse.Namespace) -> int:
     try:
         result = publish(options, session=session, progress=lambda step: show(f"did: {step}"))
     except PublishError as exc:
+        for warning in getattr(exc, "warnings", []):
+            cli.warning(warning)
         raise cli.Failure(str(exc)) from None
+    for warning in result["warnings"]:
+        cli.warning(warning)
     if args.json:
         print(json.dumps(result, indent=2, default=str))
         return 0

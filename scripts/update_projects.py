@@ -92,7 +92,7 @@ def parameters(values: list[str]) -> dict[str, str]:
 def check_args(args: argparse.Namespace) -> RolloutOptions:
     """Values that cannot work, before anything is read or written (exit 2)."""
     for name in args.project_name:
-        validation.project_name(name, api=True)
+        validation.project_name(name)
     if args.to_version is not None and not _VERSION.match(args.to_version):
         raise validation.UsageError(
             f"--to-version {args.to_version!r} is not a version label (v-...) or a provisioning artifact id (pa-...)"

@@ -55,6 +55,10 @@ def error(message: str) -> None:
     print(f"error: {' '.join(str(message).split())}", file=sys.stderr, flush=True)
 
 
+def warning(message: str) -> None:
+    print(f"warning: {' '.join(str(message).split())}", file=sys.stderr, flush=True)
+
+
 def exit_at_once(code: int) -> None:
     """Exit with ``code`` once the exit handlers have run and the output is flushed, skipping the rest of the
     interpreter's finalization.

@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 
 from botocore.exceptions import ClientError
 
-from smbundle import packaging, permission_plan, templates
+from smbundle import packaging, permission_plan, region_support, templates
 from smbundle.catalog_versions import created_time, deprecate, ensure_artifact
 from smbundle.publish_preflight import target_problems
 
@@ -54,9 +54,10 @@ class PublishError(Exception):
 
 
 class PreflightError(PublishError):
-    def __init__(self, problems: list[str]):
+    def __init__(self, problems: list[str], warnings: list[str] | None = None):
         super().__init__(f"{len(problems)} prerequisite(s) missing: " + " | ".join(problems))
         self.problems = problems
+        self.warnings = list(warnings or [])  # what the publisher also found, short of stopping it
 
 
 @dataclass
@@ -159,6 +160,7 @@ class Publisher:
         self.clients: dict = {}
         self.plan: list[str] = []
         self.changed = False
+        self.warnings: list[str] = []  # what only some projects' choices need and the Region lacks
 
     def client(self, service: str):
         if service not in self.clients:
@@ -203,10 +205,14 @@ class Publisher:
                 "--target s3 needs --domain-id (the Studio domain to tag with the template location)"
             )
         problems.extend(target_problems(self))
+        if content is not None:
+            support = region_support.check(self.options.repo_root, content.template, self.region)
+            problems.extend(support.errors)
+            self.warnings.extend(support.warnings)
         if not problems and content is not None and not self.options.skip_permission_check:
             problems = self.permission_problems(account, content)
         if problems:
-            raise PreflightError(problems)
+            raise PreflightError(problems, self.warnings)
 
     def permission_problems(self, account: str, content: Content) -> list[str]:
         """What the project roles would be denied (iam:SimulatePrincipalPolicy, driven by the template)."""
@@ -516,7 +522,14 @@ class Publisher:
         else:
             result.update(self.publish_servicecatalog(account, bucket, content))
             result["rollout"] = rollout(self.options.product_name, content.version)
-        result.update({"changed": self.changed, "dry_run": self.options.dry_run, "plan": self.plan})
+        result.update(
+            {
+                "changed": self.changed,
+                "dry_run": self.options.dry_run,
+                "plan": self.plan,
+                "warnings": self.warnings,
+            }
+        )
         return result
 
 

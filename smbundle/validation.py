@@ -104,17 +104,16 @@ def bucket_name(value: str, flag: str = "--bucket") -> str:
     return value
 
 
-_PROJECT_NAME = re.compile(r"^[a-zA-Z](-*[a-zA-Z0-9]){0,31}$")  # the product template's parameter
-_API_PROJECT_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,31}$")  # SageMaker's ProjectName
+# SageMaker's ProjectName pattern, which the product template's parameter uses too (a leading digit is allowed).
+_PROJECT_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,31}$")
 
 
-def project_name(value: str, flag: str = "--project-name", *, api: bool = False) -> str:
-    """A project name this product can create (starting with a letter), or with ``api`` any SageMaker allows."""
-    if not (_API_PROJECT_NAME if api else _PROJECT_NAME).match(value or ""):
-        start = "a letter or digit" if api else "a letter"
+def project_name(value: str, flag: str = "--project-name") -> str:
+    """A SageMaker project name (what the product template accepts too)."""
+    if not _PROJECT_NAME.match(value or ""):
         raise UsageError(
             f"{flag} {value!r} is not a valid SageMaker project name: 1 to 32 letters, digits and hyphens, "
-            f"starting with {start}, not ending with a hyphen"
+            "starting with a letter or digit, not ending with a hyphen"
         )
     return value
 

@@ -144,7 +144,7 @@ def test_input_data_schema_is_the_build_seeds(tmp_path):
     ("args", "code", "fragment"),
     [
         (["--project-name", ""], 2, "--project-name '' is not a valid SageMaker project name"),
-        (["--project-name", "9lives"], 2, "starting with a letter"),
+        (["--project-name=9lives-"], 2, "starting with a letter or digit"),
         (["--project-name", "a" * 33], 2, "1 to 32 letters"),
         (["--project-name", "bad_name"], 2, "is not a valid SageMaker project name"),
         (["--region", "mars-1"], 2, "--region mars-1 is not an AWS Region"),
