@@ -2,8 +2,8 @@
 """Delete a SageMaker project created from this template without leaving endpoints billing.
 
 Deletes the staging and prod endpoint stacks (created by the deploy pipeline, so deleting the project alone leaves
-them running), optionally the model packages, then the project, and optionally the artifact bucket (retained on
-delete). Honours AWS_PROFILE, AWS_REGION and AWS_ENDPOINT_URL.
+them running), the SageMaker Pipelines the builds created (the model build's and the data-quality check's),
+optionally the model packages, then the project, and optionally the artifact bucket (retained on delete). Honours AWS_PROFILE, AWS_REGION and AWS_ENDPOINT_URL.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """Delete what a SageMaker project leaves billing or stored after the project itself is gone.
 
 The deploy pipeline creates the endpoint stacks, not the project's stack, so deleting the project in Studio leaves
-both endpoints running (the production one bills by the hour). This removes, in order: the staging and prod
-endpoint stacks, optionally the model packages, the project (which terminates its product stack), and optionally
-the artifact bucket, which the product stack retains on delete.
+both endpoints running (the production one bills by the hour), and the builds create the SageMaker Pipelines
+(``<project>-<id>`` for the model build, ``<project>-<id>-data-quality`` for the data-quality check). This removes, in
+order: the staging and prod endpoint stacks, the SageMaker Pipelines, optionally the model packages, the project
+(which terminates its product stack), and optionally the artifact bucket, which the product stack retains on delete.
 """
 
 from __future__ import annotations
@@ -77,6 +78,8 @@ def cleanup(
 
     for stage in ("staging", "prod"):
         _delete_stack(cloudformation, f"{prefix}-deploy-{stage}", report, dry_run, wait_seconds)
+    for pipeline in (f"{project_name}-{project_id}", f"{project_name}-{project_id}-data-quality"):
+        _delete_pipeline(sagemaker, pipeline, report, dry_run)
     if delete_model_packages:
         _delete_model_packages(sagemaker, f"{project_name}-{project_id}", report, dry_run)
     if dry_run:
@@ -123,6 +126,17 @@ def _delete_stack(
             f"stack {name} still deleting after {wait_seconds:.0f} s; re-run the command later"
         )
     report.add("DeleteStack", name, "deleted")
+
+
+def _delete_pipeline(sagemaker, name: str, report: CleanupReport, dry_run: bool) -> None:
+    try:
+        sagemaker.describe_pipeline(PipelineName=name)
+    except ClientError:
+        report.add("DeletePipeline", name, "absent")
+        return
+    if not dry_run:
+        sagemaker.delete_pipeline(PipelineName=name)
+    report.add("DeletePipeline", name, "would delete" if dry_run else "deleted")
 
 
 def _delete_model_packages(sagemaker, group: str, report: CleanupReport, dry_run: bool) -> None:

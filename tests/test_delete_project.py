@@ -31,6 +31,13 @@ def project(aws):
         cloudformation.create_stack(
             StackName=f"sagemaker-demo-{project_id}-deploy-{stage}", TemplateBody=STACK
         )
+    # The builds create the SageMaker Pipelines (model build, data-quality check), not the product stack.
+    for name in (f"demo-{project_id}", f"demo-{project_id}-data-quality"):
+        sagemaker.create_pipeline(
+            PipelineName=name,
+            PipelineDefinition='{"Version": "2020-12-01", "Steps": []}',
+            RoleArn="arn:aws:iam::123456789012:role/service-role/AmazonSageMakerServiceCatalogProductsExecutionRole",
+        )
     # The build pipeline's first registration creates the group (the product stack does not).
     sagemaker.create_model_package_group(ModelPackageGroupName=f"demo-{project_id}")
     sagemaker.create_model_package(
@@ -62,8 +69,9 @@ def test_dry_run_deletes_nothing(project):
     )
     statuses = {(a["action"], a["status"]) for a in report.actions}
     assert ("DeleteStack", "would delete") in statuses and ("DeleteProject", "would delete") in statuses
-    assert ("DeleteBucket", "would delete") in statuses
+    assert ("DeleteBucket", "would delete") in statuses and ("DeletePipeline", "would delete") in statuses
     assert stacks() == before
+    assert len(boto3.client("sagemaker").list_pipelines()["PipelineSummaries"]) == 2
     assert boto3.client("sagemaker").describe_project(ProjectName="demo")["ProjectId"] == project
 
 
@@ -75,10 +83,15 @@ def test_cleanup_removes_endpoints_packages_project_and_bucket(project):
     assert f"sagemaker-demo-{project}-deploy-staging" in deleted
     assert f"sagemaker-demo-{project}-deploy-prod" in deleted
     assert f"demo-{project}" in deleted  # the model package group, after its packages
+    pipelines = [
+        a["resource"] for a in report.actions if a["action"] == "DeletePipeline" and a["status"] == "deleted"
+    ]
+    assert pipelines == [f"demo-{project}", f"demo-{project}-data-quality"]
     assert not any(name.startswith(f"sagemaker-demo-{project}-deploy") for name in stacks())
     sagemaker = boto3.client("sagemaker")
     with pytest.raises(sagemaker.exceptions.ClientError):
         sagemaker.describe_project(ProjectName="demo")
+    assert sagemaker.list_pipelines()["PipelineSummaries"] == []
     with pytest.raises(boto3.client("s3").exceptions.ClientError):
         boto3.client("s3").head_bucket(Bucket=f"sagemaker-project-{project}")
 
