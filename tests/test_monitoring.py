@@ -304,3 +304,31 @@ def test_schedules_model_monitor_refuses(aws):
     with pytest.raises(ClientError) as missing:
         sagemaker.describe_monitoring_schedule(MonitoringScheduleName="bad-cron")
     assert missing.value.response["Error"]["Code"] == "ResourceNotFound"
+
+
+def test_the_model_monitor_backend_end_to_end_in_an_existing_customers_account(aws, tmp_path):
+    """MonitoringBackend model-monitor: the prod stack gets Model Monitor's job definition and hourly schedule on
+    the package's baseline, --drift's one-time execution names the drifted feature, and the project has no
+    data-quality pipeline of its own."""
+    from smbundle.local.lifecycle import LocalRunOptions, run_lifecycle
+
+    summary = run_lifecycle(
+        LocalRunOptions(
+            workdir=tmp_path / "work",
+            project_name="mm-backend",
+            endpoint_url=aws.url,
+            monitor=True,
+            drift={"shell_weight": 1.5},
+            project_parameters={"MonitoringBackend": "model-monitor"},
+        ),
+        lambda *args: None,
+    )
+    schedule = summary["prod"]["DescribeMonitoringSchedule"]
+    assert schedule["MonitoringScheduleName"] == "mm-backend-prod-data-quality"
+    assert schedule["MonitoringScheduleConfig"]["ScheduleConfig"]["ScheduleExpression"] == "cron(0 * ? * * *)"
+    monitoring = summary["monitoring"]
+    assert monitoring["backend"] == "model-monitor"
+    assert monitoring["execution"]["MonitoringExecutionStatus"] == "CompletedWithViolations"
+    assert [v["feature_name"] for v in monitoring["violations"]] == ["shell_weight"]
+    pipelines = [p["name"] for p in aws.client("codepipeline").list_pipelines()["pipelines"]]
+    assert pipelines and not [name for name in pipelines if name.endswith("-dataquality")]
