@@ -208,7 +208,9 @@ def test_stop_before_prod_waits_for_an_approval_given_through_the_api(embedded, 
     prod = embedded.client("sagemaker").describe_endpoint(EndpointName="stop-early-prod")
     assert prod["EndpointStatus"] == "InService"
     summaries = codepipeline.list_pipeline_executions(pipelineName=pipeline)["pipelineExecutionSummaries"]
-    assert [s["trigger"]["triggerType"] for s in summaries] == ["StartPipelineExecution", "CreatePipeline"]
+    # The approval's event started it through the project's rule, as the console shows it.
+    assert [s["trigger"]["triggerType"] for s in summaries] == ["CloudWatchEvent", "CreatePipeline"]
+    assert summaries[0]["trigger"]["triggerDetail"].endswith(":rule/" + pipeline.replace("-modeldeploy", "-model"))
 
 
 def test_buildspec_reading_a_variable_the_project_does_not_set(embedded, tmp_path):

@@ -8,11 +8,11 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from botocore.exceptions import ClientError
 
 from smbundle.local import server
 from smbundle.local.events import bus, scheduler
 from smbundle.local.events.delivery import Delivery
+from smbundle.local.iam.enforcement import AccessDenied
 
 ACCOUNT = "123456789012"
 EVENTS_ROLE = f"arn:aws:iam::{ACCOUNT}:role/service-role/AmazonSageMakerServiceCatalogProductsEventsRole"
@@ -130,7 +130,11 @@ def test_a_failed_step_of_a_sagemaker_pipeline_starts_the_rule_that_matches_it(e
         PipelineName="Check-Pipeline", PipelineDefinition=json.dumps(definition), RoleArn=EXECUTION_ROLE
     )
     sagemaker.start_pipeline_execution(PipelineName="Check-Pipeline")
-    assert len(wait_for_executions(embedded, "sagemaker-retrain-target", 1)) == 1
+    (started,) = wait_for_executions(embedded, "sagemaker-retrain-target", 1)
+    assert started["trigger"] == {
+        "triggerType": "CloudWatchEvent",
+        "triggerDetail": f"arn:aws:events:us-east-1:{ACCOUNT}:rule/sagemaker-retrain",
+    }
     assert executions(embedded, "sagemaker-other-target") == []
 
 
@@ -138,9 +142,9 @@ def test_a_target_the_events_role_may_not_start_is_refused_as_that_role(embedded
     """The managed Events role may start only CodePipelines named sagemaker-*."""
     arn = target_pipeline(embedded, "retrain-target")
     with pytest.raises(
-        ClientError, match="AmazonSageMakerServiceCatalogProductsEventsRole/events is not authorized"
+        AccessDenied, match="AmazonSageMakerServiceCatalogProductsEventsRole/events is not authorized"
     ):
-        bus.start(Delivery("rule", arn, EVENTS_ROLE), "us-east-1")
+        bus.start(Delivery("rule", arn, EVENTS_ROLE), ACCOUNT, "us-east-1")
     assert executions(embedded, "retrain-target") == []
 
 

@@ -3,9 +3,9 @@
 publish -> CreateProject (as Studio); CodePipeline starts both new pipelines at once, as on AWS: the build
 pipeline's first run (its CodeBuild buildspec runs the SageMaker Pipeline, which the embedded SageMaker executes)
 trains and registers a model, the deploy pipeline's first run fails at build.py because no model is approved yet ->
-approve the new model package (as a reviewer) and deliver the state-change event through the product's EventBridge
-rules -> every pipeline those rules start (the deploy pipeline: build.py, staging stack, staging test, manual
-approval, prod stack).
+approve the new model package (as a reviewer, UpdateModelPackage): SageMaker sends the state-change event and the
+product's EventBridge rules start their pipelines -> every pipeline they started (the deploy pipeline: build.py,
+staging stack, staging test, manual approval, prod stack).
 
 The pipelines run inside the embedded AWS; this module only does what a person does (publish, create the project,
 approve the model and the production deployment) and follows the executions through the CodePipeline API, as the
@@ -26,13 +26,11 @@ from pathlib import Path
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError
 
 from smbundle.local import boto_sessions
 from smbundle.local.codepipeline import watch
 from smbundle.local.codepipeline.executor import ActionRecord
 from smbundle.local.codepipeline.watch import Outcome
-from smbundle.local.events.delivery import deliver, make_event
 from smbundle.publish import DEFAULT_PRODUCT_NAME
 
 log = logging.getLogger(__name__)
@@ -427,7 +425,7 @@ def _raise_pipeline_failure(label: str, result: Outcome):
 
 
 def _approve_and_deliver(run: LifecycleRun, names: dict, account: str) -> tuple[str, list[str]]:
-    """Approve the newest package as a reviewer would, then let the product's rules decide what starts."""
+    """Approve the newest package as a reviewer would; the product's rules decide what starts."""
     packages = run.client("sagemaker").list_model_packages(
         ModelPackageGroupName=names["group"], SortBy="CreationTime", SortOrder="Descending", MaxResults=1
     )["ModelPackageSummaryList"]
@@ -438,67 +436,76 @@ def _approve_and_deliver(run: LifecycleRun, names: dict, account: str) -> tuple[
     arn = packages[0]["ModelPackageArn"]
     pipelines = change_approval(run, arn, "Approved", account)
     if not pipelines:
-        raise LifecycleFailed(
-            "ApproveModelPackage",
-            f"approving {arn} started no pipeline: no EventBridge rule of the project matches the "
-            "'SageMaker Model Package State Change' event (check the deploy rule's EventPattern)",
+        failed = _failed_invocations(run, names)
+        reason = (
+            f"rule(s) {', '.join(failed)} matched, but EventBridge could not start their target as the target's "
+            "role (AWS/Events FailedInvocations; the embedded AWS's log says why)"
+            if failed
+            else "no EventBridge rule of the project matches the 'SageMaker Model Package State Change' event "
+            "(check the deploy rule's EventPattern)"
         )
+        raise LifecycleFailed("ApproveModelPackage", f"approving {arn} started no pipeline: {reason}")
     return arn, pipelines
 
 
+def _failed_invocations(run: LifecycleRun, names: dict) -> list[str]:
+    """The project's rules with failed invocations, from EventBridge's CloudWatch metrics."""
+    cloudwatch = run.client("cloudwatch")
+    metrics = cloudwatch.list_metrics(Namespace="AWS/Events", MetricName="FailedInvocations")["Metrics"]
+    prefix = names["build_pipeline"].rsplit("-", 1)[0]
+    return sorted(
+        d["Value"]
+        for m in metrics
+        for d in m["Dimensions"]
+        if d["Name"] == "RuleName" and d["Value"].startswith(f"{prefix}-")
+    )
+
+
 def change_approval(run: LifecycleRun, arn: str, status: str, account: str) -> list[tuple[str, str]]:
-    """Set a package's approval status (as a reviewer in Studio) and deliver the state-change event through
-    the account's EventBridge rules; returns the (pipeline, execution id) the rules start."""
-    sagemaker = run.client("sagemaker")
-    sagemaker.update_model_package(
+    """Set a package's approval status, as a reviewer in Studio does; SageMaker sends the state-change event and the
+    account's EventBridge rules start what they start. Returns the (pipeline, execution id) of the project's
+    pipelines that an event started since, found as a person finds them: in each pipeline's executions, trigger
+    ``CloudWatchEvent``."""
+    codepipeline = run.client("codepipeline")
+    group = run.client("sagemaker").describe_model_package(ModelPackageName=arn)["ModelPackageGroupName"]
+    pipelines = [p for p in _pipeline_names(codepipeline) if p.startswith(f"sagemaker-{group}-")]
+    before = {name: _event_started(codepipeline, name) for name in pipelines}
+    run.client("sagemaker").update_model_package(
         ModelPackageArn=arn, ModelApprovalStatus=status, ApprovalDescription=f"{status} by run_local"
     )
-    package = sagemaker.describe_model_package(ModelPackageName=arn)
-    event = make_event(
-        "aws.sagemaker",
-        "SageMaker Model Package State Change",
-        {
-            "ModelPackageGroupName": package["ModelPackageGroupName"],
-            "ModelPackageVersion": package.get("ModelPackageVersion"),
-            "ModelPackageArn": arn,
-            "ModelPackageName": package.get("ModelPackageName", package["ModelPackageGroupName"]),
-            "CreationTime": int(package["CreationTime"].timestamp() * 1000),
-            "ModelPackageStatus": package.get("ModelPackageStatus", "Completed"),
-            "ModelApprovalStatus": status,
-        },
-        account=account,
-        region=run.options.region,
-        resources=[arn],
-    )
-    return start_targets(run, deliver(run.client("events"), event))
+    deadline = time.monotonic() + EVENT_WAIT_SECONDS
+    while True:
+        started = [
+            (name, execution_id)
+            for name in pipelines
+            for execution_id in _event_started(codepipeline, name)
+            if execution_id not in before[name]
+        ]
+        if started or time.monotonic() > deadline:
+            return started
+        time.sleep(0.05)
 
 
-def start_targets(run: LifecycleRun, deliveries) -> list[tuple[str, str]]:
-    """Start each CodePipeline target as EventBridge does: as the target's role (the rule's RoleArn)."""
-    from smbundle.local.iam import sessions
+# How long a person waits for a rule to start a pipeline after an approval (the embedded EventBridge delivers within
+# milliseconds; none started after this long means no rule matched).
+EVENT_WAIT_SECONDS = 2.0
 
-    started = []
-    for delivery in deliveries:
-        if delivery.service != "codepipeline":
-            continue
-        try:
-            if delivery.role_arn is None:
-                raise sessions.RoleUnusable("the target has no RoleArn")
-            role = sessions.assume(
-                run.session, run.options.endpoint_url, delivery.role_arn, "events.amazonaws.com", "events"
-            )
-            execution_id = role.client("codepipeline").start_pipeline_execution(name=delivery.resource_name)[
-                "pipelineExecutionId"
-            ]
-        except (sessions.RoleUnusable, ClientError) as exc:
-            detail = exc.response["Error"]["Message"] if isinstance(exc, ClientError) else str(exc)
-            raise LifecycleFailed(
-                "ApproveModelPackage",
-                f"rule {delivery.rule_name} matched, but EventBridge could not start pipeline "
-                f"{delivery.resource_name}: {detail}",
-            ) from None
-        started.append((delivery.resource_name, execution_id))
-    return started
+
+def _pipeline_names(codepipeline) -> list[str]:
+    return [
+        p["name"]
+        for page in codepipeline.get_paginator("list_pipelines").paginate()
+        for p in page["pipelines"]
+    ]
+
+
+def _event_started(codepipeline, pipeline: str) -> list[str]:
+    summaries = codepipeline.list_pipeline_executions(pipelineName=pipeline)["pipelineExecutionSummaries"]
+    return [
+        s["pipelineExecutionId"]
+        for s in summaries
+        if (s.get("trigger") or {}).get("triggerType") == "CloudWatchEvent"
+    ]
 
 
 def review_package(options: LocalRunOptions, reporter: Reporter, arn: str, status: str) -> list[Outcome]:

@@ -101,6 +101,7 @@ def pipeline_definition(role_arn: str) -> dict:
             "AnalyzerUri",
             "ImageUri",
             "ReportsUri",
+            "Region",
         )
     ]
     parameters += [
@@ -163,6 +164,8 @@ def pipeline_definition(role_arn: str) -> dict:
                 ]
             },
             "StoppingCondition": {"MaxRuntimeInSeconds": 1800},
+            # The job's boto3 calls (S3, CloudWatch) go to the check's own Region.
+            "Environment": {"AWS_DEFAULT_REGION": _param("Region")},
         },
         "PropertyFiles": [
             {"PropertyFileName": "DataQualitySummary", "OutputName": "report", "FilePath": "summary.json"}
@@ -298,6 +301,7 @@ def start(args, environ, sagemaker) -> str:
         "ReportsUri": f"s3://{args.s3_bucket}/monitoring/{args.sagemaker_project_name}-prod",
         "WindowHours": str(window_hours(args.schedule_expression)),
         "InstanceType": settings["MonitoringInstanceType"],
+        "Region": sagemaker.meta.region_name,
     }
     name = f"{args.sagemaker_project_name}-{args.sagemaker_project_id}-data-quality"
     tags = [

@@ -124,6 +124,7 @@ def test_the_check_of_prod_is_a_sagemaker_pipeline_started_with_what_prod_serves
         "ReportsUri": "s3://sagemaker-project-p-abc123/monitoring/demo-prod",
         "WindowHours": "6",  # every 6 hours: each run checks the 6 hours since the previous one
         "InstanceType": "ml.m5.xlarge",
+        "Region": "us-east-1",
     }
     described = sagemaker.describe_pipeline_execution(PipelineExecutionArn=execution["PipelineExecutionArn"])
     assert described["PipelineExecutionDescription"] == f"demo-prod against the baseline of {package}"

@@ -1,12 +1,14 @@
 """The embedded EventBridge delivers: events on an account's default bus start the targets of the rules they match.
 
 moto stores rules and targets, and its PutEvents matches patterns, but it cannot start a CodePipeline. Here an event
-a service emits (:func:`put`; the local SageMaker does for its pipelines' executions and steps) or a schedule rule's
-firing (``scheduler``) is matched against the account's rules with moto's own pattern matcher; each matching
-enabled rule's CodePipeline targets are started as EventBridge starts them: as the target's ``RoleArn``, which must
-trust ``events.amazonaws.com`` and may call ``codepipeline:StartPipelineExecution`` (the embedded IAM decides). A
-target that cannot be started is logged, as EventBridge counts a failed invocation and moves on; other target
-kinds are logged as not delivered locally.
+a service emits (:func:`put`: SageMaker for its pipelines and model packages, and the other services' extensions) or
+a schedule rule's firing (``scheduler``) is matched against the account's rules with moto's own pattern matcher;
+each matching enabled rule's CodePipeline targets are started as EventBridge starts them: as the target's
+``RoleArn``, which must trust ``events.amazonaws.com`` and may call ``codepipeline:StartPipelineExecution`` (the
+embedded IAM decides). An execution a rule starts shows the trigger AWS shows: ``CloudWatchEvent`` with the rule's
+ARN. Each delivery counts in the rule's CloudWatch metrics as EventBridge's do (``AWS/Events`` ``Invocations`` or
+``FailedInvocations``, dimension ``RuleName``); a target that cannot be started is also logged with the reason, and
+delivery moves on. Other target kinds are logged as not delivered locally.
 
 Delivery runs in its own thread, so the service that emitted the event never waits for its consumers (as on AWS).
 """
@@ -50,22 +52,24 @@ def put(
     event = make_event(source, detail_type, detail, account=account, region=region, resources=resources)
     deliveries = matching(event, account, region)
     if deliveries:
-        start_in_background(deliveries, region, f"{detail_type} ({source})")
+        start_in_background(deliveries, account, region, f"{detail_type} ({source})")
     return event
 
 
-def start_in_background(deliveries: list[Delivery], region: str, why: str) -> None:
+def start_in_background(deliveries: list[Delivery], account: str, region: str, why: str) -> None:
     thread = threading.Thread(
-        target=_start_all, args=(deliveries, region, why), name="eventbridge-delivery", daemon=True
+        target=_start_all, args=(deliveries, account, region, why), name="eventbridge-delivery", daemon=True
     )
     thread.start()
 
 
-def _start_all(deliveries: list[Delivery], region: str, why: str) -> None:
+def _start_all(deliveries: list[Delivery], account: str, region: str, why: str) -> None:
     for delivery in deliveries:
         try:
-            start(delivery, region)
-        except Exception as exc:  # a failed invocation: EventBridge moves on
+            start(delivery, account, region)
+            _count(account, region, delivery.rule_name, "Invocations")
+        except Exception as exc:  # a failed invocation: EventBridge counts it and moves on
+            _count(account, region, delivery.rule_name, "FailedInvocations")
             log.warning(
                 "EventBridge rule %s could not start %s on %s: %s",
                 delivery.rule_name,
@@ -75,11 +79,39 @@ def _start_all(deliveries: list[Delivery], region: str, why: str) -> None:
             )
 
 
-def start(delivery: Delivery, region: str) -> str | None:
-    """Start one target as its role; returns the CodePipeline execution id (None for targets not run locally)."""
-    from smbundle.local import boto_sessions
-    from smbundle.local.codepipeline.executions import settings
-    from smbundle.local.iam import sessions
+def _count(account: str, region: str, rule_name: str, metric: str) -> None:
+    """EventBridge's per-rule metric (namespace AWS/Events, dimension RuleName), as a person reads it with
+    aws cloudwatch get-metric-statistics."""
+    from datetime import UTC, datetime
+
+    from moto.cloudwatch.models import cloudwatch_backends
+
+    cloudwatch_backends[account][region].put_metric_data(
+        "AWS/Events",
+        [
+            {
+                "MetricName": metric,
+                "Dimensions": [{"Name": "RuleName", "Value": rule_name}],
+                "Value": 1.0,
+                "Unit": "Count",
+                "Timestamp": datetime.now(UTC),
+            }
+        ],
+    )
+
+
+def rule_arn(account: str, region: str, rule_name: str) -> str:
+    return f"arn:aws:events:{region}:{account}:rule/{rule_name}"
+
+
+def start(delivery: Delivery, account: str, region: str) -> str | None:
+    """Start one target as EventBridge does: as the target's role, which must trust events.amazonaws.com and may
+    start the pipeline; the execution's trigger is the rule (``CloudWatchEvent``). Returns the execution id (None
+    for targets not run locally); raises AssumeRoleFailed or AccessDenied as the invocation fails."""
+    from moto.codepipeline.models import codepipeline_backends
+
+    from smbundle.local.codepipeline import executions
+    from smbundle.local.iam import enforcement, principals
 
     if delivery.service != "codepipeline":
         log.warning(
@@ -88,26 +120,32 @@ def start(delivery: Delivery, region: str) -> str | None:
             delivery.rule_name,
         )
         return None
-    if not settings.endpoint_url:
+    if not executions.settings.endpoint_url:
         log.warning(
             "EventBridge rule %s matched, but no embedded AWS server runs to start its target",
             delivery.rule_name,
         )
         return None
     if delivery.role_arn is None:
-        raise sessions.RoleUnusable("the target has no RoleArn")
-    role = sessions.assume(
-        boto_sessions.session(region),
-        settings.endpoint_url,
-        delivery.role_arn,
-        "events.amazonaws.com",
-        "events",
+        raise principals.AssumeRoleFailed(f"the target {delivery.target_arn} has no RoleArn")
+    found = principals.role(delivery.role_arn)
+    if found is None or not principals.trusts(found.assume_role_policy_document, "events.amazonaws.com"):
+        raise principals.AssumeRoleFailed(
+            f"events.amazonaws.com cannot assume role {delivery.role_arn}: it does not exist or does not trust "
+            "events.amazonaws.com"
+        )
+    enforcement.authorize(
+        principals.Principal(delivery.role_arn, "events"),
+        "codepipeline:StartPipelineExecution",
+        delivery.target_arn,
+        None,
+        region,
     )
-    answer = role.client("codepipeline").start_pipeline_execution(name=delivery.resource_name)
-    log.info(
-        "EventBridge rule %s started %s (%s)",
-        delivery.rule_name,
-        delivery.resource_name,
-        answer["pipelineExecutionId"],
-    )
-    return answer["pipelineExecutionId"]
+    backend = codepipeline_backends[account][region]
+    trigger = {
+        "triggerType": "CloudWatchEvent",
+        "triggerDetail": rule_arn(account, region, delivery.rule_name),
+    }
+    execution_id = executions.start(backend, delivery.resource_name, trigger=trigger)
+    log.info("EventBridge rule %s started %s (%s)", delivery.rule_name, delivery.resource_name, execution_id)
+    return execution_id

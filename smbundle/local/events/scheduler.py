@@ -148,7 +148,9 @@ def fire(rule) -> None:
         resources=[rule.arn],
     )
     deliveries = [Delivery(rule.name, t["Arn"], t.get("RoleArn")) for t in rule.targets]
-    bus.start_in_background(deliveries, rule.region_name, f"schedule {rule.scheduled_expression}")
+    bus.start_in_background(
+        deliveries, rule.account_id, rule.region_name, f"schedule {rule.scheduled_expression}"
+    )
 
 
 def _loop() -> None:

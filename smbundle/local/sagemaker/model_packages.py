@@ -8,15 +8,64 @@ the request are added or updated, and only CustomerMetadataPropertiesToRemove re
 
 DeleteModelPackage and DeleteModelPackageGroup, which moto lacks, are added (the cleanup command uses them); a group
 that still holds packages cannot be deleted, as on AWS.
+
+Every creation and every update of a package sends SageMaker's "SageMaker Model Package State Change" event to the
+account's default bus, whoever made the call (a reviewer with the CLI, a pipeline's RegisterModel step), with the
+detail fields SageMaker's EventBridge documentation lists (``ModelPackageGroupName``, ``ModelPackageVersion``,
+``ModelPackageArn``, ``ModelApprovalStatus``, ``InferenceSpecification``, ``UpdatedModelPackageFields``...), so the
+project's rules start what they start on AWS.
 """
 
 from __future__ import annotations
+
+from datetime import datetime
 
 from moto.core.responses import EmptyResult
 from moto.sagemaker import models, responses
 from moto.sagemaker.exceptions import ValidationError
 
+from smbundle.local.events import bus
+
+DETAIL_FIELDS = (
+    "ModelPackageGroupName",
+    "ModelPackageVersion",
+    "ModelPackageArn",
+    "ModelPackageName",
+    "ModelPackageDescription",
+    "CreationTime",
+    "InferenceSpecification",
+    "ModelPackageStatus",
+    "ModelPackageStatusDetails",
+    "CertifyForMarketplace",
+    "ModelApprovalStatus",
+    "ApprovalDescription",
+    "MetadataProperties",
+    "ModelMetrics",
+    "CustomerMetadataProperties",
+    "LastModifiedTime",
+)
+
 _applied = False
+
+
+def _millis(value):
+    return int(value.timestamp() * 1000) if isinstance(value, datetime) else value
+
+
+def state_change(backend, package, updated_fields: list[str] | None = None) -> dict:
+    """Send the package's state-change event; returns it."""
+    described = package.gen_response_object()
+    detail = {k: _millis(described[k]) for k in DETAIL_FIELDS if described.get(k) is not None}
+    if updated_fields:
+        detail["UpdatedModelPackageFields"] = updated_fields
+    return bus.put(
+        "aws.sagemaker",
+        "SageMaker Model Package State Change",
+        detail,
+        account=backend.account_id,
+        region=backend.region_name,
+        resources=[package.arn],
+    )
 
 
 def apply() -> None:
@@ -24,6 +73,7 @@ def apply() -> None:
     if _applied:
         return
     original = models.SageMakerModelBackend.update_model_package
+    original_create = models.SageMakerModelBackend.create_model_package
 
     def update_model_package(
         self,
@@ -38,7 +88,7 @@ def apply() -> None:
         package = self.model_packages.get(arn)
         merged = dict((package.customer_metadata_properties or {}) if package else {})
         merged.update(customer_metadata_properties or {})
-        return original(
+        answer = original(
             self,
             model_package_arn,
             model_approval_status,
@@ -47,6 +97,22 @@ def apply() -> None:
             *args,
             **kwargs,
         )
+        changed = [
+            name
+            for name, value in (
+                ("ModelApprovalStatus", model_approval_status),
+                ("ApprovalDescription", approval_description),
+                ("CustomerMetadataProperties", customer_metadata_properties),
+            )
+            if value is not None
+        ]
+        state_change(self, self.model_packages[arn], changed)
+        return answer
+
+    def create_model_package(self, *args, **kwargs):
+        arn = original_create(self, *args, **kwargs)
+        state_change(self, self.model_packages[self.model_package_name_mapping.get(arn, arn)])
+        return arn
 
     def delete_model_package(self, name):
         arn = self.model_package_name_mapping.get(name, name)
@@ -75,6 +141,7 @@ def apply() -> None:
         return EmptyResult()
 
     models.SageMakerModelBackend.update_model_package = update_model_package
+    models.SageMakerModelBackend.create_model_package = create_model_package
     models.SageMakerModelBackend.delete_model_package = delete_model_package
     responses.SageMakerResponse.delete_model_package = response_delete_model_package
     models.SageMakerModelBackend.delete_model_package_group = delete_model_package_group
