@@ -210,7 +210,9 @@ def test_stop_before_prod_waits_for_an_approval_given_through_the_api(embedded, 
     summaries = codepipeline.list_pipeline_executions(pipelineName=pipeline)["pipelineExecutionSummaries"]
     # The approval's event started it through the project's rule, as the console shows it.
     assert [s["trigger"]["triggerType"] for s in summaries] == ["CloudWatchEvent", "CreatePipeline"]
-    assert summaries[0]["trigger"]["triggerDetail"].endswith(":rule/" + pipeline.replace("-modeldeploy", "-model"))
+    assert summaries[0]["trigger"]["triggerDetail"].endswith(
+        ":rule/" + pipeline.replace("-modeldeploy", "-model")
+    )
 
 
 def test_buildspec_reading_a_variable_the_project_does_not_set(embedded, tmp_path):
@@ -320,3 +322,64 @@ def test_what_a_user_inspects_with_the_aws_cli_answers_as_aws(embedded, happy):
     processing = sagemaker.list_processing_jobs()["ProcessingJobSummaries"]
     assert {p["ProcessingJobStatus"] for p in processing} == {"Completed"}
     assert len(processing) >= 3  # preprocess, package, evaluate
+
+
+def test_a_push_to_the_build_repository_runs_the_build_pipeline_on_the_pushed_commit(
+    happy, embedded, tmp_path
+):
+    """git clone of the repository's cloneUrlHttp holds the seed code as its first commit; a push moves the branch,
+    CodeCommit's event starts the build pipeline through the project's rule, and the build builds that commit."""
+    import subprocess
+
+    identity = {"GIT_AUTHOR_NAME": "ds", "GIT_AUTHOR_EMAIL": "ds@example.com", "GIT_TERMINAL_PROMPT": "0"}
+    identity.update(
+        GIT_COMMITTER_NAME="ds", GIT_COMMITTER_EMAIL="ds@example.com", GIT_CONFIG_GLOBAL=os.devnull
+    )
+
+    def git(*args):
+        return subprocess.run(
+            ["git", *args],
+            cwd=work,
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, **identity},
+        ).stdout
+
+    project_id = happy[0]["project"]["ProjectId"]
+    name = f"sagemaker-happy-path-{project_id}"
+    codecommit, codepipeline = embedded.client("codecommit"), embedded.client("codepipeline")
+    url = codecommit.get_repository(repositoryName=f"{name}-modelbuild")["repositoryMetadata"]["cloneUrlHttp"]
+    work = tmp_path
+    git("clone", "-q", url.replace("http://", "http://testing:x@"), "repo")
+    work = tmp_path / "repo"
+    assert git("log", "--format=%an %s") == "AWS CodeCommit Initial commit\n"
+    assert (work / "codebuild-buildspec.yml").is_file() and (
+        work / "pipelines" / "abalone" / "pipeline.py"
+    ).is_file()
+    # A change whose build is quick to check: it says which commit it builds.
+    (work / "codebuild-buildspec.yml").write_text(
+        'version: 0.2\nphases:\n  build:\n    commands:\n      - echo "building $CODEBUILD_RESOLVED_SOURCE_VERSION"\n'
+    )
+    git("commit", "-qam", "build what is pushed")
+    git("push", "-q", "origin", "HEAD:main")
+    pushed = git("rev-parse", "HEAD").strip()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        summaries = codepipeline.list_pipeline_executions(pipelineName=f"{name}-modelbuild")[
+            "pipelineExecutionSummaries"
+        ]
+        started = [s for s in summaries if s["trigger"]["triggerType"] == "CloudWatchEvent"]
+        if started and started[0]["status"] != "InProgress":
+            break
+        time.sleep(0.1)
+    (execution,) = started
+    assert execution["status"] == "Succeeded"
+    assert execution["trigger"]["triggerDetail"].endswith(f":rule/{name}-build")
+    assert [r["revisionId"] for r in execution["sourceRevisions"]] == [pushed]
+    actions = codepipeline.list_action_executions(
+        pipelineName=f"{name}-modelbuild", filter={"pipelineExecutionId": execution["pipelineExecutionId"]}
+    )["actionExecutionDetails"]
+    (build,) = [a for a in actions if a["stageName"] == "Build"]
+    log = build["output"]["executionResult"]["externalExecutionUrl"]
+    assert f"building {pushed}" in Path(log.removeprefix("file://")).read_text()

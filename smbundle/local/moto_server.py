@@ -1,8 +1,14 @@
-"""moto's threaded server, with the listening socket bound in the caller's thread.
+"""moto's threaded server, with the listening socket bound in the caller's thread, answering as AWS answers.
 
 ``moto.server.ThreadedMotoServer`` binds inside its thread: when the port is taken, werkzeug prints a message and
 exits that thread, and ``start()`` waits forever for a server that never comes. Here the bind happens before the
 thread starts, so a taken port (or one the user may not bind) raises ``OSError`` in the caller, at once.
+
+No request is answered with an HTML page: an operation neither moto nor our extensions serve answers at once with
+the protocol's "unknown operation" error (``UnknownOperationException`` for the JSON protocols, ``InvalidAction``
+for the query protocol, HTTP 400: the SDKs do not retry it), and a fault of the server answers ``InternalFailure``
+(HTTP 500) in the protocol's error body, with the fault logged. Git's smart HTTP for the CodeCommit repositories is
+served beside the API (``codecommit/git_http.py``).
 """
 
 from __future__ import annotations
@@ -10,7 +16,10 @@ from __future__ import annotations
 import contextlib
 import errno
 import io
+import json
+import logging
 from threading import Thread
+from xml.sax.saxutils import escape
 
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from moto.moto_server.werkzeug_app import (
@@ -18,7 +27,10 @@ from moto.moto_server.werkzeug_app import (
     MotoRequestHandler,
     create_backend_app,
 )
+from werkzeug.exceptions import HTTPException
 from werkzeug.serving import make_server
+
+from smbundle.local.codecommit.git_http import GitSmartHttp
 
 
 class _Dispatcher(DomainDispatcherApplication):
@@ -39,11 +51,89 @@ class _Dispatcher(DomainDispatcherApplication):
         return self._backend_for_host[host]
 
 
+log = logging.getLogger(__name__)
+DOCS = "docs/local.md lists what the embedded AWS serves"
+
+
+def _operation_and_protocol(request) -> tuple[str, str]:
+    target = request.headers.get("X-Amz-Target")
+    if target:
+        return target.rsplit(".", 1)[-1], "json"
+    if (request.content_type or "").startswith("application/x-www-form-urlencoded") or request.args.get(
+        "Action"
+    ):
+        action = (
+            request.args.get("Action") or request.form.get("Action") or f"{request.method} {request.path}"
+        )
+        return action, "query"
+    if request.headers.get("smithy-protocol") == "rpc-v2-cbor":
+        return request.path.rsplit("/", 1)[-1], "json"
+    return f"{request.method} {request.path}", "rest"
+
+
+def _error_response(request, status: int, code: str, message: str):
+    from flask import Response
+
+    _, protocol = _operation_and_protocol(request)
+    if protocol == "query":
+        body = (
+            "<ErrorResponse><Error><Type>{}</Type><Code>{}</Code><Message>{}</Message></Error>"
+            "<RequestId>embedded</RequestId></ErrorResponse>"
+        ).format("Sender" if status < 500 else "Receiver", code, escape(message))
+        return Response(body, status=status, content_type="text/xml")
+    headers = {"x-amzn-ErrorType": code}
+    body = json.dumps({"__type": code, "message": message, "Message": message})
+    return Response(body, status=status, headers=headers, content_type="application/x-amz-json-1.1")
+
+
+def _fault(exc: Exception):
+    """Every exception of a request, answered in the protocol's error shape (never an HTML page)."""
+    from flask import request
+
+    if isinstance(exc, HTTPException):
+        return exc
+    operation, _ = _operation_and_protocol(request)
+    if isinstance(exc, NotImplementedError):
+        log.info("unserved operation %s: %s", operation, exc)
+        code = (
+            "InvalidAction" if _operation_and_protocol(request)[1] == "query" else "UnknownOperationException"
+        )
+        return _error_response(request, 400, code, f"{operation} is not served by the embedded AWS ({DOCS})")
+    log.exception("the embedded AWS failed on %s", operation)
+    return _error_response(request, 500, "InternalFailure", f"the embedded AWS failed on {operation}: {exc}")
+
+
+def _create_app(service):
+    if (
+        service is None
+    ):  # a service neither moto nor our extensions serve: every request is an unknown operation
+        from flask import Flask
+
+        app = Flask("unserved")
+        app.add_url_rule(
+            "/", "unserved", _unserved, methods=["GET", "POST", "PUT", "DELETE", "HEAD", "PATCH"]
+        )
+        app.add_url_rule(
+            "/<path:path>",
+            "unserved_path",
+            _unserved,
+            methods=["GET", "POST", "PUT", "DELETE", "HEAD", "PATCH"],
+        )
+        return app
+    app = create_backend_app(service)
+    app.register_error_handler(Exception, _fault)
+    return app
+
+
+def _unserved(path: str = ""):
+    return _fault(NotImplementedError("no backend serves this service"))
+
+
 class EmbeddedMotoServer(ThreadedMotoServer):
     def start(self) -> None:
         if not 0 <= self._port <= 65535:
             raise OSError(errno.EINVAL, f"port {self._port} is not between 0 and 65535")
-        app = _Dispatcher(create_backend_app)
+        app = GitSmartHttp(_Dispatcher(_create_app))
         said = io.StringIO()
         try:
             with contextlib.redirect_stderr(said):  # werkzeug prints the reason, then exits

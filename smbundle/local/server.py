@@ -11,7 +11,9 @@ import os
 from dataclasses import dataclass, field
 
 from smbundle.local import apply_extensions, boto_sessions, sample_data
+from smbundle.local.codecommit import git_store
 from smbundle.local.codepipeline import executions
+from smbundle.local.events import scheduler
 from smbundle.local.iam import enforcement, roles
 from smbundle.local.sagemaker import availability, runtime
 from smbundle.local.sagemaker.studio_domain import prepare_domain
@@ -53,6 +55,8 @@ class EmbeddedAWS:
                 executions.settings.clean_up()
                 runtime.reset()  # the endpoints' containers and their model directories
                 availability.set_existing_customer(False)
+                git_store.reset()  # the repositories of this account
+                scheduler.reset()
 
     def client(self, service: str):
         return boto_sessions.session(self.region).client(service, endpoint_url=self.url)

@@ -225,6 +225,7 @@ def run_build(
     log_dir: Path | None = None,
     credentials=None,
     build_id: str | None = None,
+    source_version: str | None = None,
 ) -> BuildResult:
     """Run ``project``'s buildspec over ``source_dir``; the output artifact lands in ``output_dir``.
 
@@ -232,6 +233,7 @@ def run_build(
     ``local_overrides`` are documented tuning knobs of the local run (for example a shorter poll interval);
     they are added after the variable check, so they can never hide a variable the project fails to set.
     ``credentials`` are the project's service role session (every AWS call of the commands is made as that role).
+    ``source_version`` is the primary source's revision (a CodeCommit commit id): CODEBUILD_RESOLVED_SOURCE_VERSION.
     """
     name = project["name"]
     started = time.monotonic()
@@ -257,6 +259,8 @@ def run_build(
             "CODEBUILD_BUILD_SUCCEEDING": "1",
         }
     )
+    if source_version:
+        env["CODEBUILD_RESOLVED_SOURCE_VERSION"] = source_version
     for artifact_name, path in (secondary_sources or {}).items():
         env[f"CODEBUILD_SRC_DIR_{artifact_name}"] = str(path)
 

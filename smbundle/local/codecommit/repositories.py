@@ -1,10 +1,14 @@
-"""CodeCommit repositories with content: ``AWS::CodeCommit::Repository`` seeded from ``Code.S3``.
+"""CodeCommit repositories with content: real git repositories (``git_store``), seeded from ``Code.S3``.
 
-moto's CodeCommit knows only repository metadata. Here a repository created by CloudFormation keeps the seed
-zip it was created from (read from the embedded S3, as CodeCommit does at creation: a missing object fails the
-stack), and GetBranch/GetFolder/GetFile serve that content (ListRepositories lists them), so a client can read the branch
-through the API as it would read any CodeCommit repository. The local pipeline runner's source action reads the branch
-inside the service, as CodePipeline's does (``extract_branch``).
+moto's CodeCommit knows only repository metadata. Here every repository is also a bare git repository: one created
+by CloudFormation with ``Code`` gets the seed zip as its first commit on ``Code.BranchName`` (read from the embedded
+S3, as CodeCommit does at creation: a missing object fails the stack); one created with the API starts empty. The
+API reads and writes it through git (``content``, ``commits``), ``git clone`` and ``git push`` reach it through the
+repository's ``cloneUrlHttp`` (``git_http``), and the pipelines' source action archives a commit of it, as
+CodePipeline's does (``extract``).
+
+``cloneUrlHttp`` is the embedded AWS's own URL, ``http://127.0.0.1:<port>/git-codecommit.<region>.amazonaws.com/v1/
+repos/<name>`` (AWS's host name kept as the path's first segment), so git reaches the embedded repository.
 
 A stack update changes the repository in place: a new ``RepositoryName`` renames it (UpdateRepositoryName, its
 content kept), a new description is set. ``Code`` is used only when the repository is created, as CloudFormation
@@ -13,21 +17,28 @@ documents: an update with other seed code leaves the branch and its commits as t
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import io
 import json
-import posixpath
 import zipfile
 from pathlib import Path
 from typing import Any
 
-from moto.codecommit.models import codecommit_backends
+from moto.codecommit.models import CodeCommitBackend, codecommit_backends
 from moto.codecommit.responses import CodeCommitResponse
 from moto.core.common_models import CloudFormationModel
 
 from smbundle.local.cfn_support import refresh_model_map
+from smbundle.local.codecommit import git_store
 from smbundle.local.s3 import objects
+
+
+def clone_url(region: str, name: str) -> str:
+    from smbundle.local.codepipeline.executions import settings
+
+    host = f"git-codecommit.{region}.amazonaws.com"
+    if settings.endpoint_url:
+        return f"{settings.endpoint_url}/{host}/v1/repos/{name}"
+    return f"https://{host}/v1/repos/{name}"
 
 
 class SeededRepository(CloudFormationModel):
@@ -75,12 +86,13 @@ class SeededRepository(CloudFormationModel):
             seed = objects.get_bytes(uri, account_id)  # fails the stack when the seed is missing, as on AWS
             zipfile.ZipFile(io.BytesIO(seed)).testzip()
         metadata = backend.create_repository(name, properties.get("RepositoryDescription", ""))
-        repository = backend.repositories[name]
-        repository.branches = {}
         if seed is not None:
+            from smbundle.local.codecommit import commits
+
             branch = code.get("BranchName", "main")
-            repository.branches[branch] = seed
+            created = git_store.seed(account_id, region_name, name, seed, branch)
             metadata["defaultBranch"] = branch
+            commits.reference_changed(account_id, region_name, name, branch, None, created)
         return cls(account_id, region_name, name, metadata)
 
     @classmethod
@@ -93,11 +105,13 @@ class SeededRepository(CloudFormationModel):
         repository = backend.repositories[original_resource.name]
         metadata = repository.repository_metadata
         if name != original_resource.name:  # UpdateRepositoryName: same repository, id and content
-            fresh = backend.create_repository(name, metadata["repositoryDescription"])
+            fresh = _original_create(backend, name, metadata["repositoryDescription"])
             del backend.repositories[name]
-            for key in ("repositoryName", "cloneUrlSsh", "cloneUrlHttp", "Arn"):
+            for key in ("repositoryName", "cloneUrlSsh", "Arn"):
                 metadata[key] = fresh[key]
+            metadata["cloneUrlHttp"] = clone_url(region_name, name)
             backend.repositories[name] = backend.repositories.pop(original_resource.name)
+            git_store.rename(account_id, region_name, original_resource.name, name)
         metadata["repositoryDescription"] = properties.get("RepositoryDescription", "")
         return cls(account_id, region_name, name, metadata)
 
@@ -107,90 +121,6 @@ class SeededRepository(CloudFormationModel):
     @classmethod
     def delete_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name):
         codecommit_backends[account_id][region_name].delete_repository(resource_name)
-
-
-def _archive(repository, branch: str) -> zipfile.ZipFile:
-    branches = getattr(repository, "branches", {})
-    if branch not in branches:
-        raise KeyError(branch)
-    return zipfile.ZipFile(io.BytesIO(branches[branch]))
-
-
-def _commit_id(repository, branch: str) -> str:
-    return hashlib.sha1(repository.branches[branch]).hexdigest()
-
-
-def _error(code: str, message: str) -> tuple[int, dict, str]:
-    return 400, {"status": 400, "x-amzn-ErrorType": code}, json.dumps({"__type": code, "message": message})
-
-
-def _repository(response: CodeCommitResponse, name: str):
-    return response.codecommit_backend.repositories.get(name)
-
-
-def get_branch(self: CodeCommitResponse) -> Any:
-    repository = _repository(self, self._get_param("repositoryName"))
-    branch = self._get_param("branchName")
-    if repository is None:
-        return _error(
-            "RepositoryDoesNotExistException", f"{self._get_param('repositoryName')} does not exist"
-        )
-    if branch not in getattr(repository, "branches", {}):
-        return _error("BranchDoesNotExistException", f"Branch {branch} does not exist")
-    return json.dumps({"branch": {"branchName": branch, "commitId": _commit_id(repository, branch)}})
-
-
-def get_folder(self: CodeCommitResponse) -> Any:
-    repository = _repository(self, self._get_param("repositoryName"))
-    branch = self._get_param("commitSpecifier") or "main"
-    folder = (self._get_param("folderPath") or "/").strip("/")
-    if repository is None:
-        return _error("RepositoryDoesNotExistException", "repository does not exist")
-    try:
-        names = _archive(repository, branch).namelist()
-    except KeyError:
-        return _error("CommitDoesNotExistException", f"{branch} does not exist")
-    prefix = f"{folder}/" if folder else ""
-    files, folders = [], set()
-    for name in names:
-        if not name.startswith(prefix) or name.endswith("/"):
-            continue
-        rest = name[len(prefix) :]
-        if "/" in rest:
-            folders.add(prefix + rest.split("/", 1)[0])
-        else:
-            files.append({"absolutePath": name, "relativePath": rest, "fileMode": "NORMAL"})
-    sub_folders = [{"absolutePath": f, "relativePath": posixpath.basename(f)} for f in sorted(folders)]
-    return json.dumps(
-        {
-            "commitId": _commit_id(repository, branch),
-            "folderPath": folder or "/",
-            "files": files,
-            "subFolders": sub_folders,
-        }
-    )
-
-
-def get_file(self: CodeCommitResponse) -> Any:
-    repository = _repository(self, self._get_param("repositoryName"))
-    branch = self._get_param("commitSpecifier") or "main"
-    path = self._get_param("filePath").lstrip("/")
-    if repository is None:
-        return _error("RepositoryDoesNotExistException", "repository does not exist")
-    try:
-        content = _archive(repository, branch).read(path)
-    except KeyError:
-        return _error("FileDoesNotExistException", f"{path} does not exist in {branch}")
-    return json.dumps(
-        {
-            "commitId": _commit_id(repository, branch),
-            "blobId": hashlib.sha1(content).hexdigest(),
-            "filePath": path,
-            "fileMode": "NORMAL",
-            "fileSize": len(content),
-            "fileContent": base64.b64encode(content).decode(),
-        }
-    )
 
 
 def list_repositories(self: CodeCommitResponse) -> Any:
@@ -213,28 +143,59 @@ def list_repositories(self: CodeCommitResponse) -> Any:
     )
 
 
-def extract_branch(account_id: str, region: str, repository_name: str, branch: str, target: Path) -> int:
-    """Write a branch's files into ``target``, as CodePipeline's source action archives it (inside AWS, not
-    through the public API: the pipeline role is authorized for the archive by the caller); returns the count."""
-    repository = codecommit_backends[account_id][region].repositories.get(repository_name)
-    if repository is None:
+def extract(account_id: str, region: str, repository_name: str, commit_id: str, target: Path) -> int:
+    """Write a commit's files into ``target``, as CodePipeline's source action archives it (inside AWS, not through
+    the public API: the pipeline role is authorized for the archive by the caller); returns the count."""
+    if repository_name not in codecommit_backends[account_id][region].repositories:
         raise KeyError(f"repository {repository_name} does not exist")
-    archive = _archive(repository, branch)
-    names = [name for name in archive.namelist() if not name.endswith("/")]
-    archive.extractall(target, members=names)
-    return len(names)
+    return git_store.archive(account_id, region, repository_name, commit_id, target)
 
 
+def head(account_id: str, region: str, repository_name: str, branch: str) -> str | None:
+    """The branch's commit, or None (no such repository or branch)."""
+    if repository_name not in codecommit_backends[account_id][region].repositories:
+        return None
+    return git_store.branches(account_id, region, repository_name).get(branch)
+
+
+_original_create = CodeCommitBackend.create_repository
+_original_delete = CodeCommitBackend.delete_repository
 _applied = False
+
+
+def _create_repository(self, repository_name: str, repository_description: str) -> dict:
+    metadata = _original_create(self, repository_name, repository_description)
+    git_store.create(self.account_id, self.region_name, repository_name)
+    metadata["cloneUrlHttp"] = clone_url(self.region_name, repository_name)
+    return metadata
+
+
+def _delete_repository(self, repository_name: str):
+    answer = _original_delete(self, repository_name)
+    if answer is not None:
+        git_store.delete(self.account_id, self.region_name, repository_name)
+    return answer
+
+
+def _get_repository(self, repository_name: str) -> dict:
+    """GetRepository: defaultBranch is the first branch a repository got (CodeCommit's rule), once it has one."""
+    metadata = _original_get(self, repository_name)
+    branch = git_store.default_branch(self.account_id, self.region_name, repository_name)
+    if branch:
+        metadata["defaultBranch"] = branch
+    return metadata
+
+
+_original_get = CodeCommitBackend.get_repository
 
 
 def apply() -> None:
     global _applied
     if _applied:
         return
-    CodeCommitResponse.get_branch = get_branch
-    CodeCommitResponse.get_folder = get_folder
-    CodeCommitResponse.get_file = get_file
+    CodeCommitBackend.create_repository = _create_repository
+    CodeCommitBackend.delete_repository = _delete_repository
+    CodeCommitBackend.get_repository = _get_repository
     CodeCommitResponse.list_repositories = list_repositories
     refresh_model_map()
     _applied = True

@@ -134,6 +134,8 @@ class Run:
     approvals: dict[str, tuple[threading.Event, dict]] = field(
         default_factory=dict
     )  # token -> (event, result)
+    # (repository, branch) -> (source action name, commit id), pinned when the execution starts
+    source_revisions: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
     stop_requested: str | None = None
     result: object = None  # the PipelineResult when done
     current: tuple[str, str] = ("", "")  # the stage and action running now
@@ -152,19 +154,45 @@ def _runs(backend) -> dict[str, Run]:
     return backend.local_runs
 
 
-def _source_provider(backend):
-    from smbundle.local.codecommit.repositories import extract_branch
+def _source_provider(backend, run: Run):
+    from smbundle.local.codecommit import repositories
 
-    def provide(configuration: dict, target: Path) -> None:
-        extract_branch(
-            backend.account_id,
-            backend.region_name,
-            configuration["RepositoryName"],
-            configuration.get("BranchName", "main"),
-            target,
+    def provide(configuration: dict, target: Path) -> str | None:
+        repository, branch = configuration["RepositoryName"], configuration.get("BranchName", "main")
+        pinned = run.source_revisions.get((repository, branch))
+        commit_id = (
+            pinned[1]
+            if pinned
+            else repositories.head(backend.account_id, backend.region_name, repository, branch)
         )
+        if commit_id is None:
+            from smbundle.local.codepipeline.executor import ActionFailed
+
+            raise ActionFailed(f"branch {branch} of repository {repository} has no commit")
+        repositories.extract(backend.account_id, backend.region_name, repository, commit_id, target)
+        return commit_id
 
     return provide
+
+
+def _source_revisions(backend, name: str) -> dict[tuple[str, str], tuple[str, str]]:
+    """The commit of each CodeCommit source branch as the execution starts: what it builds, whatever is pushed
+    while it runs (CodePipeline's source revisions)."""
+    from smbundle.local.codecommit import repositories
+
+    revisions = {}
+    for stage in backend.pipelines[name].pipeline.get("stages", []):
+        for action in stage.get("actions", []):
+            if action.get("actionTypeId", {}).get("provider") == "CodeCommit":
+                configuration = action.get("configuration", {})
+                repository, branch = (
+                    configuration.get("RepositoryName"),
+                    configuration.get("BranchName", "main"),
+                )
+                commit_id = repositories.head(backend.account_id, backend.region_name, repository, branch)
+                if commit_id:
+                    revisions[(repository, branch)] = (action["name"], commit_id)
+    return revisions
 
 
 def _execute(backend, execution, run: Run) -> None:
@@ -218,7 +246,7 @@ def _execute(backend, execution, run: Run) -> None:
         session,
         settings.work_directory(),
         endpoint_url=settings.endpoint_url,
-        source_provider=_source_provider(backend),
+        source_provider=_source_provider(backend, run),
         approval_handler=approve,
         reporter=started,
         local_build_overrides=build_overrides(settings.build_overrides),
@@ -253,6 +281,7 @@ def start(backend, name: str, variables=None, trigger: dict | None = None) -> st
     execution = backend.pipelines[name].executions[execution_id]
     execution.status = "InProgress"
     run = Run(execution_id, name, trigger or {"triggerType": "StartPipelineExecution", "triggerDetail": ""})
+    run.source_revisions = _source_revisions(backend, name)
     _runs(backend)[execution_id] = run
     execution.local_run = run
     warm_python.launchers()  # its builds will need them: the workers import while the source stage runs
@@ -452,11 +481,22 @@ def _timestamp(value):
     return value.timestamp() if isinstance(value, datetime) else str(value)
 
 
+def _revisions(run: Run) -> list[tuple[str, str, str]]:
+    """(source action name, repository, commit id) of the execution's pinned CodeCommit sources."""
+    return [
+        (action, repository, commit) for (repository, _), (action, commit) in run.source_revisions.items()
+    ]
+
+
 def _to_dict(self) -> dict:
     answer = _original_to_dict(self)
     run = getattr(self, "local_run", None)
     if run is not None:
         answer["trigger"] = run.trigger
+        answer["artifactRevisions"] = [
+            {"name": repository, "revisionId": commit, "revisionSummary": f"commit {commit}"}
+            for _, repository, commit in _revisions(run)
+        ]
     return answer
 
 
@@ -465,6 +505,10 @@ def _to_summary_dict(self) -> dict:
     run = getattr(self, "local_run", None)
     if run is not None:
         answer["trigger"] = run.trigger
+        answer["sourceRevisions"] = [
+            {"actionName": action, "revisionId": commit, "revisionSummary": f"commit {commit}"}
+            for action, _, commit in _revisions(run)
+        ]
         if self.status_summary:
             answer["statusSummary"] = self.status_summary
     return answer

@@ -95,8 +95,8 @@ class PipelineResult(ActionResults):
 
 # A reporter receives (event, record): event is "start" or "end".
 Reporter = Callable[[str, ActionRecord], None]
-# A source provider fills a directory with a repository branch's content.
-SourceProvider = Callable[[dict, Path], None]
+# A source provider fills a directory with a repository branch's content and returns its revision (a commit id).
+SourceProvider = Callable[[dict, Path], str | None]
 # An approval handler returns normally to approve, raises StopPipeline to wait, ActionFailed to reject.
 ApprovalHandler = Callable[[dict], None]
 
@@ -244,9 +244,11 @@ class PipelineRunner:
             step.role.authorize(action, repository_arn)
         ((name, target),) = step.outputs.items()
         target.mkdir(parents=True)
-        self.source_provider(configuration, target)
+        revision = self.source_provider(configuration, target)
         step.produce(name, target, step.role)
-        return {"repository": repository, "branch": branch}
+        if revision:
+            step.execution.revisions[name] = revision
+        return {"repository": repository, "branch": branch, "commit": revision}
 
     def _connection_source(self, configuration: dict, step: _Step) -> dict:
         connection = configuration.get("ConnectionArn", "")
@@ -292,6 +294,7 @@ class PipelineRunner:
             log_dir=step.execution.run_dir / "logs",
             credentials=build_role.credentials,
             build_id=build_id,
+            source_version=step.execution.revisions.get(primary_name),
         )
         codebuild.batch_get_builds(ids=[build_id])
         if not result.succeeded:
@@ -342,6 +345,7 @@ class _Execution:
     role: RoleSession | None = None
     keys: dict[str, str] = field(default_factory=dict)  # artifact name -> object key in the store
     local: dict[str, Path] = field(default_factory=dict)  # artifact name -> where it was produced
+    revisions: dict[str, str] = field(default_factory=dict)  # source artifact name -> its commit id
 
 
 @dataclass
