@@ -8,6 +8,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from botocore.exceptions import ClientError
 
 from smbundle.local import server
 from smbundle.local.events import bus, scheduler
@@ -182,3 +183,45 @@ def test_a_schedule_rule_starts_its_target_when_its_time_comes(embedded):
     events.disable_rule(Name="sagemaker-every-hour")
     ready, _ = scheduler.due(now + timedelta(hours=3))
     assert "sagemaker-every-hour" not in [r.name for r in ready]  # a disabled rule does not fire
+
+
+def test_put_events_reaches_the_rules_and_refuses_aws_sources(embedded):
+    """Your own events are matched against the rules (a CodePipeline target starts as its role); an event that
+    claims an AWS source is refused entry by entry, as EventBridge answers it."""
+    arn = target_pipeline(embedded, "sagemaker-custom-event-target")
+    events = embedded.client("events")
+    events.put_rule(Name="sagemaker-custom", EventPattern=json.dumps({"source": ["ml.team"]}))
+    events.put_targets(Rule="sagemaker-custom", Targets=[{"Id": "t", "Arn": arn, "RoleArn": EVENTS_ROLE}])
+    answer = events.put_events(
+        Entries=[
+            {"Source": "aws.sagemaker", "DetailType": "SageMaker Model Package State Change", "Detail": "{}"},
+            {"Source": "ml.team", "DetailType": "Retrain please", "Detail": '{"why": "new data"}'},
+        ]
+    )
+    assert answer["FailedEntryCount"] == 1
+    refused, accepted = answer["Entries"]
+    assert refused == {
+        "ErrorCode": "NotAuthorizedForSourceException",
+        "ErrorMessage": "Not authorized for the source.",
+    }
+    assert accepted["EventId"]
+    (started,) = wait_for_executions(embedded, "sagemaker-custom-event-target", 1)
+    assert started["trigger"]["triggerType"] == "CloudWatchEvent"
+
+
+def test_an_operation_the_embedded_aws_does_not_serve_answers_at_once_as_aws_would(embedded):
+    """The protocol's unknown-operation error (HTTP 400, which the SDKs do not retry), never an HTML page."""
+    for service, call, kwargs in (
+        ("sagemaker", "list_actions", {}),  # a service we serve, an operation we do not
+        ("cloudwatch", "describe_alarm_history", {}),
+        ("apprunner", "list_services", {}),  # a service nobody serves here
+    ):
+        client = embedded.client(service)
+        started = time.monotonic()
+        with pytest.raises(ClientError) as refused:
+            getattr(client, call)(**kwargs)
+        error = refused.value.response
+        assert error["Error"]["Code"] in ("UnknownOperationException", "InvalidAction"), error
+        assert "is not served by the embedded AWS" in error["Error"]["Message"]
+        assert error["ResponseMetadata"]["HTTPStatusCode"] == 400
+        assert error["ResponseMetadata"]["RetryAttempts"] == 0 and time.monotonic() - started < 2

@@ -34,7 +34,8 @@ from pathlib import Path
 import yaml
 
 from smbundle.local import warm_imports
-from smbundle.local.codebuild import warm_python
+from smbundle.local.codebuild import builds, warm_python
+from smbundle.local.iam import enforcement, principals
 
 log = logging.getLogger(__name__)
 
@@ -165,12 +166,16 @@ def _base_environment(credentials=None) -> dict[str, str]:
     return env
 
 
-def _script(buildspec: dict) -> str:
+def _script(buildspec: dict, timings: Path | None = None) -> str:
     lines = ["set -e", 'cd "$CODEBUILD_SRC_DIR"']
     for phase in RUN_PHASES:
         commands = phase_commands(buildspec, phase)
         if not commands:
             continue
+        if timings is not None:
+            lines.append(
+                f"printf '%s %s\\n' \"$(date +%s.%N)\" {phase.upper()} >> {_shell_quote(str(timings))}"
+            )
         lines.append(f"echo {_shell_quote(_PHASE_MARK + phase.upper())}")
         for command in commands:
             lines.append(f"echo {_shell_quote(_COMMAND_MARK + command)}")
@@ -226,6 +231,7 @@ def run_build(
     credentials=None,
     build_id: str | None = None,
     source_version: str | None = None,
+    initiator: str = "codepipeline/local",
 ) -> BuildResult:
     """Run ``project``'s buildspec over ``source_dir``; the output artifact lands in ``output_dir``.
 
@@ -234,9 +240,11 @@ def run_build(
     they are added after the variable check, so they can never hide a variable the project fails to set.
     ``credentials`` are the project's service role session (every AWS call of the commands is made as that role).
     ``source_version`` is the primary source's revision (a CodeCommit commit id): CODEBUILD_RESOLVED_SOURCE_VERSION.
+    The build's record (BatchGetBuilds) and its CloudWatch Logs stream are written as the build goes (``builds``).
     """
     name = project["name"]
     started = time.monotonic()
+    started_at = time.time()
     log_dir = log_dir or output_dir.parent
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"{name}.log"
@@ -254,7 +262,7 @@ def run_build(
             "CODEBUILD_SRC_DIR": str(source_dir),
             "CODEBUILD_BUILD_ID": build_id,
             "CODEBUILD_BUILD_NUMBER": "1",
-            "CODEBUILD_INITIATOR": "codepipeline/local",
+            "CODEBUILD_INITIATOR": initiator,
             "CODEBUILD_BUILD_IMAGE": (project.get("environment") or {}).get("image", ""),
             "CODEBUILD_BUILD_SUCCEEDING": "1",
         }
@@ -282,12 +290,42 @@ def run_build(
         env["PATH"] = os.pathsep.join([str(launchers), env["PATH"]])
 
     timeout_minutes = int(project.get("timeoutInMinutes") or 60)
+    account = project.get("arn", "::::000000000000").split(":")[4]
+    principal = principals.for_access_key(account, credentials.access_key_id) if credentials else None
+    builds.started(
+        account,
+        region,
+        build_id,
+        buildspec=origin,
+        initiator=initiator,
+        environment={
+            k: v for k, v in (project.get("environment") or {}).items() if k != "environmentVariables"
+        },
+    )
+    try:  # CodeBuild creates the build's log stream as the service role before it runs anything
+        builds.write_log(principal, region, account, build_id, [], [])
+    except enforcement.AccessDenied as denial:
+        builds.finished(
+            account,
+            region,
+            build_id,
+            status="FAILED",
+            started=started_at,
+            ended=time.time(),
+            marks=[],
+            failed_phase="PROVISIONING",
+            reason=f"ACCESS_DENIED: {denial}",
+            source_version=source_version,
+            initiator=initiator,
+        )
+        return BuildResult(name, "FAILED", 0.0, log_path, "PROVISIONING", None, f"ACCESS_DENIED: {denial}")
+    timings = log_dir / f"{name}.{uuid.uuid4().hex[:8]}.phases"
     log.info("running %s (%s) in %s", name, origin, source_dir)
     warm_imports.start()  # the server waits on this build: a good time to import what its steps will need
     with open(log_path, "w") as log_file:
         try:
             completed = subprocess.run(
-                ["bash", "-c", _script(buildspec)],
+                ["bash", "-c", _script(buildspec, timings)],
                 cwd=source_dir,
                 env=env,
                 stdout=log_file,
@@ -302,15 +340,61 @@ def run_build(
     phase, command = _last_marks(lines)
     seconds = time.monotonic() - started
     tail = list(deque(lines, maxlen=15))
+    marks = _phase_times(timings)
     if returncode != 0:
         reason = (
             f"build timed out after {timeout_minutes} minutes"
             if returncode is None
             else f"command exited with code {returncode}"
         )
-        return BuildResult(name, "FAILED", seconds, log_path, phase, command, reason, tail)
-    files = collect_artifacts(buildspec, source_dir, output_dir) if buildspec.get("artifacts") else []
-    return BuildResult(name, "SUCCEEDED", seconds, log_path, log_tail=tail, artifact_files=files)
+        result = BuildResult(name, "FAILED", seconds, log_path, phase, command, reason, tail)
+        context = f"Error while executing command: {command}. Reason: exit status {returncode}"
+    else:
+        files = collect_artifacts(buildspec, source_dir, output_dir) if buildspec.get("artifacts") else []
+        result = BuildResult(name, "SUCCEEDED", seconds, log_path, log_tail=tail, artifact_files=files)
+        context = None
+    ended_at = time.time()
+    builds.write_log(principal, region, account, build_id, lines, _line_times(lines, marks, started_at))
+    builds.finished(
+        account,
+        region,
+        build_id,
+        status=result.status,
+        started=started_at,
+        ended=ended_at,
+        marks=marks,
+        failed_phase=marks[-1][0] if marks and not result.succeeded else None,
+        reason=context,
+        source_version=source_version,
+        initiator=initiator,
+    )
+    return result
+
+
+def _phase_times(path: Path) -> list[tuple[str, float]]:
+    """(phase, epoch seconds) of each run phase as it began (the build script notes them beside its log)."""
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return []
+    finally:
+        path.unlink(missing_ok=True)
+    marks = []
+    for line in text.splitlines():
+        moment, _, phase = line.partition(" ")
+        marks.append((phase.strip(), float(moment)))
+    return marks
+
+
+def _line_times(lines: list[str], marks: list[tuple[str, float]], started: float) -> list[float]:
+    """Each log line's time: the time its phase began (the build prints the phase marks in the same order)."""
+    moments, current, index = [], started, 0
+    for line in lines:
+        if line.startswith(_PHASE_MARK) and index < len(marks):
+            current = marks[index][1]
+            index += 1
+        moments.append(current)
+    return moments
 
 
 def last_command(lines: list[str]) -> str | None:

@@ -195,10 +195,60 @@ def _source_revisions(backend, name: str) -> dict[tuple[str, str], tuple[str, st
     return revisions
 
 
+# CodePipeline's event states for the API's statuses.
+EVENT_STATES = {"InProgress": "STARTED", "Succeeded": "SUCCEEDED", "Failed": "FAILED", "Stopped": "STOPPED"}
+
+
+def _event(backend, run: Run, level: str, state: str, **extra) -> None:
+    """CodePipeline's "CodePipeline <level> Execution State Change" event on the account's default bus."""
+    from smbundle.local.events import bus
+
+    pipeline = backend.pipelines[run.pipeline]
+    detail = {
+        "pipeline": run.pipeline,
+        "execution-id": run.execution_id,
+        "state": EVENT_STATES.get(state, state),
+        "version": pipeline.pipeline.get("version", 1),
+        **extra,
+    }
+    if level == "Pipeline":
+        detail["execution-trigger"] = {
+            "trigger-type": run.trigger.get("triggerType"),
+            "trigger-detail": run.trigger.get("triggerDetail"),
+        }
+    arn = f"arn:aws:codepipeline:{backend.region_name}:{backend.account_id}:{run.pipeline}"
+    bus.put(
+        "aws.codepipeline",
+        f"CodePipeline {level} Execution State Change",
+        detail,
+        account=backend.account_id,
+        region=backend.region_name,
+        resources=[arn],
+    )
+
+
 def _execute(backend, execution, run: Run) -> None:
     from smbundle.local.codepipeline.executor import ActionFailed, PipelineRunner
 
     session = boto_sessions.session(backend.region_name)
+    stage_actions = {
+        stage["name"]: [a["name"] for a in stage.get("actions", [])]
+        for stage in backend.pipelines[run.pipeline].pipeline.get("stages", [])
+    }
+
+    def action_event(record, state: str) -> None:
+        category, _, provider = record.provider.partition("/")
+        kind = {"owner": "AWS", "category": category, "provider": provider, "version": "1"}
+        _event(
+            backend,
+            run,
+            "Action",
+            state,
+            stage=record.stage,
+            action=record.action,
+            region=backend.region_name,
+            type=kind,
+        )
 
     def report(event: str, record) -> None:
         state = run.action(record.stage, record.action)
@@ -206,7 +256,10 @@ def _execute(backend, execution, run: Run) -> None:
         state.updated = _now()
         if event == "start":
             state.status, state.started = "InProgress", state.updated
+            if run.stage_status.get(record.stage) != "InProgress":
+                _event(backend, run, "Stage", "InProgress", stage=record.stage)
             run.stage_status[record.stage] = "InProgress"
+            action_event(record, "InProgress")
             return
         state.status = {"Succeeded": "Succeeded", "Stopped": "InProgress"}.get(record.status, "Failed")
         state.error = record.message if record.status == "Failed" else None
@@ -215,10 +268,16 @@ def _execute(backend, execution, run: Run) -> None:
         if detail.get("log"):
             state.external_url = Path(detail["log"]).as_uri()
         state.external_id = detail.get("build_id") or detail.get("stack") or state.external_id
+        if record.status != "Stopped":
+            action_event(record, state.status)
         if record.status == "Failed":
             run.stage_status[record.stage] = "Failed"
-        elif all(a.status == "Succeeded" for a in run.stages[record.stage].values()):
+            _event(backend, run, "Stage", "Failed", stage=record.stage)
+        elif len(run.stages[record.stage]) == len(stage_actions.get(record.stage, ())) and all(
+            a.status == "Succeeded" for a in run.stages[record.stage].values()
+        ):
             run.stage_status[record.stage] = "Succeeded"
+            _event(backend, run, "Stage", "Succeeded", stage=record.stage)
 
     def approve(configuration: dict) -> None:
         stage, name = run.current
@@ -268,6 +327,7 @@ def _execute(backend, execution, run: Run) -> None:
         if status == "InProgress":
             run.stage_status[stage] = "Succeeded" if execution.status == "Succeeded" else execution.status
     execution.last_update_time = _now()
+    _event(backend, run, "Pipeline", execution.status)
 
 
 def start(backend, name: str, variables=None, trigger: dict | None = None) -> str:
@@ -285,6 +345,7 @@ def start(backend, name: str, variables=None, trigger: dict | None = None) -> st
     _runs(backend)[execution_id] = run
     execution.local_run = run
     warm_python.launchers()  # its builds will need them: the workers import while the source stage runs
+    _event(backend, run, "Pipeline", "InProgress")
     thread = threading.Thread(
         target=_execute, args=(backend, execution, run), name=f"pipeline-{name}", daemon=True
     )

@@ -295,8 +295,8 @@ class PipelineRunner:
             credentials=build_role.credentials,
             build_id=build_id,
             source_version=step.execution.revisions.get(primary_name),
+            initiator=f"codepipeline/{step.execution.declaration['name']}",
         )
-        codebuild.batch_get_builds(ids=[build_id])
         if not result.succeeded:
             raise ActionFailed(
                 f"build {name} failed in phase {result.phase}: {result.message}",

@@ -344,6 +344,27 @@ class PipelineExecutor:
             raise StepFailed(f"ClientError: {unusable}") from None
         return {**role.credentials.environment(), "AWS_ENDPOINT_URL": settings.endpoint_url}
 
+    def _job_log(
+        self, kind: str, job_name: str, job_role: str | None, lines: list[str], started: float
+    ) -> None:
+        """A job's output where SageMaker writes it (``/aws/sagemaker/ProcessingJobs`` or ``TrainingJobs``, stream
+        ``<job>/algo-1-<epoch seconds>``), as the job's role; a role that may not write it fails the step."""
+        from smbundle.local.logs import writer
+
+        principal = Principal(job_role, "SageMaker") if job_role else None
+        moment = int(started * 1000)
+        try:
+            writer.write(
+                principal,
+                self.region,
+                self.account_id,
+                f"/aws/sagemaker/{kind}",
+                f"{job_name}/algo-1-{int(started)}",
+                [(moment, line) for line in lines],
+            )
+        except enforcement.AccessDenied as denial:
+            raise StepFailed(f"ClientError: {denial}") from None
+
     # -- step types ----------------------------------------------------------------------------------------
     def _local(self, container_path: str, root: Path) -> Path:
         return root / container_path[len(CONTAINER_ROOT) :]
@@ -401,7 +422,11 @@ class PipelineExecutor:
         environment = _job_environment(
             arguments.get("Environment") or {}, self._job_credentials(job_role), self.region, root / "home"
         )
+        started = time.time()
         code = step_worker.worker().run(command, root, environment, log_path)
+        self._job_log(
+            "ProcessingJobs", job_name, job_role, log_path.read_text(errors="replace").splitlines(), started
+        )
         if code != 0:
             tail = " | ".join(log_path.read_text(errors="replace").strip().splitlines()[-3:])
             raise StepFailed(f"ProcessingJob {job_name} failed: AlgorithmError: exit code {code}: {tail}")
@@ -439,9 +464,21 @@ class PipelineExecutor:
                 target = self.workdir / step["Name"] / channel["ChannelName"]
                 self._download(channel["DataSource"]["S3DataSource"]["S3Uri"], target, job_role)
                 channels[channel["ChannelName"]] = target
+            started = time.time()
             result = xgboost_algorithm.train(arguments, channels)
         except xgboost_algorithm.TrainingError as error:
+            self._job_log("TrainingJobs", job_name, job_role, [f"[error] {error}"], time.time())
             raise StepFailed(f"TrainingJob {job_name} failed: {error}") from None
+        self._job_log(
+            "TrainingJobs",
+            job_name,
+            job_role,
+            [
+                f"[{result.rounds}]#011"
+                + "#011".join(f"{m['MetricName']}:{m['Value']:g}" for m in result.metrics)
+            ],
+            started,
+        )
         output_path = arguments["OutputDataConfig"]["S3OutputPath"].rstrip("/")
         artifact = f"{output_path}/{job_name}/output/model.tar.gz"
         self._authorize(job_role, "s3:PutObject", "arn:aws:s3:::" + artifact[len("s3://") :])

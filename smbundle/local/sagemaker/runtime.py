@@ -24,6 +24,7 @@ import json
 import logging
 import threading
 import time
+import zlib
 from dataclasses import dataclass, field
 
 from moto.sagemaker.models import sagemaker_backends
@@ -62,6 +63,7 @@ class EndpointRuntime:
     load_error: serving.ServingError | None = None
     capture: capture.CaptureWriter | None = None
     model_bytes: int = 0  # the model artifact (and source archive) a new copy downloads
+    log: tuple | None = None  # (account, region, endpoint, variant, the model's role) for the endpoint's logs
     lock: threading.Lock = field(default_factory=threading.Lock)
     in_flight: int = 0
     warm: int = 0
@@ -111,7 +113,32 @@ class EndpointRuntime:
                 raise self.load_error
             return self.container.invoke(body, content_type, accept)
         except serving.ServingError as error:
+            self.write_log([f"ERROR - the request failed: {error}"])
             raise _model_error(str(error), error.status) from None
+
+    def write_log(self, lines: list[str]) -> None:
+        """The serving container's log lines in ``/aws/sagemaker/Endpoints/<endpoint>`` (stream
+        ``<variant>/<instance id>``), written as the model's execution role, as SageMaker writes them; a role that
+        may not is logged here, and the request is answered all the same."""
+        if self.log is None:
+            return
+        from smbundle.local.iam import enforcement
+        from smbundle.local.iam.principals import Principal
+        from smbundle.local.logs import writer
+
+        account, region, endpoint, variant, role = self.log
+        moment = writer.now_ms()
+        try:
+            writer.write(
+                Principal(role, "SageMaker") if role else None,
+                region,
+                account,
+                f"/aws/sagemaker/Endpoints/{endpoint}",
+                f"{variant}/i-{zlib.crc32(self.config_name.encode()):017x}",
+                [(moment, line) for line in lines],
+            )
+        except enforcement.AccessDenied as denial:
+            log.warning("endpoint %s cannot write its logs: %s", endpoint, denial)
 
 
 def _model_error(message: str, status: int = 400) -> InvocationError:
@@ -162,6 +189,7 @@ def _load_runtime(account_id: str, region: str, endpoint_name: str) -> EndpointR
         except serving.ServingError as error:  # answered to every request, as a container that cannot serve
             log.warning("endpoint %s: the container cannot serve: %s", endpoint_name, error)
             load_error = error
+        model = backend._models.get(variant["ModelName"])
         runtime = EndpointRuntime(
             config_name=endpoint.endpoint_config_name,
             container=container,
@@ -169,6 +197,20 @@ def _load_runtime(account_id: str, region: str, endpoint_name: str) -> EndpointR
             load_error=load_error,
             capture=_capture_writer(backend, account_id, region, endpoint_name, config, variant),
             model_bytes=sum(sizes),
+            log=(
+                account_id,
+                region,
+                endpoint_name,
+                variant.get("VariantName") or "AllTraffic",
+                getattr(model, "execution_role_arn", None),
+            ),
+        )
+        runtime.write_log(
+            [
+                f"the model of {variant['ModelName']} is loaded ({runtime.model_bytes} bytes); serving /invocations"
+            ]
+            if load_error is None
+            else [f"ERROR - the container cannot serve: {load_error}"]
         )
         _runtimes[key] = runtime
         return runtime
