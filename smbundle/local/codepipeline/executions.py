@@ -203,12 +203,12 @@ def _event(backend, run: Run, level: str, state: str, **extra) -> None:
     """CodePipeline's "CodePipeline <level> Execution State Change" event on the account's default bus."""
     from smbundle.local.events import bus
 
-    pipeline = backend.pipelines[run.pipeline]
+    pipeline = backend.pipelines.get(run.pipeline)  # gone when its stack was deleted while it ran
     detail = {
         "pipeline": run.pipeline,
         "execution-id": run.execution_id,
         "state": EVENT_STATES.get(state, state),
-        "version": pipeline.pipeline.get("version", 1),
+        "version": pipeline.pipeline.get("version", 1) if pipeline else 1,
         **extra,
     }
     if level == "Pipeline":
@@ -234,7 +234,7 @@ def _execute(backend, execution, run: Run) -> None:
     stage_actions = {
         stage["name"]: [a["name"] for a in stage.get("actions", [])]
         for stage in backend.pipelines[run.pipeline].pipeline.get("stages", [])
-    }
+    }  # read as it starts: a stack may delete the pipeline while it runs
 
     def action_event(record, state: str) -> None:
         category, _, provider = record.provider.partition("/")
