@@ -383,3 +383,74 @@ def test_a_push_to_the_build_repository_runs_the_build_pipeline_on_the_pushed_co
     (build,) = [a for a in actions if a["stageName"] == "Build"]
     log = build["output"]["executionResult"]["externalExecutionUrl"]
     assert f"building {pushed}" in Path(log.removeprefix("file://")).read_text()
+
+
+def test_studio_and_the_console_read_the_project_as_aws_answers(embedded, happy):
+    """What Studio's form and the Service Catalog console read, and what a build, its log and a SageMaker pipeline
+    execution show, answered from what really happened."""
+    summary, _ = happy
+    project = embedded.client("sagemaker").describe_project(ProjectName=summary["project"]["ProjectName"])
+    catalog = embedded.client("servicecatalog")
+    details = project["ServiceCatalogProvisioningDetails"]
+    form = catalog.describe_provisioning_parameters(
+        ProductId=details["ProductId"], ProvisioningArtifactId=details["ProvisioningArtifactId"]
+    )
+    fields = {p["ParameterKey"]: p for p in form["ProvisioningArtifactParameters"]}
+    assert fields["SageMakerProjectName"]["ParameterConstraints"]["MaxLength"] == "32"
+    assert fields["MonitoringBackend"]["ParameterConstraints"]["AllowedValues"] == [
+        "project",
+        "model-monitor",
+        "off",
+    ]
+    assert [c["Type"] for c in form["ConstraintSummaries"]] == ["LAUNCH"]
+    provisioned = project["ServiceCatalogProvisionedProductDetails"]["ProvisionedProductId"]
+    outputs = {
+        o["OutputKey"]: o["OutputValue"]
+        for o in catalog.get_provisioned_product_outputs(ProvisionedProductId=provisioned)["Outputs"]
+    }
+    prefix = f"sagemaker-happy-path-{summary['project']['ProjectId']}"
+    repository = embedded.client("codecommit").get_repository(repositoryName=f"{prefix}-modelbuild")
+    assert outputs["ModelBuildRepositoryCloneUrl"] == repository["repositoryMetadata"]["cloneUrlHttp"]
+    history = catalog.list_record_history(SearchFilter={"Key": "provisionedproduct", "Value": provisioned})
+    assert [r["RecordType"] for r in history["RecordDetails"]][-1] == "PROVISION_PRODUCT"
+
+    codepipeline = embedded.client("codepipeline")
+    (first,) = codepipeline.list_pipeline_executions(pipelineName=f"{prefix}-modelbuild")[
+        "pipelineExecutionSummaries"
+    ][-1:]
+    actions = codepipeline.list_action_executions(
+        pipelineName=f"{prefix}-modelbuild", filter={"pipelineExecutionId": first["pipelineExecutionId"]}
+    )["actionExecutionDetails"]
+    (action,) = [a for a in actions if a["stageName"] == "Build"]
+    build_id = action["output"]["executionResult"]["externalExecutionId"]
+    codebuild = embedded.client("codebuild")
+    (build,) = codebuild.batch_get_builds(ids=[build_id])["builds"]
+    assert build["buildStatus"] == "SUCCEEDED" and build["buildComplete"]
+    assert build["resolvedSourceVersion"] == first["sourceRevisions"][0]["revisionId"]
+    phases = {p["phaseType"]: p for p in build["phases"]}
+    assert phases["BUILD"]["phaseStatus"] == "SUCCEEDED" and phases["BUILD"]["durationInSeconds"] >= 0
+    assert codebuild.batch_get_builds(ids=[build_id])["builds"][0]["endTime"] == build["endTime"]
+    lines = embedded.client("logs").get_log_events(
+        logGroupName=build["logs"]["groupName"], logStreamName=build["logs"]["streamName"], startFromHead=True
+    )["events"]
+    assert any("Running command run-pipeline" in e["message"] for e in lines)
+
+    sagemaker = embedded.client("sagemaker")
+    (pipeline,) = [
+        p["PipelineName"]
+        for p in sagemaker.list_pipelines(PipelineNamePrefix="happy-path")["PipelineSummaries"]
+        if not p["PipelineName"].endswith("-data-quality")
+    ]
+    executions = sagemaker.list_pipeline_executions(PipelineName=pipeline)["PipelineExecutionSummaries"]
+    assert [e["StartTime"] for e in executions] == sorted((e["StartTime"] for e in executions), reverse=True)
+    assert all(
+        "PipelineExecutionFailureReason" not in e
+        for e in executions
+        if e["PipelineExecutionStatus"] == "Succeeded"
+    )
+    described = sagemaker.describe_pipeline_execution(
+        PipelineExecutionArn=executions[-1]["PipelineExecutionArn"]
+    )
+    creator = described["CreatedBy"]["IamIdentity"]
+    assert creator["Arn"].startswith("arn:aws:sts::123456789012:assumed-role/")
+    assert creator["PrincipalId"].startswith("AROA")

@@ -172,3 +172,12 @@ def test_aws_s_public_sample_is_in_every_region_in_aws_s_account(aws, region):
         boto3.client("s3", region_name="us-east-1").create_bucket(
             Bucket=f"sagemaker-example-files-prod-{region}"
         )
+    # Anyone reads it, nobody else writes it: not even this account's administrator.
+    for write in (
+        lambda: s3.put_object(Bucket=bucket, Key=key, Body=b"F,0.1,0.1,0.1,0.1,0.1,0.1,0.1,1\n"),
+        lambda: s3.delete_object(Bucket=bucket, Key=key),
+        lambda: s3.put_bucket_policy(Bucket=bucket, Policy="{}"),
+    ):
+        with pytest.raises(ClientError, match="because no resource-based policy allows the s3:"):
+            write()
+    assert len(s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode().splitlines()) == 4177

@@ -182,6 +182,18 @@ def test_every_variable_a_buildspec_reads_is_set_by_its_project(template, projec
     assert properties["Environment"]["Image"] == "aws/codebuild/amazonlinux-x86_64-standard:5.0"
 
 
+def test_build_project_passes_the_project_s_training_data_to_run_pipeline(template):
+    variables = {
+        v["Name"]: v["Value"]
+        for v in template["Resources"]["ModelBuildProject"]["Properties"]["Environment"][
+            "EnvironmentVariables"
+        ]
+    }
+    assert variables["INPUT_DATA_URL"] == {"Ref": "InputDataUrl"}
+    assert template["Parameters"]["InputDataUrl"]["Default"] == ""
+    assert 'os.environ.get("INPUT_DATA_URL")' in (REPO / "seed_code/build/pipelines/cli.py").read_text()
+
+
 def test_deploy_project_passes_the_project_stage_choices(template):
     variables = {
         v["Name"]: v["Value"]

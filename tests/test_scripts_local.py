@@ -131,7 +131,10 @@ def test_local_aws_serves_until_sigterm_and_run_local_uses_it(tmp_path):
         metrics = cloudwatch.list_metrics(Namespace="SageMakerProjects/DataQuality")["Metrics"]
         assert "feature_baseline_drift_shell_weight" in {m["MetricName"] for m in metrics}
         assert result["monitoring"]["violations"][0]["feature_name"] == "shell_weight"
-        assert result["project"]["input_data"] == str(data)
+        assert (
+            result["project"]["input_data"]
+            == f"{data} (s3://sagemaker-eu-west-1-123456789012/cli-demo/input/abalone.csv)"
+        )
         assert result["project"]["ProjectArn"].startswith(f"arn:aws:sagemaker:{REGION}:")
         package = session.client("sagemaker", endpoint_url=url).describe_model_package(
             ModelPackageName=result["model_package"]["ModelPackageArn"]

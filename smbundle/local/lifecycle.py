@@ -26,6 +26,7 @@ from pathlib import Path
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from smbundle.local import boto_sessions
 from smbundle.local.codepipeline import watch
@@ -120,9 +121,12 @@ def run_lifecycle(options: LocalRunOptions, reporter: Reporter) -> dict:
     account = run.client("sts").get_caller_identity()["Account"]
 
     published = run.stage("Publish", _publish, run)
+    parameters = dict(options.project_parameters)
     if options.input_data:
-        run.stage("UploadInputData", _upload_input, run, options.input_data.read_bytes())
-    project = run.stage("CreateProject", _create_project, run, published)
+        parameters["InputDataUrl"] = run.stage(
+            "UploadInputData", _upload_input, run, account, options.input_data.read_bytes()
+        )
+    project = run.stage("CreateProject", _create_project, run, published, parameters)
     names = _project_names(options.project_name, project["ProjectId"])
 
     # CodePipeline started both pipelines when the project's stack created them.
@@ -142,9 +146,10 @@ def run_lifecycle(options: LocalRunOptions, reporter: Reporter) -> dict:
     if options.monitor:
         monitoring = _monitor(run, names, package_arn)
 
-    data_label = (
-        str(options.input_data) if options.input_data else f"{SYNTHETIC_LABEL} ({sample_url(options.region)})"
-    )
+    if options.input_data:
+        data_label = f"{options.input_data} ({parameters['InputDataUrl']})"
+    else:
+        data_label = parameters.get("InputDataUrl") or f"{SYNTHETIC_LABEL} ({sample_url(options.region)})"
     summary = _summary(run, names, project, package_arn, deploy_result, data_label)
     summary["first_runs"] = {"build": _brief(build), "deploy": _brief(deploy_first)}
     if monitoring is not None:
@@ -340,7 +345,7 @@ def _studio_role_arn(run: LifecycleRun) -> str:
     return run.client("iam").get_role(RoleName=STUDIO_EXECUTION_ROLE_NAME)["Role"]["Arn"]
 
 
-def _create_project(run: LifecycleRun, published: dict) -> dict:
+def _create_project(run: LifecycleRun, published: dict, parameters: dict[str, str]) -> dict:
     sagemaker = run.client("sagemaker")
     sagemaker.create_project(
         ProjectName=run.options.project_name,
@@ -348,9 +353,7 @@ def _create_project(run: LifecycleRun, published: dict) -> dict:
         ServiceCatalogProvisioningDetails={
             "ProductId": published["product_id"],
             "ProvisioningArtifactId": published["provisioning_artifact_id"],
-            "ProvisioningParameters": [
-                {"Key": k, "Value": v} for k, v in run.options.project_parameters.items()
-            ],
+            "ProvisioningParameters": [{"Key": k, "Value": v} for k, v in parameters.items()],
         },
     )
     project = sagemaker.describe_project(ProjectName=run.options.project_name)
@@ -364,13 +367,20 @@ def _create_project(run: LifecycleRun, published: dict) -> dict:
     return project
 
 
-def _upload_input(run: LifecycleRun, data: bytes) -> None:
-    """Put the user's data where the build pipeline's InputDataUrl points (the embedded account serves a sample
-    there; on AWS it is AWS's public sample bucket of the Region)."""
-    from smbundle.local.sample_data import sample_url
-
-    bucket, key = sample_url(run.options.region)[len("s3://") :].split("/", 1)
-    run.client("s3").put_object(Bucket=bucket, Key=key, Body=data)
+def _upload_input(run: LifecycleRun, account: str, data: bytes) -> str:
+    """Put the user's data in the account's SageMaker default bucket (``sagemaker-<region>-<account>``, created
+    when missing, as the SageMaker Python SDK does) and answer its S3 URI: the project's InputDataUrl."""
+    s3, region = run.client("s3"), run.options.region
+    bucket, key = f"sagemaker-{region}-{account}", f"{run.options.project_name}/input/abalone.csv"
+    try:
+        s3.head_bucket(Bucket=bucket)
+    except ClientError:
+        location = (
+            {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+        )
+        s3.create_bucket(Bucket=bucket, **location)
+    s3.put_object(Bucket=bucket, Key=key, Body=data)
+    return f"s3://{bucket}/{key}"
 
 
 def _reviewer(run: LifecycleRun):

@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import functools
 import io
+import json
 import math
 import random
 
@@ -95,8 +96,26 @@ def serve(url: str, region: str) -> None:
     bucket, _, key = url[len("s3://") :].partition("/")
     if bucket not in backend.buckets:
         backend.create_bucket(bucket, region)
+        backend.put_bucket_policy(bucket, json.dumps(_public_read(bucket)).encode())
     if backend.get_object(bucket, key) is None:
         backend.put_object(bucket, key, generate_csv())
+
+
+def _public_read(bucket: str) -> dict:
+    """Anyone may list and read AWS's public sample buckets, nobody else may write them (the embedded IAM denies
+    another account what the bucket policy does not grant)."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "PublicRead",
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": ["s3:GetObject", "s3:ListBucket", "s3:GetBucketLocation"],
+                "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
+            }
+        ],
+    }
 
 
 def serve_public_sample() -> None:

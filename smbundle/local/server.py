@@ -10,7 +10,7 @@ import logging
 import os
 from dataclasses import dataclass, field
 
-from smbundle.local import apply_extensions, boto_sessions, sample_data
+from smbundle.local import apply_extensions, boto_sessions, crashes, sample_data
 from smbundle.local.codecommit import git_store
 from smbundle.local.codepipeline import executions
 from smbundle.local.events import scheduler
@@ -47,6 +47,7 @@ class EmbeddedAWS:
         if self._server is not None:
             from moto.moto_api._internal.models import moto_api_backend
 
+            crashes.set_serving(False)  # work still running ends quietly
             self._server.stop()
             self._server = None
             moto_api_backend.reset()  # moto's backends are per process, not per server
@@ -92,6 +93,7 @@ def start(
     bound_host, bound_port = server.get_host_and_port()
     aws = EmbeddedAWS(url=f"http://{bound_host}:{bound_port}", region=region, _server=server)
     executions.settings.endpoint_url = aws.url  # pipeline executions run against this server
+    crashes.set_serving(True)
     aws.roles = prepare_account()
     aws.domain_id = prepare_domain(aws.client("sagemaker"), aws.roles[STUDIO_EXECUTION_ROLE_NAME])
     log.info("embedded AWS at %s", aws.url)

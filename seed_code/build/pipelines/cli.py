@@ -7,7 +7,8 @@ get-pipeline-definition   print the pipeline definition JSON (nothing is created
 Both read the SageMaker project settings from flags whose defaults are the environment variables the project's
 CodeBuild project sets: SAGEMAKER_PROJECT_NAME, SAGEMAKER_PROJECT_ID, SAGEMAKER_PROJECT_ARN, ARTIFACT_BUCKET,
 SAGEMAKER_PIPELINE_ROLE_ARN, AWS_REGION. The pipeline and the model package group are named
-<project name>-<project id>.
+<project name>-<project id>. run-pipeline also reads INPUT_DATA_URL (the project's InputDataUrl parameter): when set,
+the execution trains on that S3 data instead of the pipeline's default.
 """
 
 from __future__ import annotations
@@ -269,9 +270,27 @@ def parse_parameters(pairs: list[str]) -> list[dict]:
     return parameters
 
 
+def execution_parameters(pairs: list[str], input_data_url: str | None) -> list[dict]:
+    """--parameter pairs, plus InputDataUrl from --input-data-url unless a --parameter names it."""
+    parameters = parse_parameters(pairs)
+    if input_data_url and not any(p["Name"] == "InputDataUrl" for p in parameters):
+        if not re.match(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?$", input_data_url):
+            raise UsageError(
+                f"--input-data-url {input_data_url!r} is not an S3 URI; give s3://bucket/key-or-prefix "
+                "(or leave it empty for the pipeline's default data)"
+            )
+        parameters.append({"Name": "InputDataUrl", "Value": input_data_url})
+    return parameters
+
+
 def run_pipeline(argv=None) -> int:
     parser = _parser("Upsert and run the SageMaker Pipeline; wait for it; fail when the execution fails.")
     parser.add_argument("--parameter", action="append", default=[], help="execution parameter Name=Value")
+    parser.add_argument(
+        "--input-data-url",
+        default=os.environ.get("INPUT_DATA_URL") or None,
+        help="env INPUT_DATA_URL: S3 data to train on (default: the pipeline's InputDataUrl default)",
+    )
     parser.add_argument(
         "--timeout-seconds",
         type=float,
@@ -288,7 +307,7 @@ def run_pipeline(argv=None) -> int:
     _read_service_models_once()  # before the Region check reads the endpoint data
     try:
         _require(args, "project_name", "project_id", "role_arn", "default_bucket", "region")
-        parameters = parse_parameters(args.parameter)
+        parameters = execution_parameters(args.parameter, args.input_data_url)
         pipeline, sagemaker_client = build_pipeline(args, _session(args.region))
         tags = project_tags(sagemaker_client, args)
         # The model package group is not created here: the project's CodeBuild role may not touch groups

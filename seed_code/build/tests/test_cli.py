@@ -119,3 +119,21 @@ def test_bad_input_is_one_line_and_exit_2(name, args, env, fragment):
     assert run.stdout == ""
     line = run.stderr.strip()
     assert len(line.splitlines()) == 1 and line.startswith("error: ") and fragment in line, line
+
+
+def test_input_data_url_becomes_the_execution_s_input_unless_a_parameter_names_it():
+    from pipelines.cli import UsageError, execution_parameters
+
+    url = "s3://sagemaker-us-east-1-123456789012/abalone/abalone.csv"
+    assert execution_parameters([], url) == [{"Name": "InputDataUrl", "Value": url}]
+    assert execution_parameters([], None) == []
+    given = ["InputDataUrl=s3://other-bucket/data/"]
+    assert execution_parameters(given, url) == [{"Name": "InputDataUrl", "Value": "s3://other-bucket/data/"}]
+    with pytest.raises(UsageError, match="is not an S3 URI"):
+        execution_parameters([], "https://example.com/abalone.csv")
+
+
+def test_run_pipeline_with_an_input_data_url_that_is_not_s3_exits_2():
+    result = command("run-pipeline", *ARGS, INPUT_DATA_URL="/home/me/abalone.csv")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith("error: --input-data-url '/home/me/abalone.csv'")

@@ -27,7 +27,7 @@ from pathlib import Path
 from moto.codepipeline import models, responses
 from moto.codepipeline.exceptions import PipelineNotFoundException
 
-from smbundle.local import boto_sessions
+from smbundle.local import boto_sessions, crashes
 from smbundle.local.codebuild import warm_python
 from smbundle.validation import LOAD_DURATION_VARIABLE, load_duration_problem
 
@@ -321,7 +321,7 @@ def _execute(backend, execution, run: Run) -> None:
     except Stopped as stop:
         execution.status, execution.status_summary = "Stopped", str(stop)
     except Exception as exc:  # an executor bug must end the execution visibly
-        log.exception("pipeline %s execution %s crashed", run.pipeline, run.execution_id)
+        crashes.report(log, "pipeline %s execution %s crashed", run.pipeline, run.execution_id)
         execution.status, execution.status_summary = "Failed", f"local executor error: {exc}"
     for stage, status in list(run.stage_status.items()):
         if status == "InProgress":
@@ -593,4 +593,18 @@ def apply() -> None:
     response.list_action_executions = r_list_action_executions
     models.PipelineExecution.to_dict = _to_dict
     models.PipelineExecution.to_summary_dict = _to_summary_dict
+    models.CodePipelineBackend.list_pipelines = _list_pipelines
     _applied = True
+
+
+def _list_pipelines(self) -> list[dict]:
+    """ListPipelines with each pipeline's type and execution mode, as CodePipeline answers them."""
+    answer = _original_list_pipelines(self)
+    for summary in answer:
+        declaration = self.pipelines[summary["name"]].pipeline
+        summary["pipelineType"] = declaration.get("pipelineType") or "V1"
+        summary["executionMode"] = declaration.get("executionMode") or "SUPERSEDED"
+    return answer
+
+
+_original_list_pipelines = models.CodePipelineBackend.list_pipelines

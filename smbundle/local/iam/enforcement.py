@@ -22,7 +22,7 @@ from moto.core.authorization import ActionAuthenticatorMixin
 from moto.core.exceptions import JsonRESTError, _RESTError
 
 from smbundle.local.iam import actions, evaluation, principals, requests, resource_state
-from smbundle.local.iam.principals import Principal
+from smbundle.local.iam.principals import PARTITION, Principal
 
 log = logging.getLogger(__name__)
 
@@ -246,11 +246,43 @@ def _s3_action(self, bucket_name: str | None = None, key_name: str | None = None
     operation = requests.S3_ACTION_NAMES.get(operation, operation) or "ListAllMyBuckets"
     params = {"Bucket": bucket_name, "Key": key_name, "Tagging": self.headers.get("x-amz-tagging")}
     _check_request(self, operation, params, "rest-xml")
+    _check_other_account(self, operation, bucket_name, key_name)
     source = self.headers.get("x-amz-copy-source")
     if source and key_name:
         source_bucket, _, source_key = source.lstrip("/").partition("/")
-        _check_request(
-            self, "GetObject", {"Bucket": source_bucket, "Key": source_key.split("?")[0]}, "rest-xml"
+        source_key = source_key.split("?")[0]
+        _check_request(self, "GetObject", {"Bucket": source_bucket, "Key": source_key}, "rest-xml")
+        _check_other_account(self, "GetObject", source_bucket, source_key)
+
+
+def _check_other_account(response, operation: str, bucket_name: str | None, key_name: str | None) -> None:
+    """A bucket of another account (AWS's public sample buckets) answers only what its bucket policy grants the
+    caller: the caller's own policies are not enough, and an administrator of this account is no exception."""
+    from moto.s3.models import s3_backends
+
+    from smbundle.local.s3 import bucket_policy, public_samples
+
+    if not _enabled or not bucket_name or operation == "CreateBucket":  # a taken name is BucketAlreadyExists
+        return
+    public_samples.serve_if_sample(bucket_name)  # AWS's sample buckets exist before anyone names them
+    partition, owner = s3_backends.bucket_accounts.get(bucket_name, (PARTITION, None))
+    principal = principals.caller.get()
+    account = principal.account if principal is not None else response.current_account
+    if owner is None or owner == account:
+        return
+    bucket = s3_backends[owner][partition].buckets.get(bucket_name)
+    policy = bucket.policy.decode() if bucket is not None and bucket.policy else None
+    resource = f"arn:aws:s3:::{bucket_name}" + (f"/{key_name}" if key_name else "")
+    action = f"s3:{operation}"
+    if not bucket_policy.grants_cross_account(
+        policy, action, resource, account, principal.role_arn if principal else None
+    ):
+        who = principal.arn if principal is not None else f"arn:aws:iam::{account}:root"
+        raise _denied(
+            response,
+            f'User: {who} is not authorized to perform: {action} on resource: "{resource}" because no '
+            f"resource-based policy allows the {action} action",
+            "rest-xml",
         )
 
 

@@ -65,3 +65,39 @@ def get_permission(self: FakeBucket, action: str, resource: str):
 
 def apply() -> None:
     FakeBucket.get_permission = get_permission
+
+
+def _names_principal(statement: dict, principal_ids: set[str]) -> bool:
+    named = statement.get("Principal")
+    if named == "*":
+        return True
+    if not isinstance(named, dict):
+        return False
+    values = named.get("AWS", [])
+    values = values if isinstance(values, list) else [values]
+    return any(v == "*" or v in principal_ids for v in values)
+
+
+def grants_cross_account(
+    policy_document: str | None, action: str, resource: str, account: str, role_arn: str | None
+) -> bool:
+    """Whether a bucket's policy lets a caller of another ``account`` (a session of ``role_arn``, or the account's
+    own administrator when None) perform ``action`` on ``resource``: an Allow that names it, its account or ``*``,
+    and no Deny that does. Another account's request needs this besides its own identity policy; without a bucket
+    policy it is denied."""
+    from smbundle.local.iam import evaluation
+
+    if not policy_document:
+        return False
+    principal_ids = {account, f"arn:aws:iam::{account}:root"} | ({role_arn} if role_arn else set())
+    context = {**REQUEST_CONTEXT, "aws:PrincipalAccount": account}
+    allowed = False
+    for statement in evaluation.statements([json.loads(policy_document)]):
+        if not _names_principal(statement, principal_ids):
+            continue
+        if not evaluation.statement_applies(statement, action, resource, context):
+            continue
+        if statement.get("Effect") == "Deny":
+            return False
+        allowed = allowed or statement.get("Effect") == "Allow"
+    return allowed

@@ -12,7 +12,7 @@ _applied = False
 _serving: set[str] = set()  # serving a bucket creates it through the same methods
 
 
-def _serve_if_sample(bucket_name: str) -> None:
+def serve_if_sample(bucket_name: str) -> None:
     if bucket_name in s3_backends.bucket_accounts or bucket_name in _serving:
         return
     region = sample_data.regional_sample_region(bucket_name)
@@ -31,11 +31,11 @@ def apply() -> None:
     original_get, original_create = S3Backend.get_bucket, S3Backend.create_bucket
 
     def get_bucket(self, bucket_name: str):
-        _serve_if_sample(bucket_name)
+        serve_if_sample(bucket_name)
         return original_get(self, bucket_name)
 
     def create_bucket(self, bucket_name: str, *args, **kwargs):
-        _serve_if_sample(bucket_name)
+        serve_if_sample(bucket_name)
         return original_create(self, bucket_name, *args, **kwargs)
 
     S3Backend.get_bucket = get_bucket

@@ -39,6 +39,7 @@ from moto.sagemaker import models, responses
 from moto.sagemaker.exceptions import ResourceInUseException, ResourceNotFound, ValidationError
 from pipelines.abalone import data_quality as analyzer
 
+from smbundle.local import crashes
 from smbundle.local.iam import enforcement
 from smbundle.local.iam.principals import Principal
 from smbundle.local.s3 import objects
@@ -114,6 +115,7 @@ class JobSpec:
     output_uri: str
     instance_type: str
     image_uri: str
+    max_runtime_seconds: int = 3600  # the API's default when the job has no StoppingCondition
 
 
 @dataclass
@@ -252,6 +254,7 @@ def job_spec(backend, config: dict) -> JobSpec:
         resources = (definition.job_resources or {}).get("ClusterConfig") or {}
         image = (definition.data_quality_app_specification or {}).get("ImageUri", "")
         role = definition.role_arn
+        stopping = definition.stopping_condition or {}
     else:
         baseline = inline.get("BaselineConfig") or {}
         inputs = inline.get("MonitoringInputs") or [{}]
@@ -260,6 +263,7 @@ def job_spec(backend, config: dict) -> JobSpec:
         resources = (inline.get("MonitoringResources") or {}).get("ClusterConfig") or {}
         image = (inline.get("MonitoringAppSpecification") or {}).get("ImageUri", "")
         role = inline.get("RoleArn", "")
+        stopping = inline.get("StoppingCondition") or {}
     if not endpoint_input.get("EndpointName"):
         raise ValidationError(message="the monitoring job has no EndpointInput.EndpointName")
     if not outputs:
@@ -273,6 +277,7 @@ def job_spec(backend, config: dict) -> JobSpec:
         output_uri=outputs[0]["S3Output"]["S3Uri"].rstrip("/"),
         instance_type=resources.get("InstanceType", ""),
         image_uri=image,
+        max_runtime_seconds=int(stopping.get("MaxRuntimeInSeconds") or 3600),
     )
 
 
@@ -561,7 +566,7 @@ def execute(schedule: Schedule, execution: Execution) -> Execution:
     except (JobFailed, analyzer.AnalysisError) as failure:
         execution.status, execution.failure_reason = "Failed", str(failure)
     except Exception as exc:  # an executor bug still ends the execution, visibly
-        log.exception("monitoring execution of %s crashed", schedule.name)
+        crashes.report(log, "monitoring execution of %s crashed", schedule.name)
         execution.status, execution.failure_reason = "Failed", f"InternalServerError: {exc}"
     execution.modified = datetime.now(UTC)
     _record_processing_job(backend, schedule, execution, job_name, spec)
@@ -580,7 +585,7 @@ def _record_processing_job(backend, schedule: Schedule, execution: Execution, jo
         },
         role_arn=getattr(spec, "role_arn", ""),
         tags=[],
-        stopping_condition={"MaxRuntimeInSeconds": 3600},
+        stopping_condition={"MaxRuntimeInSeconds": getattr(spec, "max_runtime_seconds", 3600)},
     )
     job.processing_job_status = "Failed" if execution.status == "Failed" else "Completed"
     job.monitoring_schedule_arn = schedule.arn

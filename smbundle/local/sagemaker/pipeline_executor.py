@@ -43,6 +43,7 @@ from typing import Any
 
 from pipelines.abalone import data_quality as analyzer
 
+from smbundle.local import crashes
 from smbundle.local.iam import enforcement
 from smbundle.local.iam.principals import Principal
 from smbundle.local.s3 import objects
@@ -193,7 +194,7 @@ class PipelineExecutor:
             self.state.status = "Failed"
             self.state.failure_reason = str(failure)
         except Exception as exc:  # an executor bug must still end the execution, visibly
-            log.exception("pipeline execution %s crashed", self.execution_arn)
+            crashes.report(log, "pipeline execution %s crashed", self.execution_arn)
             self.state.status = "Failed"
             self.state.failure_reason = f"local executor error: {exc}"
         finally:

@@ -41,7 +41,12 @@ def _execute(backend, execution, definition: dict, parameters: dict[str, str], r
         ).run()
     finally:
         execution.pipeline_execution_status = state.status
-        execution.pipeline_execution_failure_reason = state.failure_reason
+        # As SageMaker reports it: a failed step's reason is the step's (ListPipelineExecutionSteps); the
+        # execution's says only that a step failed.
+        failed_step = any(step.status == "Failed" for step in state.steps)
+        execution.pipeline_execution_failure_reason = (
+            "Step failure: One or multiple steps failed." if failed_step else state.failure_reason
+        )
         execution.last_modified_time = datetime.now(UTC)
 
 

@@ -20,6 +20,7 @@ from moto.cloudformation.models import cloudformation_backends
 from moto.servicecatalog.models import ServiceCatalogBackend
 from moto.servicecatalog.responses import ServiceCatalogResponse
 
+from smbundle.local import crashes
 from smbundle.local.iam import enforcement, principals
 from smbundle.local.iam.principals import Principal
 from smbundle.local.servicecatalog import catalog
@@ -141,7 +142,7 @@ def start(
             try:
                 _run(backend, provisioned, chosen, given, record)
             except Exception as exc:  # never leave the record IN_PROGRESS
-                log.exception("update of %s crashed", provisioned.id)
+                crashes.report(log, "update of %s crashed", provisioned.id)
                 _finish(provisioned, record, failure=f"{type(exc).__name__}: {exc}")
         if on_done is not None:
             on_done(record)

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from moto.servicecatalog.responses import ServiceCatalogResponse
 
+from smbundle.local.cloudformation import template_parsing
 from smbundle.local.servicecatalog import catalog
 from smbundle.local.servicecatalog.catalog import CatalogError
 
@@ -83,7 +84,9 @@ def describe_product(backend, body):
             }
             for a in artifacts
         ],
-        "LaunchPaths": [{"Id": pid, "Name": pid} for pid in _portfolios_of(backend, product.id)],
+        "LaunchPaths": [
+            {"Id": pid, "Name": _portfolio_name(backend, pid)} for pid in _portfolios_of(backend, product.id)
+        ],
     }
 
 
@@ -163,6 +166,12 @@ def _portfolios_of(backend, product_id: str) -> list[str]:
     return [
         pid for pid, products in catalog.state(backend).portfolio_products.items() if product_id in products
     ]
+
+
+def _portfolio_name(backend, portfolio_id: str) -> str:
+    return (
+        backend.portfolios[portfolio_id].display_name if portfolio_id in backend.portfolios else portfolio_id
+    )
 
 
 def describe_portfolio(backend, body):
@@ -254,8 +263,9 @@ def list_launch_paths(backend, body):
             for c in catalog.state(backend).constraints
             if c["PortfolioId"] == pid and c["ProductId"] == body["ProductId"]
         ]
-        name = backend.portfolios[pid].display_name if pid in backend.portfolios else pid
-        paths.append({"Id": pid, "Name": name, "ConstraintSummaries": constraints, "Tags": []})
+        paths.append(
+            {"Id": pid, "Name": _portfolio_name(backend, pid), "ConstraintSummaries": constraints, "Tags": []}
+        )
     return {"LaunchPathSummaries": paths}
 
 
@@ -297,6 +307,97 @@ def describe_provisioned_product(backend, body):
     )
 
 
+_CONSTRAINT_KEYS = (
+    "AllowedValues",
+    "AllowedPattern",
+    "ConstraintDescription",
+    "MaxLength",
+    "MinLength",
+    "MaxValue",
+    "MinValue",
+)
+
+
+def describe_provisioning_parameters(backend, body):
+    """What Studio's project-creation form shows: the artifact's parameters with their constraints, the launch
+    path's constraints, the outputs."""
+    chosen = catalog.artifact(
+        backend, body["ProductId"], body.get("ProvisioningArtifactId"), body.get("ProvisioningArtifactName")
+    )
+    template = template_parsing.parse_template(chosen.template_body)
+    parameters = []
+    for key, spec in (template.get("Parameters") or {}).items():
+        constraints = {k: spec[k] for k in _CONSTRAINT_KEYS if k in spec}
+        for bound in ("MaxLength", "MinLength", "MaxValue", "MinValue"):
+            if bound in constraints:
+                constraints[bound] = str(constraints[bound])
+        if "AllowedValues" in constraints:
+            constraints["AllowedValues"] = [str(v) for v in constraints["AllowedValues"]]
+        entry = {
+            "ParameterKey": key,
+            "ParameterType": spec.get("Type", "String"),
+            "IsNoEcho": str(spec.get("NoEcho", "false")).lower() == "true",
+            "Description": spec.get("Description", ""),
+            "ParameterConstraints": constraints,
+        }
+        if "Default" in spec:
+            entry["DefaultValue"] = str(spec["Default"])
+        parameters.append(entry)
+    paths = _portfolios_of(backend, body["ProductId"])
+    path = body.get("PathId") or (paths[0] if paths else None)
+    constraints = [
+        {"Type": c["Type"], "Description": c["Description"]}
+        for c in catalog.state(backend).constraints
+        if c["PortfolioId"] == path and c["ProductId"] == body["ProductId"]
+    ]
+    outputs = [
+        {"Key": key, "Description": (spec or {}).get("Description", "")}
+        for key, spec in (template.get("Outputs") or {}).items()
+    ]
+    return {
+        "ProvisioningArtifactParameters": parameters,
+        "ConstraintSummaries": constraints,
+        "UsageInstructions": [],
+        "TagOptions": [],
+        "ProvisioningArtifactPreferences": {},
+        "ProvisioningArtifactOutputs": outputs,
+        "ProvisioningArtifactOutputKeys": outputs,
+    }
+
+
+def _provisioned(backend, body):
+    for provisioned in catalog.state(backend).provisioned.values():
+        if provisioned.id == body.get("ProvisionedProductId") or provisioned.name == body.get(
+            "ProvisionedProductName"
+        ):
+            return provisioned
+    raise CatalogError(
+        "ResourceNotFoundException",
+        f"Provisioned product {body.get('ProvisionedProductId') or body.get('ProvisionedProductName')} not found.",
+    )
+
+
+def get_provisioned_product_outputs(backend, body):
+    provisioned = _provisioned(backend, body)
+    record = catalog.state(backend).records.get(
+        provisioned.last_successful_record_id or provisioned.last_record_id
+    )
+    outputs = (record or {}).get("outputs") or []
+    wanted = body.get("OutputKeys")
+    return {"Outputs": [o for o in outputs if not wanted or o["OutputKey"] in wanted]}
+
+
+def list_record_history(backend, body):
+    search = body.get("SearchFilter") or {}
+    records = list(catalog.state(backend).records.values())
+    if search.get("Key") == "provisionedproduct" and search.get("Value"):
+        records = [
+            r for r in records if search["Value"] in (r["ProvisionedProductId"], r["ProvisionedProductName"])
+        ]
+    records.sort(key=lambda r: r["CreatedTime"], reverse=True)
+    return {"RecordDetails": [catalog.public_record(r) for r in records]}
+
+
 def terminate_provisioned_product(backend, body):
     record = catalog.terminate(backend, body.get("ProvisionedProductId"), body.get("ProvisionedProductName"))
     return {"RecordDetail": catalog.public_record(record)}
@@ -327,6 +428,9 @@ OPERATIONS = [
     scan_provisioned_products,
     describe_provisioned_product,
     terminate_provisioned_product,
+    describe_provisioning_parameters,
+    get_provisioned_product_outputs,
+    list_record_history,
 ]
 
 _applied = False
