@@ -47,6 +47,11 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="an account that already uses SageMaker Model Monitor and Debugger (default: a new customer's, "
         "which cannot: both are closed to new customers)",
     )
+    parser.add_argument(
+        "--served",
+        metavar="SERVICE",
+        help="print the operations the embedded AWS answers for SERVICE (botocore's name, e.g. sagemaker) and exit",
+    )
     return parser.parse_args(argv)
 
 
@@ -56,6 +61,8 @@ def main(argv=None) -> int:
 
 
 def serve(args: argparse.Namespace) -> int:
+    if args.served is not None:
+        return list_served(args.served)
     validation.port(args.port)
     validation.region(args.region)
     validation.runtime_settings()
@@ -85,6 +92,17 @@ def serve(args: argparse.Namespace) -> int:
     print(f"# AWS CLI (v1 and v2) and boto3: {export_line(aws.url, args.region)}", flush=True)
     stop.wait()
     aws.stop()
+    return 0
+
+
+def list_served(service: str) -> int:
+    from smbundle.local import served
+
+    try:
+        operations = served.served_operations(service)
+    except served.UnknownService as exc:
+        raise validation.UsageError(f"--served: {exc}") from None
+    print("\n".join(operations))
     return 0
 
 

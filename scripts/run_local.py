@@ -172,6 +172,10 @@ def check_args(args: argparse.Namespace) -> None:
         validation.output_file(args.summary, "--summary", create_parents=True)
 
 
+# The deploy pipeline's first run, at project creation: its build fails, as on AWS, until a model is approved.
+FIRST_DEPLOY = "ModelDeploy.OnCreation /"
+
+
 class Progress:
     """One line per stage and action as it starts and ends, like the CodePipeline console."""
 
@@ -186,6 +190,8 @@ class Progress:
         else:
             took = f"{seconds:.2f} s" if seconds is not None else ""
             line = f"{clock} {name:<62} {status:<10} {took}"
+            if status == "Failed" and name.startswith(FIRST_DEPLOY):
+                line += '  (expected while no model is approved: "first runs" below says why it failed)'
         print(line, file=self.stream, flush=True)
 
 
@@ -248,6 +254,7 @@ def run(args: argparse.Namespace) -> int:
             print(json.dumps(summary, indent=2, default=str))
         else:
             print_digest(summary, summary_path, workdir if not temporary or args.keep else None)
+            approval_lines(summary.get("waiting_for_approval"), args.serve)
         if args.serve:
             serve(endpoint_url, args)
         return 0
@@ -343,6 +350,25 @@ def print_digest(summary: dict, summary_path: Path | None, workdir: Path | None)
         f"summary:        {summary_path}"
         if summary_path
         else "summary:        not kept (--summary PATH or --keep)"
+    )
+
+
+def approval_lines(waiting: dict | None, serving: bool) -> None:
+    """How to approve production with the AWS CLI when the run stopped at the approval."""
+    if not waiting:
+        return
+    print(
+        f"prod approval:  {waiting['pipelineName']} waits at {waiting['stageName']}/{waiting['actionName']}; "
+        + (
+            "approve it with the AWS CLI (environment below):"
+            if serving
+            else "this run's embedded AWS stops now: add --serve to keep it up, then approve with the AWS CLI:"
+        )
+    )
+    print(
+        f"                aws codepipeline put-approval-result --pipeline-name {waiting['pipelineName']} "
+        f"--stage-name {waiting['stageName']} --action-name {waiting['actionName']} "
+        f"--token {waiting['token']} --result summary=approved,status=Approved"
     )
 
 

@@ -17,3 +17,33 @@ def test_a_server_started_after_another_does_not_see_its_resources():
         assert buckets == sorted(set(prepared) - {"left-by-the-first-server"})  # what start() prepares
         launch_role = second.client("iam").get_role(RoleName=server.LAUNCH_ROLE_NAME)["Role"]
         assert launch_role["Arn"] == second.roles[server.LAUNCH_ROLE_NAME]  # the account is prepared again
+
+
+def test_what_local_aws_lists_as_served_answers_and_the_rest_is_an_unknown_operation(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import pytest
+    from botocore.exceptions import ClientError
+
+    from smbundle.local import served
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "local_aws.py"
+    listed = subprocess.run(
+        [sys.executable, str(script), "--served", "codebuild"], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert listed == served.served_operations("codebuild")
+    assert {"BatchGetBuilds", "StartBuild", "ListBuildsForProject"} <= set(listed)
+    assert "CreateWebhook" not in listed
+    refused = subprocess.run([sys.executable, str(script), "--served", "ec2"], capture_output=True, text=True)
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1
+    assert "is not one the product uses" in refused.stderr
+    with server.start() as aws:
+        codebuild = aws.client("codebuild")
+        with pytest.raises(ClientError, match="ResourceNotFoundException"):  # served: AWS's answer
+            codebuild.list_builds_for_project(projectName="none")
+        with pytest.raises(ClientError) as unknown:
+            codebuild.create_webhook(projectName="none")
+        assert unknown.value.response["Error"]["Code"] == "UnknownOperationException"
+        assert unknown.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400

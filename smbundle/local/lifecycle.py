@@ -152,6 +152,8 @@ def run_lifecycle(options: LocalRunOptions, reporter: Reporter) -> dict:
         data_label = parameters.get("InputDataUrl") or f"{SYNTHETIC_LABEL} ({sample_url(options.region)})"
     summary = _summary(run, names, project, package_arn, deploy_result, data_label)
     summary["first_runs"] = {"build": _brief(build), "deploy": _brief(deploy_first)}
+    if deploy_result is not None and deploy_result.status == "WaitingForApproval":
+        summary["waiting_for_approval"] = _waiting_approval(run, deploy_result.pipeline)
     if monitoring is not None:
         summary["monitoring"] = monitoring
     return summary
@@ -381,6 +383,21 @@ def _upload_input(run: LifecycleRun, account: str, data: bytes) -> str:
         s3.create_bucket(Bucket=bucket, **location)
     s3.put_object(Bucket=bucket, Key=key, Body=data)
     return f"s3://{bucket}/{key}"
+
+
+def _waiting_approval(run: LifecycleRun, pipeline: str) -> dict | None:
+    """The manual approval a pipeline waits at, with the token PutApprovalResult needs."""
+    for stage in run.client("codepipeline").get_pipeline_state(name=pipeline)["stageStates"]:
+        for action in stage.get("actionStates", []):
+            latest = action.get("latestExecution") or {}
+            if latest.get("status") == "InProgress" and latest.get("token"):
+                return {
+                    "pipelineName": pipeline,
+                    "stageName": stage["stageName"],
+                    "actionName": action["actionName"],
+                    "token": latest["token"],
+                }
+    return None
 
 
 def _reviewer(run: LifecycleRun):

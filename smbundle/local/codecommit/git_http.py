@@ -5,9 +5,10 @@ A repository's ``cloneUrlHttp`` is ``<embedded AWS>/git-codecommit.<region>.amaz
 under that path are handed to ``git http-backend`` (git's CGI program; no git protocol is written here) over the
 repository's bare git directory (``git_store``). Around it, what CodeCommit does:
 
-- **who**: HTTPS git needs credentials, as CodeCommit's does. The user name is an access key id (what the AWS CLI's
-  ``aws codecommit credential-helper`` sends, ``<key id>%<session token>`` for a role session); a role session's key
-  makes the request that role's, any other key the account administrator's. The password is not checked (the
+- **who**: HTTPS git needs credentials, as CodeCommit's does. The user name is an access key id (as the AWS CLI's
+  ``aws codecommit credential-helper`` sends it to AWS's hosts, ``<key id>%<session token>`` for a role session; it
+  answers nothing for other hosts, so locally the key goes in the clone URL); a role session's key makes the request
+  that role's, any other key the account administrator's. The password is not checked (the
   embedded AWS accepts any secret, as for its API). No credentials: 401, and git asks for them.
 - **may they**: ``codecommit:GitPull`` to fetch or clone, ``codecommit:GitPush`` to push, on the repository's ARN, as
   the caller (the embedded IAM decides; a denial is a 403 whose body says why).

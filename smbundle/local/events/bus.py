@@ -82,8 +82,6 @@ def _start_all(deliveries: list[Delivery], account: str, region: str, why: str) 
 def _count(account: str, region: str, rule_name: str, metric: str) -> None:
     """EventBridge's per-rule metric (namespace AWS/Events, dimension RuleName), as a person reads it with
     aws cloudwatch get-metric-statistics."""
-    from datetime import UTC, datetime
-
     from moto.cloudwatch.models import cloudwatch_backends
 
     cloudwatch_backends[account][region].put_metric_data(
@@ -93,8 +91,7 @@ def _count(account: str, region: str, rule_name: str, metric: str) -> None:
                 "MetricName": metric,
                 "Dimensions": [{"Name": "RuleName", "Value": rule_name}],
                 "Value": 1.0,
-                "Unit": "Count",
-                "Timestamp": datetime.now(UTC),
+                "Unit": "Count",  # no Timestamp: moto stamps it now, as it stamps a PutMetricData without one
             }
         ],
     )
