@@ -149,15 +149,34 @@ def authorize(
 SIGNING_NAMES = {"monitoring": "cloudwatch"}
 
 
-def _credential_scope(headers) -> tuple[str, str, str] | None:
-    header = headers.get("Authorization") or ""
-    marker = "Credential="
-    if marker not in header:
-        return None
-    scope = header.split(marker, 1)[1].split(",", 1)[0].strip().split("/")
-    if len(scope) < 4:
-        return None
-    return scope[0], scope[2], scope[3]  # access key id, region, signing name
+class Unsigned(Exception):
+    """A request that carries no signature: an anonymous one."""
+
+
+def _credential_scope(response) -> tuple[str, str, str]:
+    """(access key id, region, signing name) of whoever signed the request: in the Authorization header (SigV4 or
+    SigV2), or in the query string of a presigned URL (``X-Amz-Credential``, or SigV2's ``AWSAccessKeyId``).
+    Raises :class:`Unsigned` for a request signed neither way."""
+    header = response.headers.get("Authorization") or ""
+    if "Credential=" in header:
+        scope = header.split("Credential=", 1)[1].split(",", 1)[0].strip().split("/")
+        if len(scope) >= 4:
+            return scope[0], scope[2], scope[3]
+    if header.startswith("AWS "):  # SigV2: "AWS <key id>:<signature>"
+        return header[4:].split(":", 1)[0], response.region, _signing_name(response)
+    query = getattr(response, "querystring", None) or {}
+    credential = (query.get("X-Amz-Credential") or [""])[0]
+    scope = credential.split("/")
+    if len(scope) >= 4:
+        return scope[0], scope[2], scope[3]
+    key = (query.get("AWSAccessKeyId") or [""])[0]
+    if key:
+        return key, response.region, _signing_name(response)
+    raise Unsigned()
+
+
+def _signing_name(response) -> str:
+    return getattr(response, "service_name", None) or "s3"
 
 
 def _denied(response, message: str, protocol: str | None):
@@ -204,9 +223,35 @@ def _request_params(response) -> dict:
             return {}
 
 
+def _missing_token(response, protocol: str | None):
+    """What AWS answers a request without a signature, where nothing is public."""
+    protocol = protocol or _protocol(response)
+    if protocol == "rest-xml":
+        from moto.s3.exceptions import S3ClientError
+
+        error = S3ClientError("AccessDenied", "Access Denied")
+        error.http_status = 403
+        return error
+    if protocol in ("json", "rest-json"):
+        error = JsonRESTError("MissingAuthenticationTokenException", "Missing Authentication Token")
+        error.code = 403
+        return error
+    error = _RESTError("MissingAuthenticationToken", "Request is missing Authentication Token")
+    error.code = 403
+    return error
+
+
 def _check_request(response, operation: str | None, params: dict | None, protocol: str | None) -> None:
-    scope = _credential_scope(response.headers)
-    principal = principals.for_access_key(response.current_account, scope[0]) if scope else None
+    try:
+        scope = _credential_scope(response)
+    except Unsigned:
+        principals.caller.set(None)
+        principals.anonymous.set(True)
+        if _enabled and protocol != "rest-xml":  # S3 decides by the bucket's policy (_check_anonymous)
+            raise _missing_token(response, protocol) from None
+        return
+    principals.anonymous.set(False)
+    principal = principals.for_access_key(response.current_account, scope[0])
     principals.caller.set(principal)
     if principal is None or not _enabled:
         return
@@ -246,32 +291,80 @@ def _s3_action(self, bucket_name: str | None = None, key_name: str | None = None
     operation = requests.S3_ACTION_NAMES.get(operation, operation) or "ListAllMyBuckets"
     params = {"Bucket": bucket_name, "Key": key_name, "Tagging": self.headers.get("x-amz-tagging")}
     _check_request(self, operation, params, "rest-xml")
+    _check_anonymous(self, operation, bucket_name, key_name)
     _check_other_account(self, operation, bucket_name, key_name)
     source = self.headers.get("x-amz-copy-source")
     if source and key_name:
         source_bucket, _, source_key = source.lstrip("/").partition("/")
         source_key = source_key.split("?")[0]
         _check_request(self, "GetObject", {"Bucket": source_bucket, "Key": source_key}, "rest-xml")
+        _check_anonymous(self, "GetObject", source_bucket, source_key)
         _check_other_account(self, "GetObject", source_bucket, source_key)
+
+
+def _bucket_policy(bucket_name: str) -> tuple[str | None, str | None]:
+    """(owner account, policy text) of a bucket; (None, None) when there is no such bucket."""
+    from moto.s3.models import s3_backends
+
+    from smbundle.local.s3 import public_samples
+
+    public_samples.serve_if_sample(bucket_name)  # AWS's sample buckets exist before anyone names them
+    partition, owner = s3_backends.bucket_accounts.get(bucket_name, (PARTITION, None))
+    if owner is None:
+        return None, None
+    bucket = s3_backends[owner][partition].buckets.get(bucket_name)
+    return owner, (bucket.policy.decode() if bucket is not None and bucket.policy else None)
+
+
+def _check_anonymous(response, operation: str, bucket_name: str | None, key_name: str | None) -> None:
+    """An unsigned S3 request is anonymous: it gets what a bucket policy grants to everyone ("Principal": "*"),
+    nothing else (AccessDenied, as S3 answers it)."""
+    from smbundle.local.s3 import bucket_policy
+
+    if not _enabled or not principals.anonymous.get():
+        return
+    owner, policy = _bucket_policy(bucket_name) if bucket_name else (None, None)
+    resource = f"arn:aws:s3:::{bucket_name}" + (f"/{key_name}" if key_name else "")
+    if owner is None:
+        raise _missing_token(response, "rest-xml")
+    if bucket_policy.grants_everyone(policy, f"s3:{operation}", resource) or _public_by_acl(
+        owner, bucket_name, key_name, operation
+    ):
+        return
+    raise _missing_token(response, "rest-xml")
+
+
+def _public_by_acl(owner: str, bucket_name: str, key_name: str | None, operation: str) -> bool:
+    """A public-read ACL (the bucket's for listing, the object's for reading) lets anyone read, as on S3 when the
+    bucket's object ownership allows ACLs."""
+    from moto.s3.models import s3_backends
+
+    if operation not in ("GetObject", "ListBucket", "HeadObject"):
+        return False
+    partition, _ = s3_backends.bucket_accounts.get(bucket_name, (PARTITION, owner))
+    bucket = s3_backends[owner][partition].buckets.get(bucket_name)
+    if bucket is None:
+        return False
+    if key_name is None:
+        return bool(bucket.acl and bucket.acl.public_read)
+    key = bucket.keys.get(key_name)
+    return bool(key is not None and key.acl and key.acl.public_read)
 
 
 def _check_other_account(response, operation: str, bucket_name: str | None, key_name: str | None) -> None:
     """A bucket of another account (AWS's public sample buckets) answers only what its bucket policy grants the
     caller: the caller's own policies are not enough, and an administrator of this account is no exception."""
-    from moto.s3.models import s3_backends
-
-    from smbundle.local.s3 import bucket_policy, public_samples
+    from smbundle.local.s3 import bucket_policy
 
     if not _enabled or not bucket_name or operation == "CreateBucket":  # a taken name is BucketAlreadyExists
         return
-    public_samples.serve_if_sample(bucket_name)  # AWS's sample buckets exist before anyone names them
-    partition, owner = s3_backends.bucket_accounts.get(bucket_name, (PARTITION, None))
+    if principals.anonymous.get():
+        return  # _check_anonymous decided
+    owner, policy = _bucket_policy(bucket_name)
     principal = principals.caller.get()
     account = principal.account if principal is not None else response.current_account
     if owner is None or owner == account:
         return
-    bucket = s3_backends[owner][partition].buckets.get(bucket_name)
-    policy = bucket.policy.decode() if bucket is not None and bucket.policy else None
     resource = f"arn:aws:s3:::{bucket_name}" + (f"/{key_name}" if key_name else "")
     action = f"s3:{operation}"
     if not bucket_policy.grants_cross_account(

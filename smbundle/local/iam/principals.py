@@ -6,7 +6,9 @@ role, SageMaker a pipeline's or a model's role. :func:`assume` does that here: t
 service (its trust policy allows ``sts:AssumeRole`` for the service principal, as on AWS), and the session's
 temporary credentials are issued by the embedded STS, so a subprocess can sign with them like any AWS SDK does.
 
-Anything signed with other keys (the default ``testing`` keys, or any IAM user's) is the account's administrator.
+Anything signed with other keys (the default ``testing`` keys, or any IAM user's) is the account's administrator; a
+request with no signature at all is anonymous (``enforcement``: S3 answers it by the bucket's policy, other services
+refuse it).
 """
 
 from __future__ import annotations
@@ -71,6 +73,8 @@ class Credentials:
 # The principal of the request being handled (None: the administrator). The HTTP hook sets it for every API
 # request; in-process callers acting for a service (Service Catalog provisioning as the launch role) set it too.
 caller: contextvars.ContextVar[Principal | None] = contextvars.ContextVar("caller", default=None)
+# The request being handled carries no signature at all (anonymous): S3 answers it by the bucket's policy.
+anonymous: contextvars.ContextVar[bool] = contextvars.ContextVar("anonymous", default=False)
 
 _sessions: dict[str, Principal] = {}
 _lock = threading.Lock()

@@ -63,8 +63,35 @@ def get_permission(self: FakeBucket, action: str, resource: str):
     return permission(self.policy.decode(), action, resource)
 
 
+def _with_error_body(key_response):
+    """moto refuses some anonymous object requests with a bare 403; S3 answers AccessDenied in its XML error body."""
+
+    def answer(self, request, full_url, headers):
+        status, response_headers, body = key_response(self, request, full_url, headers)
+        if status == 403 and not body:
+            from moto.core.responses import ActionResult
+            from moto.s3.exceptions import S3ClientError
+
+            error = S3ClientError("AccessDenied", "Access Denied")
+            error.http_status = 403
+            return self.serialized(ActionResult(error))
+        return status, response_headers, body
+
+    return answer
+
+
+_applied = False
+
+
 def apply() -> None:
+    global _applied
+    if _applied:
+        return
+    from moto.s3.responses import S3Response
+
     FakeBucket.get_permission = get_permission
+    S3Response.key_response = _with_error_body(S3Response.key_response)
+    _applied = True
 
 
 def _names_principal(statement: dict, principal_ids: set[str]) -> bool:
@@ -78,6 +105,12 @@ def _names_principal(statement: dict, principal_ids: set[str]) -> bool:
     return any(v == "*" or v in principal_ids for v in values)
 
 
+def grants_everyone(policy_document: str | None, action: str, resource: str) -> bool:
+    """Whether a bucket's policy grants ``action`` on ``resource`` to anyone at all, anonymous callers included
+    (an Allow whose Principal is ``*``), with no Deny to everyone."""
+    return _grants(policy_document, action, resource, set(), {})
+
+
 def grants_cross_account(
     policy_document: str | None, action: str, resource: str, account: str, role_arn: str | None
 ) -> bool:
@@ -85,12 +118,18 @@ def grants_cross_account(
     own administrator when None) perform ``action`` on ``resource``: an Allow that names it, its account or ``*``,
     and no Deny that does. Another account's request needs this besides its own identity policy; without a bucket
     policy it is denied."""
+    principal_ids = {account, f"arn:aws:iam::{account}:root"} | ({role_arn} if role_arn else set())
+    return _grants(policy_document, action, resource, principal_ids, {"aws:PrincipalAccount": account})
+
+
+def _grants(
+    policy_document: str | None, action: str, resource: str, principal_ids: set[str], context: dict
+) -> bool:
     from smbundle.local.iam import evaluation
 
     if not policy_document:
         return False
-    principal_ids = {account, f"arn:aws:iam::{account}:root"} | ({role_arn} if role_arn else set())
-    context = {**REQUEST_CONTEXT, "aws:PrincipalAccount": account}
+    context = {**REQUEST_CONTEXT, **context}
     allowed = False
     for statement in evaluation.statements([json.loads(policy_document)]):
         if not _names_principal(statement, principal_ids):
