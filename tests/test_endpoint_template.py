@@ -21,6 +21,29 @@ def test_template_has_no_lint_findings():
     assert [f"{m.rule.id} {m.message} line {m.linenumber}" for m in lint_file(TEMPLATE)] == []
 
 
+def model_role(name: str, readable: str | None = None) -> str:
+    """A model execution role SageMaker can assume, reading ``readable`` objects (an S3 ARN pattern)."""
+    iam = boto3.client("iam")
+    trust = {
+        "Effect": "Allow",
+        "Principal": {"Service": "sagemaker.amazonaws.com"},
+        "Action": "sts:AssumeRole",
+    }
+    role = iam.create_role(
+        RoleName=name,
+        Path="/service-role/",
+        AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [trust]}),
+    )["Role"]["Arn"]
+    if readable:
+        statement = {"Effect": "Allow", "Action": "s3:GetObject", "Resource": readable}
+        iam.put_role_policy(
+            RoleName=name,
+            PolicyName="read-models",
+            PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [statement]}),
+        )
+    return role
+
+
 @pytest.fixture
 def exports(aws, tmp_path, monkeypatch, request):
     """Run build.py for real (subprocess-free: its main) against an approved package in moto; the project's
@@ -29,6 +52,10 @@ def exports(aws, tmp_path, monkeypatch, request):
     if marker is not None:
         monkeypatch.setenv("MONITORING_BACKEND", marker.args[0])
     sagemaker = boto3.client("sagemaker")
+    # What SageMaker checks when the endpoint is created: it can assume the model's role, which reads the model.
+    model_role("Exec", readable="arn:aws:s3:::models-b/*")
+    boto3.client("s3").create_bucket(Bucket="models-b")
+    boto3.client("s3").put_object(Bucket="models-b", Key="model.tar.gz", Body=b"model")
     sagemaker.create_model_package_group(ModelPackageGroupName=GROUP)
     arn = sagemaker.create_model_package(
         ModelPackageGroupName=GROUP,
@@ -43,7 +70,7 @@ def exports(aws, tmp_path, monkeypatch, request):
             "Containers": [
                 {
                     "Image": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1",
-                    "ModelDataUrl": "s3://b/model.tar.gz",
+                    "ModelDataUrl": "s3://models-b/model.tar.gz",
                 }
             ],
             "SupportedContentTypes": ["text/csv"],
@@ -90,7 +117,12 @@ def deploy(stage_export: dict, stack_name: str):
         Tags=[{"Key": k, "Value": v} for k, v in stage_export["Tags"].items()],
     )
     stack = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
-    assert stack["StackStatus"] == "CREATE_COMPLETE"
+    failures = [
+        e["ResourceStatusReason"]
+        for e in cloudformation.describe_stack_events(StackName=stack_name)["StackEvents"]
+        if e["ResourceStatus"] == "CREATE_FAILED"
+    ]
+    assert stack["StackStatus"] == "CREATE_COMPLETE", failures
     return {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
 
 
@@ -233,9 +265,7 @@ def test_staging_is_never_monitored(exports):
 )
 def test_embedded_sagemaker_rejects_what_sagemaker_rejects(aws, variant, message):
     sagemaker = boto3.client("sagemaker")
-    sagemaker.create_model(
-        ModelName="m", ExecutionRoleArn="arn:aws:iam::123456789012:role/r", PrimaryContainer={"Image": "i"}
-    )
+    sagemaker.create_model(ModelName="m", ExecutionRoleArn=model_role("r"), PrimaryContainer={"Image": "i"})
     with pytest.raises(
         sagemaker.exceptions.ClientError, match=message.replace("(", r"\(").replace(")", r"\)")
     ):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
 import tarfile
 from pathlib import Path
 
@@ -156,3 +158,186 @@ def test_evaluate_refuses_an_archive_that_escapes_its_directory(tmp_path):
     with pytest.raises(SystemExit, match="refusing member '../escape.py'"):
         evaluate.main(["--model-dir", str(archive.parent), "--test-dir", str(tmp_path / "test")])
     assert not (tmp_path / "escape.py").exists()
+
+
+# Run as a user runs them on a laptop (python pipelines/abalone/<script> ...), with an input that is not there: one
+# line on stderr saying what is missing and how to get it, exit code 1 (2 for a bad flag), and no traceback.
+def fake_training_output(directory: Path) -> Path:
+    """A directory as a training job leaves it: model.tar.gz holding xgboost-model (package.py does not load it)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(directory / "model.tar.gz", "w:gz") as tar:
+        info = tarfile.TarInfo("xgboost-model")
+        info.size = 1
+        tar.addfile(info, io.BytesIO(b"x"))
+    return directory
+
+
+def layout(tmp_path: Path, *names: str) -> None:
+    """Make the named inputs under tmp_path: empty directories, an empty file, a training output, a test split."""
+    for name in names:
+        if name == "empty-dir":
+            (tmp_path / name).mkdir()
+        elif name == "empty-file":
+            (tmp_path / name).mkdir()
+            (tmp_path / name / "abalone.csv").write_text("")
+        elif name == "model":
+            fake_training_output(tmp_path / name)
+        elif name == "packaged":
+            (tmp_path / name).mkdir()
+            (tmp_path / name / "model.tar.gz").write_bytes(b"not a tar archive")
+        elif name == "test":
+            (tmp_path / name).mkdir()
+            (tmp_path / name / "test.csv").write_text("M,0.455,0.365,0.095,0.514,0.2245,0.101,0.15,15\n")
+        elif name == "empty-test":
+            (tmp_path / name).mkdir()
+            (tmp_path / name / "test.csv").write_text("\n")
+        elif name == "preprocessing":
+            (tmp_path / name).mkdir()
+            (tmp_path / name / "preprocessing.json").write_text("{}")
+
+
+MISSING_INPUTS = {
+    "preprocess: no input directory": (["preprocess.py", "--input-dir", "data"], [], "input directory data"),
+    "preprocess: an empty input directory": (
+        ["preprocess.py", "--input-dir", "empty-dir"],
+        ["empty-dir"],
+        "no input files in empty-dir",
+    ),
+    "preprocess: only an empty file": (
+        ["preprocess.py", "--input-dir", "empty-file"],
+        ["empty-file"],
+        "input files in empty-file hold no records",
+    ),
+    "package: no model directory": (
+        [
+            "package.py",
+            "--model-dir",
+            "model",
+            "--preprocessing-dir",
+            "preprocessing",
+            "--code-dir",
+            str(ABALONE),
+        ],
+        ["preprocessing"],
+        "model directory model does not exist",
+    ),
+    "package: an empty model directory": (
+        [
+            "package.py",
+            "--model-dir",
+            "empty-dir",
+            "--preprocessing-dir",
+            "preprocessing",
+            "--code-dir",
+            str(ABALONE),
+        ],
+        ["empty-dir", "preprocessing"],
+        "no model.tar.gz or xgboost-model in empty-dir",
+    ),
+    "package: no preprocessing.json": (
+        [
+            "package.py",
+            "--model-dir",
+            "model",
+            "--preprocessing-dir",
+            "empty-dir",
+            "--code-dir",
+            str(ABALONE),
+        ],
+        ["model", "empty-dir"],
+        "no preprocessing.json in empty-dir",
+    ),
+    "package: no serving script": (
+        [
+            "package.py",
+            "--model-dir",
+            "model",
+            "--preprocessing-dir",
+            "preprocessing",
+            "--code-dir",
+            "empty-dir",
+        ],
+        ["model", "preprocessing", "empty-dir"],
+        "no inference.py in empty-dir",
+    ),
+    "evaluate: no model directory": (
+        ["evaluate.py", "--model-dir", "out/packaged", "--test-dir", "test"],
+        ["test"],
+        "model directory out/packaged does not exist",
+    ),
+    "evaluate: an empty model directory": (
+        ["evaluate.py", "--model-dir", "empty-dir", "--test-dir", "test"],
+        ["empty-dir", "test"],
+        "no model.tar.gz in empty-dir",
+    ),
+    "evaluate: a model.tar.gz that is not an archive": (
+        ["evaluate.py", "--model-dir", "packaged", "--test-dir", "test"],
+        ["packaged", "test"],
+        "packaged/model.tar.gz is not a model archive",
+    ),
+    "evaluate: no test directory": (
+        ["evaluate.py", "--model-dir", "model", "--test-dir", "out/test"],
+        ["model"],
+        "test directory out/test does not exist",
+    ),
+    "evaluate: an empty test split": (
+        ["evaluate.py", "--model-dir", "model", "--test-dir", "empty-test"],
+        ["model", "empty-test"],
+        "empty-test/test.csv holds no records",
+    ),
+}
+
+
+def run_script(tmp_path: Path, script: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(ABALONE / script), *args],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def assert_one_error_line(run: subprocess.CompletedProcess, code: int) -> str:
+    assert run.returncode == code, (run.returncode, run.stderr[-2000:])
+    assert "Traceback" not in run.stderr
+    assert run.stdout == ""
+    lines = run.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), run.stderr[-2000:]
+    return lines[0]
+
+
+@pytest.mark.parametrize("case", MISSING_INPUTS)
+def test_a_missing_input_is_one_line_that_says_how_to_get_it(case, tmp_path):
+    (script, *args), inputs, missing = MISSING_INPUTS[case]
+    layout(tmp_path, *inputs)
+    line = assert_one_error_line(run_script(tmp_path, script, *args), 1)
+    assert missing in line
+    # Then how to fix it, in parentheses: the flag that names the input.
+    fix = line.split(missing, 1)[1]
+    assert "(" in fix and line.endswith(")") and " --" in fix, line
+
+
+@pytest.mark.skipif(Path("/opt/ml/processing").exists(), reason="runs inside a processing container")
+@pytest.mark.parametrize(
+    "script, flag",
+    [("preprocess.py", "--input-dir"), ("package.py", "--model-dir"), ("evaluate.py", "--model-dir")],
+)
+def test_without_flags_off_sagemaker_the_container_path_is_named_with_the_flag_to_use(script, flag, tmp_path):
+    line = assert_one_error_line(run_script(tmp_path, script), 1)
+    assert "/opt/ml/processing/" in line and flag in line
+
+
+@pytest.mark.parametrize(
+    "script, args",
+    [
+        ("preprocess.py", ["--seed", "forty-two"]),
+        ("preprocess.py", ["--input"]),
+        ("package.py", ["--program", "../inference.py"]),
+        ("evaluate.py", ["--program", "code/inference.py"]),
+        ("evaluate.py", ["--no-such-flag"]),
+    ],
+)
+def test_a_bad_flag_is_one_line_and_exit_code_2(script, args, tmp_path):
+    line = assert_one_error_line(run_script(tmp_path, script, *args), 2)
+    assert f"see {script} --help" in line

@@ -67,7 +67,9 @@ def endpoint_from_build_config(path: Path) -> tuple[str, dict]:
         parameters = json.loads(path.read_text())["Parameters"]
         return f"{parameters['SageMakerProjectName']}-{parameters['StageName']}", parameters
     except FileNotFoundError:
-        raise TestFailure(f"build config {path} does not exist") from None
+        raise TestFailure(
+            f"build config {path} does not exist: run build.py first (it writes the stage exports)"
+        ) from None
     except (json.JSONDecodeError, KeyError) as exc:
         raise TestFailure(f"build config {path} is not a stage export of build.py: {exc}") from None
 

@@ -172,7 +172,7 @@ def _load_runtime(account_id: str, region: str, endpoint_name: str) -> EndpointR
             return cached
         config = backend.endpoint_configs[endpoint.endpoint_config_name]
         variant = config.production_variants[0]
-        model_data, environment = _container(backend, variant["ModelName"])
+        model_data, environment, _ = container_of(backend, variant["ModelName"])
         if not model_data:
             raise InvocationError(
                 424, "ModelError", f"model {variant['ModelName']} has no model data to serve"
@@ -234,21 +234,22 @@ def _capture_writer(
     )
 
 
-def _container(backend, model_name: str) -> tuple[str | None, dict]:
-    """The model's container: a model package's (with the model's own Environment on top), or its own."""
+def container_of(backend, model_name: str) -> tuple[str | None, dict, str | None]:
+    """The model's container, (model data, environment, image): a model package's (with the model's own
+    Environment on top), or its own."""
     model = backend._models[model_name]
     container = model.primary_container or (model.containers or [{}])[0]
-    model_data = container.get("ModelDataUrl")
+    model_data, image = container.get("ModelDataUrl"), container.get("Image")
     environment = {}
     if container.get("ModelPackageName"):
         arn = backend.model_package_name_mapping.get(
             container["ModelPackageName"], container["ModelPackageName"]
         )
         package_container = backend.model_packages[arn].inference_specification["Containers"][0]
-        model_data = package_container.get("ModelDataUrl")
+        model_data, image = package_container.get("ModelDataUrl"), package_container.get("Image")
         environment.update(package_container.get("Environment") or {})
     environment.update(container.get("Environment") or {})
-    return model_data, environment
+    return model_data, environment, image
 
 
 def runtime_for(account_id: str, region: str, endpoint_name: str) -> EndpointRuntime:

@@ -27,7 +27,9 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import sys
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 import pandas as pd
@@ -54,15 +56,37 @@ SPLITS = {"train": 0.70, "validation": 0.15, "test": 0.15}
 PREPROCESSING_SCHEMA = "abalone-preprocessing/1"  # what inference.py reads
 
 
+def fail(message: str) -> NoReturn:
+    """One line on stderr, exit code 1, no traceback (a SystemExit carrying text)."""
+    raise SystemExit("error: " + " ".join(message.split()))
+
+
+HOW_TO_GIVE_INPUT = (
+    "give --input-dir a directory holding the abalone CSV, no header, 9 columns, e.g. from aws s3 cp "
+    "s3://sagemaker-example-files-prod-<region>/datasets/tabular/uci_abalone/abalone.csv data/"
+)
+
+
+def read_csv(path: Path) -> pd.DataFrame:
+    try:
+        return pd.read_csv(path, header=None, names=COLUMNS, dtype=str, skipinitialspace=True)
+    except pd.errors.EmptyDataError:  # an empty file: no records
+        return pd.DataFrame(columns=COLUMNS, dtype=str)
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        fail(
+            f"cannot read {path} as CSV: {exc} (the input is CSV without header, 9 columns: {', '.join(COLUMNS)})"
+        )
+
+
 def read_input(input_dir: Path) -> pd.DataFrame:
     if not input_dir.is_dir():
-        raise SystemExit(f"input directory {input_dir} does not exist")
+        fail(f"input directory {input_dir} does not exist ({HOW_TO_GIVE_INPUT})")
     files = sorted(p for p in input_dir.rglob("*") if p.is_file() and not p.name.startswith("."))
     if not files:
-        raise SystemExit(f"no input files in {input_dir}")
-    frames = [
-        pd.read_csv(path, header=None, names=COLUMNS, dtype=str, skipinitialspace=True) for path in files
-    ]
+        fail(f"no input files in {input_dir} ({HOW_TO_GIVE_INPUT})")
+    frames = [frame for frame in (read_csv(path) for path in files) if not frame.empty]
+    if not frames:
+        fail(f"the input files in {input_dir} hold no records ({HOW_TO_GIVE_INPUT})")
     data = pd.concat(frames, ignore_index=True)
     data["sex"] = data["sex"].str.strip()
     data[NUMERIC_FEATURES + [LABEL]] = data[NUMERIC_FEATURES + [LABEL]].apply(pd.to_numeric, errors="coerce")
@@ -77,7 +101,10 @@ def read_input(input_dir: Path) -> pd.DataFrame:
     data = data[~unknown_sex].reset_index(drop=True)
     log.info("read %d rows from %d file(s); %d usable", read, len(files), len(data))
     if len(data) < 10:
-        raise SystemExit(f"only {len(data)} usable rows in {input_dir}: not enough to train and evaluate")
+        fail(
+            f"only {len(data)} usable rows in {input_dir}: not enough to train and evaluate (at least 10 records "
+            f"with a numeric rings label and sex F, I, M or empty; {HOW_TO_GIVE_INPUT})"
+        )
     return data
 
 
@@ -136,10 +163,14 @@ def write_baseline(part: pd.DataFrame, path: Path) -> None:
     part[["sex", *NUMERIC_FEATURES]].to_csv(path, header=True, index=False, float_format="%.10g")
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        print(f"error: {message} (see {self.prog} --help)", file=sys.stderr)
+        raise SystemExit(2)
+
+
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = _Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--input-dir", type=Path, default=Path("/opt/ml/processing/input/data"))
     parser.add_argument("--output-dir", type=Path, default=Path("/opt/ml/processing"))
     parser.add_argument("--seed", type=int, default=42)
