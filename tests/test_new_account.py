@@ -5,6 +5,7 @@ Input data is read only from the job's own Region, and AWS's public sample is th
 from __future__ import annotations
 
 import copy
+import json
 
 import boto3
 import pytest
@@ -181,3 +182,39 @@ def test_aws_s_public_sample_is_in_every_region_in_aws_s_account(aws, region):
         with pytest.raises(ClientError, match="because no resource-based policy allows the s3:"):
             write()
     assert len(s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode().splitlines()) == 4177
+
+
+def test_a_job_without_a_role_and_a_pipeline_role_sagemaker_cannot_assume_are_refused(account, tmp_path):
+    roleless = {"Name": "Train", "Type": "Training", "Arguments": copy.deepcopy(TRAINING)}
+    del roleless["Arguments"]["RoleArn"]
+    state = run_step(roleless, tmp_path / "r")
+    assert (state.status, state.failure_reason) == (
+        "Failed",
+        "ClientError: Failed to invoke sagemaker:CreateTrainingJob. Error Details: 1 validation error detected: "
+        "Value null at 'roleArn' failed to satisfy constraint: Member must not be null",
+    )
+    iam = boto3.client("iam")
+    trust = {
+        "Effect": "Allow",
+        "Principal": {"Service": "codebuild.amazonaws.com"},
+        "Action": "sts:AssumeRole",
+    }
+    other = iam.create_role(
+        RoleName="not-for-sagemaker",
+        AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [trust]}),
+    )["Role"]["Arn"]
+    state = ExecutionState()
+    PipelineExecutor(
+        {
+            "Version": "2020-12-01",
+            "Steps": [{"Name": "Train", "Type": "Training", "Arguments": copy.deepcopy(TRAINING)}],
+        },
+        {},
+        f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:pipeline/demo/execution/exec2",
+        state,
+        sagemaker_backends[ACCOUNT]["us-east-1"],
+        workdir=tmp_path / "p",
+        role_arn=other,
+    ).run()
+    assert state.status == "Failed" and state.steps == []
+    assert state.failure_reason.startswith(f"Unable to assume role {other}")

@@ -181,6 +181,7 @@ class PipelineExecutor:
     def run(self) -> None:
         self._execution_event(None)
         try:
+            self._check_role()
             pending = deque(self.definition["Steps"])
             done: set[str] = set()
             while pending:
@@ -240,6 +241,21 @@ class PipelineExecutor:
             self._step_event(step, record, "Executing")
 
     # -- who may do what -----------------------------------------------------------------------------------
+    def _check_role(self) -> None:
+        """SageMaker runs the pipeline as its role: the role must exist and trust sagemaker.amazonaws.com."""
+        from smbundle.local.iam import principals
+
+        if not self.role_arn or not enforcement.is_enabled():
+            return
+        found = principals.role(self.role_arn)
+        if found is None or not principals.trusts(
+            found.assume_role_policy_document, "sagemaker.amazonaws.com"
+        ):
+            raise StepFailed(
+                f"Unable to assume role {self.role_arn}: ensure that the role exists and that its trust policy "
+                "allows sagemaker.amazonaws.com to call sts:AssumeRole"
+            )
+
     def _authorize(
         self, role_arn: str | None, action: str, resource: str, context: dict | None = None
     ) -> None:
@@ -257,6 +273,11 @@ class PipelineExecutor:
         """The pipeline's role creates a job (passing the job's role to SageMaker); the job is listed by
         ListProcessingJobs / ListTrainingJobs, InProgress until the step ends."""
         action = {"processing-job": "CreateProcessingJob", "training-job": "CreateTrainingJob"}[kind]
+        if not job_role:  # the API requires a role: a job never runs as nobody
+            raise StepFailed(
+                f"ClientError: Failed to invoke sagemaker:{action}. Error Details: 1 validation error detected: "
+                "Value null at 'roleArn' failed to satisfy constraint: Member must not be null"
+            )
         self._authorize(self.role_arn, f"sagemaker:{action}", self._arn(kind, job_name))
         if job_role:
             self._authorize(
@@ -587,12 +608,14 @@ class PipelineExecutor:
     def _group_baseline(self, group: str | None) -> tuple[str | None, str | None]:
         """The newest Approved package's data-quality DriftCheckBaselines in the group (as the pipeline's role)."""
         group = str(group or "").rsplit("/", 1)[-1]
+        self._authorize(self.role_arn, "sagemaker:ListModelPackages", "*")
         approved = [
             p
             for p in self.backend.model_packages.values()
             if p.model_package_group_name == group and p.model_approval_status == "Approved"
         ]
         for package in sorted(approved, key=lambda p: p.creation_time, reverse=True):
+            self._authorize(self.role_arn, "sagemaker:DescribeModelPackage", package.arn)
             quality = (package.drift_check_baselines or {}).get("ModelDataQuality") or {}
             if quality.get("Constraints"):
                 return (quality.get("Statistics") or {}).get("S3Uri"), quality["Constraints"].get("S3Uri")
