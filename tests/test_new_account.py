@@ -218,3 +218,33 @@ def test_a_job_without_a_role_and_a_pipeline_role_sagemaker_cannot_assume_are_re
     ).run()
     assert state.status == "Failed" and state.steps == []
     assert state.failure_reason.startswith(f"Unable to assume role {other}")
+
+
+def test_a_job_pulls_an_image_of_the_account_s_ecr_as_its_role(account, tmp_path):
+    trust = {
+        "Effect": "Allow",
+        "Principal": {"Service": "sagemaker.amazonaws.com"},
+        "Action": "sts:AssumeRole",
+    }
+    role = boto3.client("iam").create_role(
+        RoleName="AmazonSageMakerServiceCatalogProductsNoEcr",
+        Path="/service-role/",
+        AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [trust]}),
+    )["Role"]["Arn"]
+    image = f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/team/processing:1"
+    step = {
+        "Name": "Process",
+        "Type": "Processing",
+        "Arguments": {
+            "ProcessingResources": {
+                "ClusterConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 5}
+            },
+            "AppSpecification": {"ImageUri": image, "ContainerEntrypoint": ["python3", "-c", "pass"]},
+            "RoleArn": role,
+        },
+    }
+    state = run_step(step, tmp_path / "p")
+    assert (state.status, state.failure_reason) == (
+        "Failed",
+        f"ClientError: The role '{role}' does not have BatchGetImage permission for the image: '{image}'.",
+    )

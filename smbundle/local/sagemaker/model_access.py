@@ -70,15 +70,20 @@ def serving_problem(backend, model_name: str, region: str) -> str | None:
                 f'principal "{SERVICE}". Also ensure that the role has "s3:GetObject" permissions and that '
                 f"the object is located in {region}."
             )
+    return image_pull_problem(role_arn, image, backend.account_id, region)
+
+
+def image_pull_problem(role_arn: str | None, image: str | None, account: str, region: str) -> str | None:
+    """Why ``role_arn`` cannot pull ``image`` (SageMaker's message), or None. Only images in an ECR repository of
+    the account need the role's ``ecr:BatchGetImage``; AWS's own images (other accounts) are pulled by SageMaker."""
     match = _ECR_IMAGE.match(image or "")
-    if match and match["account"] == backend.account_id and role_arn and enforcement.is_enabled():
-        repository = f"arn:aws:ecr:{match['region']}:{match['account']}:repository/{match['repo']}"
-        try:
-            enforcement.authorize(
-                Principal(role_arn, "SageMaker"), "ecr:BatchGetImage", repository, None, region
-            )
-        except enforcement.AccessDenied:
-            return f"The role '{role_arn}' does not have BatchGetImage permission for the image: '{image}'."
+    if not (match and match["account"] == account and role_arn and enforcement.is_enabled()):
+        return None
+    repository = f"arn:aws:ecr:{match['region']}:{match['account']}:repository/{match['repo']}"
+    try:
+        enforcement.authorize(Principal(role_arn, "SageMaker"), "ecr:BatchGetImage", repository, None, region)
+    except enforcement.AccessDenied:
+        return f"The role '{role_arn}' does not have BatchGetImage permission for the image: '{image}'."
     return None
 
 

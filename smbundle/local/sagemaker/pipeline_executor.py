@@ -47,7 +47,7 @@ from smbundle.local import crashes
 from smbundle.local.iam import enforcement
 from smbundle.local.iam.principals import Principal
 from smbundle.local.s3 import objects
-from smbundle.local.sagemaker import availability, step_worker, xgboost_algorithm
+from smbundle.local.sagemaker import availability, model_access, step_worker, xgboost_algorithm
 from smbundle.local.sagemaker.pipeline_expressions import Context, evaluate_condition, references, resolve
 
 log = logging.getLogger(__name__)
@@ -283,6 +283,11 @@ class PipelineExecutor:
             self._authorize(
                 self.role_arn, "iam:PassRole", job_role, {"iam:PassedToService": "sagemaker.amazonaws.com"}
             )
+        specification = arguments.get("AppSpecification") or arguments.get("AlgorithmSpecification") or {}
+        image = specification.get("ImageUri") or specification.get("TrainingImage")
+        pull = model_access.image_pull_problem(job_role, image, self.account_id, self.region)
+        if pull:
+            raise StepFailed(f"ClientError: {pull}")
         tags = [{"Key": "sagemaker:pipeline-execution-arn", "Value": self.execution_arn}]
         try:
             self._job = self._new_job(kind, job_name, job_role, arguments, tags)
