@@ -238,3 +238,134 @@ def test_a_request_whose_resource_cannot_be_told_is_denied_loudly(embedded, admi
     build = role_session(embedded, admin, CODEBUILD_ROLE, "codebuild.amazonaws.com")
     with pytest.raises(ClientError, match="the embedded IAM cannot tell which resource"):
         build.client("kinesis").describe_stream(StreamName="s")
+
+
+def test_the_simulator_reads_no_live_tags_and_follows_the_iam_switch(embedded, admin):
+    """As AWS's simulator: a tag condition is answered from ContextEntries only, else it is a missing value."""
+    iam = admin.client("iam", endpoint_url=embedded.url)
+    trust = {
+        "Effect": "Allow",
+        "Principal": {"Service": "codebuild.amazonaws.com"},
+        "Action": "sts:AssumeRole",
+    }
+    role = iam.create_role(
+        RoleName="tag-reader",
+        AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [trust]}),
+    )["Role"]["Arn"]
+    allow = {
+        "Effect": "Allow",
+        "Action": "codebuild:BatchGetProjects",
+        "Resource": "*",
+        "Condition": {"StringEquals": {"aws:ResourceTag/team": "ml"}},
+    }
+    iam.put_role_policy(
+        RoleName="tag-reader",
+        PolicyName="by-tag",
+        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [allow]}),
+    )
+    codebuild = admin.client("codebuild", endpoint_url=embedded.url)
+    project = codebuild.create_project(
+        name="tagged",
+        source={"type": "S3", "location": "sagemaker-sources/src.zip"},
+        artifacts={"type": "NO_ARTIFACTS"},
+        environment={
+            "type": "LINUX_CONTAINER",
+            "image": "aws/codebuild/standard:7.0",
+            "computeType": "BUILD_GENERAL1_SMALL",
+        },
+        serviceRole=role,
+        tags=[{"key": "team", "value": "ml"}],
+    )["project"]["arn"]
+    # The live request reads the project's tag and is allowed ...
+    session = role_session(embedded, admin, role, "codebuild.amazonaws.com")
+    assert session.client("codebuild").batch_get_projects(names=["tagged"])["projects"]
+    # ... the simulator does not, unless told.
+    (result,) = iam.simulate_principal_policy(
+        PolicySourceArn=role, ActionNames=["codebuild:BatchGetProjects"], ResourceArns=[project]
+    )["EvaluationResults"]
+    assert (result["EvalDecision"], result["MissingContextValues"]) == (
+        "implicitDeny",
+        ["aws:ResourceTag/team"],
+    )
+    (told,) = iam.simulate_principal_policy(
+        PolicySourceArn=role,
+        ActionNames=["codebuild:BatchGetProjects"],
+        ResourceArns=[project],
+        ContextEntries=[
+            {"ContextKeyName": "aws:ResourceTag/team", "ContextKeyValues": ["ml"], "ContextKeyType": "string"}
+        ],
+    )["EvaluationResults"]
+    assert told["EvalDecision"] == "allowed"
+    enforcement.set_enabled(False)
+    try:
+        (off,) = iam.simulate_principal_policy(
+            PolicySourceArn=role, ActionNames=["codebuild:DeleteProject"], ResourceArns=[project]
+        )["EvaluationResults"]
+    finally:
+        enforcement.set_enabled(True)
+    assert off["EvalDecision"] == "allowed"
+
+
+def test_resource_tags_are_read_for_every_service_the_project_tags(embedded, admin):
+    """A tag-conditioned statement applies to CodeBuild, CodePipeline, EventBridge, SNS and IAM resources too."""
+    from smbundle.local.iam import resource_state
+
+    def client(name):
+        return admin.client(name, endpoint_url=embedded.url)
+
+    rule = client("events").put_rule(Name="tagged-rule", ScheduleExpression="rate(1 day)", State="DISABLED")
+    client("events").tag_resource(ResourceARN=rule["RuleArn"], Tags=[{"Key": "team", "Value": "ml"}])
+    topic = client("sns").create_topic(Name="tagged-topic", Tags=[{"Key": "team", "Value": "ml"}])["TopicArn"]
+    trust = {
+        "Effect": "Allow",
+        "Principal": {"Service": "codepipeline.amazonaws.com"},
+        "Action": "sts:AssumeRole",
+    }
+    role = client("iam").create_role(
+        RoleName="tagged-role",
+        AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [trust]}),
+        Tags=[{"Key": "team", "Value": "ml"}],
+    )["Role"]["Arn"]
+    pipeline = client("codepipeline").create_pipeline(
+        pipeline={
+            "name": "tagged-pipeline",
+            "roleArn": role,
+            "artifactStore": {"type": "S3", "location": "sagemaker-artifacts"},
+            "stages": [
+                {
+                    "name": "Source",
+                    "actions": [
+                        {
+                            "name": "Source",
+                            "actionTypeId": {
+                                "category": "Source",
+                                "owner": "AWS",
+                                "provider": "S3",
+                                "version": "1",
+                            },
+                            "configuration": {"S3Bucket": "sagemaker-artifacts", "S3ObjectKey": "s.zip"},
+                            "outputArtifacts": [{"name": "S"}],
+                        }
+                    ],
+                },
+                {
+                    "name": "Approve",
+                    "actions": [
+                        {
+                            "name": "Approve",
+                            "actionTypeId": {
+                                "category": "Approval",
+                                "owner": "AWS",
+                                "provider": "Manual",
+                                "version": "1",
+                            },
+                        }
+                    ],
+                },
+            ],
+        },
+        tags=[{"key": "team", "value": "ml"}],
+    )["pipeline"]
+    pipeline_arn = f"arn:aws:codepipeline:us-east-1:{ACCOUNT}:{pipeline['name']}"
+    for arn in (rule["RuleArn"], topic, role, pipeline_arn):
+        assert resource_state.resource_tags(arn, "us-east-1") == {"team": "ml"}, arn

@@ -48,14 +48,17 @@ class AccessDenied(Exception):
 class LazyContext(Mapping):
     """The request context; resource tags and object tags are looked up only when a policy asks for them."""
 
-    def __init__(self, base: dict[str, Any], resource: str, region: str):
+    def __init__(self, base: dict[str, Any], resource: str, region: str, live: bool = True):
         self._base = base
         self._resource = resource
         self._region = region
+        self._live = live  # False: only what the caller gave (the policy simulator reads no tags)
         self._loaded: dict[str, dict[str, str] | None] = {}
         self.looked_up = False  # whether a decision depended on the account's state (tags)
 
     def _tags(self, prefix: str) -> dict[str, str]:
+        if not self._live:
+            return {}
         self.looked_up = True
         if prefix not in self._loaded:
             if prefix == "aws:ResourceTag/":
@@ -95,11 +98,14 @@ def decide(
     resource: str,
     context: Mapping[str, Any] | None = None,
     region: str = "us-east-1",
+    live: bool = True,
 ) -> evaluation.Decision:
     """The decision for one call. Decisions that depended only on the request (not on resource or object tags)
-    are remembered for as long as the role's policies stay the same, so a load test pays for evaluation once."""
+    are remembered for as long as the role's policies stay the same, so a load test pays for evaluation once.
+    ``live=False`` decides on ``context`` alone, reading no resource or object tags (as the policy simulator)."""
     fingerprint, documents = principals.policies(principal.role_arn)
     key = (
+        live,
         principal.role_arn,
         fingerprint,
         action,
@@ -119,7 +125,7 @@ def decide(
         "aws:ResourceAccount": principal.account,
         **dict(context or {}),
     }
-    lazy = LazyContext(base, resource, region)
+    lazy = LazyContext(base, resource, region, live)
     decision = evaluation.evaluate(documents, action, resource, lazy)
     if not lazy.looked_up:
         if len(_decisions) >= _MAX_DECISIONS:

@@ -44,7 +44,56 @@ def resource_tags(arn: str, region: str) -> dict[str, str] | None:
         if service == "s3" and "/" not in parts[5]:
             bucket, backend = _bucket(parts[5])
             return _tag_dict(backend.get_bucket_tagging(bucket.name).get("Tags")) if bucket else None
+        reader = _TAG_READERS.get(service)
+        if reader is not None:
+            return reader(account, arn_region, arn, parts[5])
     return None
+
+
+def _codebuild_tags(account: str, region: str, arn: str, resource: str) -> dict[str, str] | None:
+    from moto.codebuild.models import codebuild_backends
+
+    if not resource.startswith("project/"):
+        return None
+    project = codebuild_backends[account][region].codebuild_projects.get(resource[len("project/") :])
+    return _tag_dict(project.project_metadata.get("tags")) if project else None
+
+
+def _codepipeline_tags(account: str, region: str, arn: str, resource: str) -> dict[str, str] | None:
+    from moto.codepipeline.models import codepipeline_backends
+
+    pipeline = codepipeline_backends[account][region].pipelines.get(resource)
+    return _tag_dict(pipeline.tags) if pipeline else None
+
+
+def _events_tags(account: str, region: str, arn: str, resource: str) -> dict[str, str] | None:
+    from moto.events.models import events_backends
+
+    return _tag_dict(events_backends[account][region].tagger.list_tags_for_resource(arn)["Tags"])
+
+
+def _sns_tags(account: str, region: str, arn: str, resource: str) -> dict[str, str] | None:
+    from moto.sns.models import sns_backends
+
+    topic = sns_backends[account][region].topics.get(arn)
+    return _tag_dict(topic._tags) if topic else None
+
+
+def _iam_tags(account: str, region: str, arn: str, resource: str) -> dict[str, str] | None:
+    if not resource.startswith("role/"):
+        return None
+    found = next((r for r in iam_backends[account][PARTITION].roles.values() if r.arn == arn), None)
+    return _tag_dict(found.tags) if found else None
+
+
+# Services whose resources' tags the embedded IAM reads, besides SageMaker, CloudFormation and S3 (above).
+_TAG_READERS = {
+    "codebuild": _codebuild_tags,
+    "codepipeline": _codepipeline_tags,
+    "events": _events_tags,
+    "sns": _sns_tags,
+    "iam": _iam_tags,
+}
 
 
 def _bucket(name: str):

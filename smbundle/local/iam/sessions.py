@@ -23,7 +23,6 @@ from botocore.exceptions import ClientError
 from smbundle.local import boto_sessions
 from smbundle.local.iam.evaluation import denial_message
 from smbundle.local.iam.principals import Credentials, trusts
-from smbundle.permission_plan import context_entries
 
 
 class RoleUnusable(Exception):
@@ -63,17 +62,21 @@ class RoleSession:
     def authorize(
         self, action: str, resource: str, context: dict[str, str | list[str]] | None = None
     ) -> None:
-        """Ask the embedded IAM whether the role may make a call that has no public API; raise Denied if not."""
-        iam = self._cached(("admin", "iam"), self.admin)
-        answer = iam.simulate_principal_policy(
-            PolicySourceArn=self.role_arn,
-            ActionNames=[action],
-            ResourceArns=[resource],
-            ContextEntries=context_entries(context or {}),
-        )
-        result = answer["EvaluationResults"][0]
-        if result["EvalDecision"] != "allowed":
-            raise Denied(denial_message(self.principal_arn, action, resource, result["EvalDecision"]))
+        """Ask the embedded IAM whether the role may make a call that has no public API; raise Denied if not.
+        Decided as a request is (the executors run in the embedded AWS's process): with the resource's live tags,
+        which the policy simulator, as AWS's, does not read."""
+        from smbundle.local.iam import enforcement
+        from smbundle.local.iam.principals import Principal
+
+        principal = Principal(self.role_arn, self.session_name)
+        try:
+            enforcement.authorize(
+                principal, action, resource, context, self.session.region_name or "us-east-1"
+            )
+        except enforcement.AccessDenied as denial:
+            raise Denied(
+                denial_message(self.principal_arn, action, resource, denial.decision.decision)
+            ) from None
 
 
 def assume(

@@ -10,7 +10,9 @@ action, whatever the number of resources: its ``EvalDecision`` is the most restr
 (explicitDeny, then implicitDeny, then allowed), its ``MatchedStatements`` and ``MissingContextValues`` (condition
 keys the relevant statements use that the context lacked) those of all of them, and ``ResourceSpecificResults``
 holds each resource's own decision. ``EvalResourceName`` names the resource when there is one; with several, which
-one AWS would name is not documented, so it is left out.
+one AWS would name is not documented, so it is left out. As AWS's simulator, it reads no tags of the account's
+resources: a condition on ``aws:ResourceTag/...`` that ``ContextEntries`` do not answer is listed in
+``MissingContextValues``. With the embedded IAM off (``--iam off``), every call is ``allowed``.
 """
 
 from __future__ import annotations
@@ -60,7 +62,15 @@ def simulate(
 
 
 def _resource_result(principal: Principal, action: str, resource: str, context: dict, region: str) -> dict:
-    decision = enforcement.decide(principal, action, resource, context, region)
+    if not enforcement.is_enabled():  # --iam off: every call goes through, and the simulator says so
+        return {
+            "EvalResourceName": resource,
+            "EvalResourceDecision": "allowed",
+            "MatchedStatements": [],
+            "MissingContextValues": [],
+        }
+    # As AWS's simulator: only the given ContextEntries, never the resources' live tags.
+    decision = enforcement.decide(principal, action, resource, context, region, live=False)
     matched = []
     if decision.statement is not None:
         matched.append(
