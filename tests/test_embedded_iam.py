@@ -369,3 +369,54 @@ def test_resource_tags_are_read_for_every_service_the_project_tags(embedded, adm
     pipeline_arn = f"arn:aws:codepipeline:us-east-1:{ACCOUNT}:{pipeline['name']}"
     for arn in (rule["RuleArn"], topic, role, pipeline_arn):
         assert resource_state.resource_tags(arn, "us-east-1") == {"team": "ml"}, arn
+
+
+def test_a_sagemaker_create_with_tags_is_also_authorized_as_add_tags(embedded, admin):
+    iam = admin.client("iam", endpoint_url=embedded.url)
+    trust = {
+        "Effect": "Allow",
+        "Principal": {"Service": "codebuild.amazonaws.com"},
+        "Action": "sts:AssumeRole",
+    }
+    role = iam.create_role(
+        RoleName="creates-pipelines",
+        AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [trust]}),
+    )["Role"]["Arn"]
+    allow = [
+        {"Effect": "Allow", "Action": ["sagemaker:CreatePipeline", "iam:PassRole"], "Resource": "*"},
+        {
+            "Effect": "Allow",
+            "Action": "sagemaker:AddTags",
+            "Resource": "*",
+            "Condition": {"StringEquals": {"sagemaker:TaggingAction": "CreatePipeline"}},
+        },
+    ]
+    iam.put_role_policy(
+        RoleName="creates-pipelines",
+        PolicyName="p",
+        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": allow[:1]}),
+    )
+    sagemaker = role_session(embedded, admin, role, "codebuild.amazonaws.com").client("sagemaker")
+    definition = json.dumps({"Version": "2020-12-01", "Steps": []})
+    sagemaker.create_pipeline(PipelineName="untagged", PipelineDefinition=definition, RoleArn=PIPELINE_ROLE)
+    with pytest.raises(
+        ClientError,
+        match="sagemaker:AddTags on resource: arn:aws:sagemaker:us-east-1:123456789012:pipeline/tagged",
+    ):
+        sagemaker.create_pipeline(
+            PipelineName="tagged",
+            PipelineDefinition=definition,
+            RoleArn=PIPELINE_ROLE,
+            Tags=[{"Key": "team", "Value": "ml"}],
+        )
+    iam.put_role_policy(
+        RoleName="creates-pipelines",
+        PolicyName="p",
+        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": allow}),
+    )
+    sagemaker.create_pipeline(
+        PipelineName="tagged",
+        PipelineDefinition=definition,
+        RoleArn=PIPELINE_ROLE,
+        Tags=[{"Key": "team", "Value": "ml"}],
+    )

@@ -209,7 +209,13 @@ def _cloudwatch(resource_type: str, operation: str, params: dict) -> list[str]:
 
 def _connections(resource_type: str, operation: str, params: dict) -> list[str]:
     arn = params.get("ConnectionArn") or params.get("ResourceArn")
-    return [arn] if arn else []
+    if arn:
+        return [arn]
+    if operation.startswith("List"):
+        # ListConnections names no connection: authorized against "*" (a policy must allow it on every resource,
+        # never more lenient than AWS).
+        return ["*"]
+    return []
 
 
 Resolver = Callable[[str, str, dict], list[str]]
@@ -314,6 +320,12 @@ def checks(
     targets = resources(action, params, region=region, account=account, stateful=stateful)
     found = [Check(action, resource, context) for resource in targets]
     tags = request_tags(params)
+    if tags and service == "sagemaker" and operation.startswith("Create"):
+        # SageMaker authorizes a create with Tags as sagemaker:AddTags too, telling which create it is by the
+        # sagemaker:TaggingAction condition key (Service Authorization Reference, Amazon SageMaker AI: AddTags).
+        found += [
+            Check("sagemaker:AddTags", r, {**context, "sagemaker:TaggingAction": operation}) for r in targets
+        ]
     if tags and (service, operation) in TAG_ON_CREATE:
         resource_tags = {f"aws:ResourceTag/{k}": v for k, v in tags.items()}
         found += [
