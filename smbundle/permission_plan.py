@@ -19,6 +19,10 @@ and the template's default parameters, this lists what each role will be asked t
 
 ``check`` asks ``iam:SimulatePrincipalPolicy`` about each call in the account at hand, so the answer comes from the
 account's real policies (or, locally, from the embedded IAM's evaluator).
+
+A resource type outside ``resource_permissions``' reviewed table is planned with its registry schema's handler
+permissions; those calls carry ``approximated`` (type, handler), and ``over_approximations`` says which types, one
+line each.
 """
 
 from __future__ import annotations
@@ -50,6 +54,8 @@ class PlannedCall:
     resource: str
     why: str
     context: dict = field(default_factory=dict, hash=False, compare=False)
+    # (resource type, registry schema handler) for a call planned from the schema: an over-approximation
+    approximated: tuple[str, str] | None = field(default=None, compare=False)
 
 
 def _tag_context(tags: dict[str, str]) -> dict:
@@ -82,8 +88,9 @@ def plan(
     resources = product.resources()
     calls: list[PlannedCall] = []
 
-    def add(role: str, call: Call, why: str) -> None:
-        calls.append(PlannedCall(role, call.action, call.resource, why, dict(call.context)))
+    def add(role: str, call: Call, why: str, resource_type: str = "") -> None:
+        approximated = (resource_type, call.handler) if call.handler else None
+        calls.append(PlannedCall(role, call.action, call.resource, why, dict(call.context), approximated))
 
     # Service Catalog, as the launch role.
     stack_arn = f"arn:aws:cloudformation:{region}:{account}:stack/{stack_name}/*"
@@ -119,6 +126,7 @@ def plan(
                     launch_role_arn,
                     call,
                     f"{resource.logical_id} ({resource.type}) {operation}: {call.cause}",
+                    resource.type,
                 )
 
     by_type = defaultdict(list)
@@ -444,6 +452,7 @@ def _endpoint_calls(
                             call.resource,
                             f"{step}: {resource.logical_id} ({stage}) {operation}",
                             dict(call.context),
+                            (resource.type, call.handler) if call.handler else None,
                         )
                     )
     if execution_role:
@@ -483,6 +492,15 @@ def _prod_data_calls(role: str, bucket: str, monitoring: dict, step: str) -> lis
         ),
         PlannedCall(role, "s3:PutObject", f"arn:aws:s3:::{reports}/*", f"{why} monitoring job: reports"),
     ]
+
+
+def over_approximations(calls: list[PlannedCall]) -> list[str]:
+    """One line per resource type planned from its registry schema, naming the handlers used."""
+    handlers: dict[str, list[str]] = defaultdict(list)
+    for call in calls:
+        if call.approximated:
+            handlers[call.approximated[0]].append(call.approximated[1])
+    return [resource_permissions.over_approximation_note(kind, used) for kind, used in handlers.items()]
 
 
 @dataclass(frozen=True)

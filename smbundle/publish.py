@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 
 from botocore.exceptions import ClientError
 
-from smbundle import packaging, permission_plan, region_support, templates
+from smbundle import packaging, permission_plan, region_support, resource_permissions, templates
 from smbundle.catalog_versions import created_time, deprecate, ensure_artifact
 from smbundle.publish_preflight import target_problems
 
@@ -215,17 +215,25 @@ class Publisher:
             raise PreflightError(problems, self.warnings)
 
     def permission_problems(self, account: str, content: Content) -> list[str]:
-        """What the project roles would be denied (iam:SimulatePrincipalPolicy, driven by the template)."""
+        """What the project roles would be denied (iam:SimulatePrincipalPolicy, driven by the template).
+
+        Calls planned from a registry schema's handler permissions (a type outside the reviewed table) are an
+        over-approximation: the preflight says so, one line per type, and their denials are warnings, not problems
+        (AWS may not make the call; if it does, creating a project fails naming the role and the action)."""
         endpoint_template = templates.load(
             self.options.repo_root / "seed_code" / "deploy" / ENDPOINT_TEMPLATE
         )
-        calls = permission_plan.plan(
-            content.template,
-            endpoint_template,
-            launch_role_arn=self.options.launch_role_arn or self.default_launch_role(account),
-            region=self.region,
-            account=account,
-        )
+        try:
+            calls = permission_plan.plan(
+                content.template,
+                endpoint_template,
+                launch_role_arn=self.options.launch_role_arn or self.default_launch_role(account),
+                region=self.region,
+                account=account,
+            )
+        except resource_permissions.UnknownResourceType as exc:
+            return [str(exc)]
+        self.warnings.extend(permission_plan.over_approximations(calls))
         try:
             problems = permission_plan.check(self.client("iam"), calls)
         except ClientError as exc:
@@ -233,7 +241,10 @@ class Publisher:
                 f"cannot check the project roles' permissions: {exc.response['Error']['Message']}; grant "
                 "yourself iam:SimulatePrincipalPolicy or pass --skip-permission-check"
             ) from exc
-        return [f"{problem.describe()}: {PERMISSION_FIX}" for problem in problems]
+        self.warnings.extend(_approximated_denials([p for p in problems if p.call.approximated]))
+        return [
+            f"{problem.describe()}: {PERMISSION_FIX}" for problem in problems if not problem.call.approximated
+        ]
 
     def default_launch_role(self, account: str) -> str:
         return f"arn:aws:iam::{account}:role/service-role/AmazonSageMakerServiceCatalogProductsLaunchRole"
@@ -547,6 +558,27 @@ def rollout(product_name: str, version: str) -> dict:
         "preview": f"{command} --dry-run",
         "update": command,
     }
+
+
+PROJECT_STEP = {"create": "creating", "update": "updating", "delete": "deleting"}
+
+
+def _approximated_denials(problems: list[permission_plan.Problem]) -> list[str]:
+    """Denials of calls planned from a registry schema's handler: one warning per role, resource and handler."""
+    grouped: dict[tuple, list[str]] = {}
+    for problem in problems:
+        call = problem.call
+        key = (call.role_arn, call.resource, call.why, problem.decision, call.approximated[1])
+        grouped.setdefault(key, []).append(call.action)
+    warnings = []
+    for (role_arn, resource, why, decision, handler), denied in grouped.items():
+        them, calls = ("them", "one of these calls") if len(denied) > 1 else ("it", "the call")
+        warnings.append(
+            f"role {role_arn.rsplit('/', 1)[-1]} may not {', '.join(denied)} on {resource} ({why}; {decision}): "
+            f"the registry schema's {handler} handler lists {them} ({resource_permissions.OVER_APPROXIMATION}); "
+            f"if AWS makes {calls}, {PROJECT_STEP.get(handler, handler)} a project fails: {PERMISSION_FIX}"
+        )
+    return warnings
 
 
 def _check_role(iam, name: str, service: str) -> str | None:

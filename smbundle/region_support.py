@@ -21,6 +21,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from smbundle import resource_permissions
+
 PIPELINE = Path("seed_code") / "build" / "pipelines" / "abalone" / "pipeline.py"
 MODEL_MONITOR_TYPES = ("AWS::SageMaker::DataQualityJobDefinition", "AWS::SageMaker::MonitoringSchedule")
 
@@ -77,14 +79,23 @@ def check(repo_root: Path, product_template: dict, region: str) -> Support:
     available = resource_types(region)
     needed: dict[str, list[str]] = {}  # type -> resources every project has
     optional: dict[tuple[str, str], list[str]] = {}  # (type, condition) -> resources some projects have
+    unknown: dict[str, list[str]] = {}  # type no Region has -> resources
     for logical_id, resource in product_template.get("Resources", {}).items():
         kind = resource.get("Type", "")
         if kind in available or not kind.startswith("AWS::"):
+            continue
+        if resource_permissions.registry_schema(kind, region) is None:
+            unknown.setdefault(kind, []).append(logical_id)
             continue
         if resource.get("Condition") is None:
             needed.setdefault(kind, []).append(logical_id)
         else:
             optional.setdefault((kind, resource["Condition"]), []).append(logical_id)
+    for kind, names in unknown.items():
+        support.errors.append(
+            f"{kind} ({', '.join(names)}) is not a CloudFormation resource type: no Region's registry schema "
+            "(cfn-lint's schemas) has it; check its spelling"
+        )
     for kind, names in needed.items():
         support.errors.append(
             f"{region} has no {kind} (cfn-lint's schemas for the Region), which every project needs "

@@ -15,6 +15,14 @@ templates deploy anyway.
 
 Both the embedded AWS (which authorizes each call before it creates the resource) and the publisher's
 preflight (which asks ``iam:SimulatePrincipalPolicy`` about the same calls in the real account) use this table.
+
+A type outside the table gets the registry schema's handler permissions (as cfn-lint ships the schemas): the create
+handler's for a creation, the update handler's for an update, the delete handler's for a deletion, every one of
+them, in the schema's order, each call marked with the handler it comes from (``Call.handler``). That is an
+over-approximation (the union of everything the handler might call, read-after-write calls included), so the
+preflight says so, and treats those calls' denials as warnings. Each call's resource is the resource's own ARN
+when the action is authorized against the type's resource (IAM's action data, ``Policies.json``), else ``*``.
+A type neither the table nor the schemas give permissions for raises :class:`UnknownResourceType`.
 """
 
 from __future__ import annotations
@@ -38,6 +46,9 @@ class Call:
     resource: str
     cause: str
     context: dict = field(default_factory=dict)
+    # the registry schema's handler (create, update, delete) the call comes from, for a type outside the table:
+    # an over-approximation, AWS may not make the call
+    handler: str | None = None
 
 
 @dataclass(frozen=True)
@@ -253,7 +264,137 @@ RESOURCE_TYPES: dict[str, ResourceType] = {
 
 
 class UnknownResourceType(Exception):
-    """The table has no entry for a resource type: nobody reviewed what creating it calls."""
+    """Neither the table nor the CloudFormation registry schemas say what creating a resource type calls."""
+
+
+OVER_APPROXIMATION = "an over-approximation: AWS may need fewer"
+_SCHEMAS_SOURCE = "as cfn-lint ships them"
+
+
+@functools.cache
+def _providers(region: str) -> dict[str, str]:
+    """Resource type -> schema file id, in one Region's registry ({} for a Region cfn-lint has no schemas of)."""
+    path = cfnlint_data.data_directory() / "schemas" / "providers" / f"{region}.json"
+    if not path.is_file():
+        return {}
+    return {k: v for k, v in json.loads(path.read_text()).items() if isinstance(v, str)}
+
+
+@functools.cache
+def _schema_ids() -> dict[str, str]:
+    """Resource type -> schema file id, over every Region's registry (us-east-1 first)."""
+    found: dict[str, str] = {}
+    providers = cfnlint_data.data_directory() / "schemas" / "providers"
+    regions = ["us-east-1"] + sorted(p.stem for p in providers.glob("*.json") if p.stem != "us-east-1")
+    for region in regions:
+        for kind, schema_id in _providers(region).items():
+            found.setdefault(kind, schema_id)
+    return found
+
+
+@functools.cache
+def registry_schema(resource_type: str, region: str = "us-east-1") -> dict | None:
+    """The CloudFormation registry schema of ``resource_type`` (the Region's, else any Region's); None when no
+    Region's registry has the type."""
+    schema_id = _providers(region).get(resource_type) or _schema_ids().get(resource_type)
+    if schema_id is None:
+        return None
+    path = cfnlint_data.data_directory() / "schemas" / "resources" / f"{schema_id}.json"
+    return json.loads(path.read_text())
+
+
+def handler_permissions(resource_type: str, operation: str, region: str = "us-east-1") -> list[str] | None:
+    """The registry schema's ``operation`` handler permissions; None when the schema lists no handlers at all.
+
+    Raises :class:`UnknownResourceType` for a type no Region's registry has."""
+    schema = registry_schema(resource_type, region)
+    if schema is None:
+        hint = ": check its spelling" if resource_type.startswith("AWS::") else ""
+        raise UnknownResourceType(
+            f"no permissions known for {resource_type}: smbundle/resource_permissions.py has no entry for it and "
+            f"no Region's CloudFormation registry schema ({_SCHEMAS_SOURCE}) has the type{hint}"
+        )
+    handlers = schema.get("handlers") or {}
+    if not any((h or {}).get("permissions") for h in handlers.values()):
+        return None
+    return list((handlers.get(operation) or {}).get("permissions") or [])
+
+
+def over_approximation_note(resource_type: str, handlers: list[str]) -> str:
+    """What the preflight says about a type whose permissions come from its registry schema."""
+    names = sorted(set(handlers), key=(CREATE, UPDATE, DELETE).index)
+    which = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    plural = "handler" if len(names) == 1 else "handlers"
+    return f"{resource_type}: permissions from the CloudFormation registry schema's {which} {plural} ({OVER_APPROXIMATION})"
+
+
+def _own_resource(resource_type: str, where: Where) -> tuple[str, str | None]:
+    """(IAM service prefix, IAM resource type) of the type's own resource.
+
+    The service is the type's namespace when IAM knows it (AWS::SQS::Queue: sqs), else the service of the create
+    handler's first permission; the resource type is what the first of the create handler's calls in that service
+    that IAM authorizes against a resource acts on (sqs:CreateQueue: queue), None when there is none."""
+    from smbundle.local.iam import actions  # IAM's action data (a file cfn-lint ships); no moto involved
+
+    create = handler_permissions(resource_type, CREATE, where.region) or []
+    namespace = resource_type.split("::")[1].lower() if resource_type.count("::") == 2 else ""
+    service = (
+        namespace if actions.is_service(namespace) else (create[0].split(":")[0].lower() if create else "")
+    )
+    for action in create:
+        if action.split(":")[0].lower() != service:
+            continue
+        try:
+            kinds = actions.resource_types(action)
+        except actions.UnknownAction:
+            continue
+        if kinds:
+            return service, kinds[0]
+    return service, None
+
+
+def _schema_arn(resource_type: str, name: str, where: Where) -> str:
+    from smbundle.local.iam import actions
+
+    service, kind = _own_resource(resource_type, where)
+    if kind is None:
+        raise UnknownResourceType(
+            f"no ARN known for {resource_type}: IAM's action data has none for its handlers"
+        )
+    return actions.arn_prefix(service, kind, where.region, where.account, where.partition) + name
+
+
+def _schema_calls(resource_type: str, operation: str, name: str, where: Where) -> list[Call]:
+    """The registry schema's ``operation`` handler permissions as calls, marked as coming from it: on the
+    resource's own ARN when IAM authorizes the action against the type's own resource, else on ``*``."""
+    from smbundle.local.iam import actions
+
+    permissions = handler_permissions(resource_type, operation, where.region)
+    if permissions is None:
+        raise UnknownResourceType(
+            f"no permissions known for {resource_type}: smbundle/resource_permissions.py has no entry for it and "
+            "its CloudFormation registry schema lists no handler permissions"
+        )
+    service, kind = _own_resource(resource_type, where)
+    arn = _schema_arn(resource_type, name, where) if kind else "*"
+    calls = []
+    for action in dict.fromkeys(permissions):
+        try:
+            own = action.split(":")[0].lower() == service and kind in actions.resource_types(action)
+        except actions.UnknownAction:
+            own = False
+        calls.append(
+            Call(action, arn if own else "*", f"registry schema {operation} handler", handler=operation)
+        )
+    return calls
+
+
+def arn_of(resource_type: str, name: str, properties: dict, where: Where) -> str:
+    """A resource's ARN: the table's, else IAM's ARN format for the type's own resource."""
+    spec = RESOURCE_TYPES.get(resource_type)
+    if spec is not None:
+        return spec.arn(name, properties, where)
+    return _schema_arn(resource_type, name, where)
 
 
 def _values_at(properties: Any, path: str) -> list[Any]:
@@ -287,12 +428,12 @@ def resource_calls(
     where: Where,
     old_properties: dict | None = None,
 ) -> list[Call]:
-    """The authorizations ``operation`` (create, update, delete) of one resource needs, in call order."""
+    """The authorizations ``operation`` (create, update, delete) of one resource needs, in call order.
+
+    For a type outside the table, the registry schema's handler permissions (calls marked with ``handler``)."""
     spec = RESOURCE_TYPES.get(resource_type)
     if spec is None:
-        raise UnknownResourceType(
-            f"no reviewed permission entry for {resource_type}: add one to smbundle/resource_permissions.py"
-        )
+        return _schema_calls(resource_type, operation, name, where)
     arn = spec.arn(name, properties, where)
     if operation == DELETE:
         return [Call(action, arn, "delete") for action in spec.delete]
@@ -330,12 +471,9 @@ def resource_calls(
 @functools.cache
 def create_only_properties(resource_type: str) -> frozenset[str]:
     """Top-level properties whose change replaces the resource (the registry schema's createOnlyProperties)."""
-    schemas = cfnlint_data.data_directory() / "schemas"
-    providers = json.loads((schemas / "providers" / "us-east-1.json").read_text())
-    schema_id = providers.get(resource_type)
-    if not isinstance(schema_id, str):
+    schema = registry_schema(resource_type)
+    if schema is None:
         return frozenset()
-    schema = json.loads((schemas / "resources" / f"{schema_id}.json").read_text())
     return frozenset(
         path.split("/")[2]
         for path in schema.get("createOnlyProperties") or []

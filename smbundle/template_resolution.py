@@ -82,7 +82,10 @@ class Resolver:
     def name(self, logical_id: str) -> str:
         if logical_id not in self._names:
             resource = self.template["Resources"][logical_id]
-            prop = NAME_PROPERTIES.get(resource["Type"])
+            kind = resource["Type"]
+            prop = NAME_PROPERTIES.get(kind)
+            if prop is None and kind not in resource_permissions.RESOURCE_TYPES:
+                prop = kind.split("::")[-1] + "Name"  # CloudFormation's usual naming property (QueueName...)
             given = (resource.get("Properties") or {}).get(prop) if prop else None
             self._names[logical_id] = (
                 str(self.value(given)) if given is not None else f"{self.stack_name}-{logical_id}-PREFLIGHT"
@@ -91,10 +94,10 @@ class Resolver:
 
     def arn(self, logical_id: str) -> str:
         resource = self.template["Resources"][logical_id]
-        spec = resource_permissions.RESOURCE_TYPES.get(resource["Type"])
-        if spec is None:
-            raise ResolutionError(f"no ARN known for {resource['Type']} ({logical_id})")
-        return spec.arn(self.name(logical_id), {}, self.where)
+        try:
+            return resource_permissions.arn_of(resource["Type"], self.name(logical_id), {}, self.where)
+        except resource_permissions.UnknownResourceType as exc:
+            raise ResolutionError(f"no ARN known for {resource['Type']} ({logical_id}): {exc}") from None
 
     def resources(self) -> list[ResolvedResource]:
         found = []

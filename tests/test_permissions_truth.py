@@ -258,6 +258,83 @@ def test_the_preflight_reports_every_missing_permission_before_writing(embedded,
     assert bucket not in {b["Name"] for b in s3.list_buckets()["Buckets"]}
 
 
+def with_queue(tmp_path: Path, resource_type: str = "AWS::SQS::Queue") -> Path:
+    """A product copy whose stack also creates a queue (a type outside the reviewed table)."""
+    root = product_copy(tmp_path)
+    edit(
+        root / "service_catalog" / "product.yaml",
+        "  ModelBuildRepository:\n",
+        f"  WorkQueue:\n    Type: {resource_type}\n    Properties:\n      VisibilityTimeout: 60\n\n"
+        "  ModelBuildRepository:\n",
+    )
+    return root
+
+
+def preflight_options(embedded, root: Path, name: str) -> publishing.PublishOptions:
+    return publishing.PublishOptions(
+        repo_root=root,
+        product_name=name,
+        region="us-east-1",
+        endpoint_url=embedded.url,
+        principal_arns=[embedded.roles[server.STUDIO_EXECUTION_ROLE_NAME]],
+        dry_run=True,
+    )
+
+
+def test_a_type_outside_the_reviewed_table_publishes_and_fails_at_create_project(embedded, tmp_path):
+    """Its permissions come from the registry schema's handlers, an over-approximation the preflight names (its
+    denials are warnings); provisioning under the managed launch role fails as on AWS, at sqs:CreateQueue."""
+    root = with_queue(tmp_path)
+    warnings = publishing.publish(preflight_options(embedded, root, "queue-preflight"))["warnings"]
+    assert (
+        "AWS::SQS::Queue: permissions from the CloudFormation registry schema's create and delete handlers "
+        "(an over-approximation: AWS may need fewer)"
+    ) in warnings
+    queue = f"arn:aws:sqs:us-east-1:{ACCOUNT}:SC-{ACCOUNT}-pp-preflight-WorkQueue-PREFLIGHT"
+    created = (
+        f"role {LAUNCH} may not sqs:CreateQueue, sqs:GetQueueUrl, sqs:GetQueueAttributes, sqs:ListQueueTags, "
+        f"sqs:TagQueue on {queue} (WorkQueue (AWS::SQS::Queue) create: registry schema create handler; "
+        "implicitDeny): the registry schema's create handler lists them (an over-approximation: AWS may need "
+        "fewer); if AWS makes one of these calls, creating a project fails"
+    )
+    assert [w for w in warnings if w.startswith(created)], warnings
+    assert [w for w in warnings if w.startswith(f"role {LAUNCH} may not sqs:DeleteQueue, ")], warnings
+
+    failure = fails(embedded, tmp_path, root)  # the preflight on: publishing goes on
+    assert failure.stage == "CreateProject"
+    assert "The following resource(s) failed to create: [WorkQueue]" in str(failure)
+    assert re.search(
+        rf"WorkQueue: Resource handler returned message: \"User: arn:aws:sts::{ACCOUNT}:assumed-role/{LAUNCH}/"
+        rf"servicecatalog is not authorized to perform: sqs:CreateQueue on resource: arn:aws:sqs:us-east-1:"
+        rf"{ACCOUNT}:\S+ because no identity-based policy allows the sqs:CreateQueue action",
+        str(failure),
+    ), str(failure)
+
+
+@pytest.mark.parametrize(
+    ("resource_type", "problem"),
+    [
+        (
+            "AWS::SQS::Queu",
+            "AWS::SQS::Queu (WorkQueue) is not a CloudFormation resource type: no Region's registry schema "
+            "(cfn-lint's schemas) has it; check its spelling",
+        ),
+        (
+            "Custom::Thing",
+            "no permissions known for Custom::Thing: smbundle/resource_permissions.py has no entry for it and no "
+            "Region's CloudFormation registry schema (as cfn-lint ships them) has the type",
+        ),
+    ],
+)
+def test_a_type_without_known_permissions_fails_the_preflight_naming_it(
+    embedded, tmp_path, resource_type, problem
+):
+    root = with_queue(tmp_path, resource_type)
+    with pytest.raises(publishing.PreflightError) as failure:
+        publishing.publish(preflight_options(embedded, root, "queue-unknown"))
+    assert failure.value.problems == [problem]
+
+
 def test_the_product_passes_the_preflight_with_the_managed_roles(embedded):
     options = publishing.PublishOptions(
         repo_root=REPO,

@@ -27,9 +27,48 @@ def test_every_resource_type_our_templates_use_is_reviewed(path):
     assert used <= set(resource_permissions.RESOURCE_TYPES)
 
 
-def test_unreviewed_types_fail_loudly():
-    with pytest.raises(resource_permissions.UnknownResourceType, match="AWS::Lambda::Function"):
-        resource_calls("AWS::Lambda::Function", CREATE, "f", {}, AT)
+def test_unreviewed_types_get_their_registry_schemas_handler_permissions():
+    """Outside the table: the schema's create/update/delete handler permissions (cfn-lint's copy of the schema
+    lists them), each marked with its handler; on the queue's ARN where IAM authorizes the action against a queue."""
+    queue = f"arn:aws:sqs:us-east-1:{AT.account}:work"
+    created = resource_calls("AWS::SQS::Queue", CREATE, "work", {"QueueName": "work"}, AT)
+    assert actions(created) == [
+        "sqs:CreateQueue",
+        "sqs:GetQueueUrl",
+        "sqs:GetQueueAttributes",
+        "sqs:ListQueueTags",
+        "sqs:TagQueue",
+    ]
+    assert {(c.resource, c.handler) for c in created} == {(queue, CREATE)}
+    assert "sqs:SetQueueAttributes" in actions(resource_calls("AWS::SQS::Queue", UPDATE, "work", {}, AT, {}))
+    assert actions(resource_calls("AWS::SQS::Queue", DELETE, "work", {}, AT)) == [
+        "sqs:DeleteQueue",
+        "sqs:GetQueueAttributes",
+    ]
+    function = resource_calls("AWS::Lambda::Function", CREATE, "f", {}, AT)
+    by_action = {c.action: c.resource for c in function}
+    assert by_action["lambda:CreateFunction"] == f"arn:aws:lambda:us-east-1:{AT.account}:function:f"
+    assert by_action["iam:PassRole"] == "*"  # another service's resource: which one, the schema does not say
+    assert resource_permissions.over_approximation_note("AWS::SQS::Queue", [CREATE, DELETE, CREATE]) == (
+        "AWS::SQS::Queue: permissions from the CloudFormation registry schema's create and delete handlers "
+        "(an over-approximation: AWS may need fewer)"
+    )
+    assert resource_calls("AWS::S3::Bucket", CREATE, "b", {}, AT)[0].handler is None  # reviewed
+
+
+@pytest.mark.parametrize(
+    ("resource_type", "reason"),
+    [
+        ("AWS::SQS::Queu", "no Region's CloudFormation registry schema"),
+        ("Custom::Thing", "no Region's CloudFormation registry schema"),
+        ("AWS::CDK::Metadata", "its CloudFormation registry schema lists no handler permissions"),
+    ],
+)
+def test_types_without_known_permissions_fail_loudly(resource_type, reason):
+    with pytest.raises(resource_permissions.UnknownResourceType) as failure:
+        resource_calls(resource_type, CREATE, "x", {}, AT)
+    assert f"no permissions known for {resource_type}: " in str(failure.value)
+    assert reason in str(failure.value)
 
 
 def test_a_bucket_calls_only_what_its_properties_need():

@@ -32,6 +32,11 @@ def resource_types(action: str) -> list[str]:
     return list(entry.get("Resources") or [])
 
 
+def is_service(service: str) -> bool:
+    """Whether ``service`` is an IAM service prefix."""
+    return service in _data()
+
+
 def is_action(action: str) -> bool:
     try:
         resource_types(action)
