@@ -47,3 +47,20 @@ def test_what_local_aws_lists_as_served_answers_and_the_rest_is_an_unknown_opera
             codebuild.create_webhook(projectName="none")
         assert unknown.value.response["Error"]["Code"] == "UnknownOperationException"
         assert unknown.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+
+
+def test_docs_local_md_lists_exactly_what_is_served():
+    import re
+    from pathlib import Path
+
+    from smbundle.local import served
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "local.md").read_text()
+    section = text[text.index("## What the embedded AWS serves") :]
+    section = section[: section.index("\n## ", 1)]
+    rows = dict(re.findall(r"^\| `([a-z-]+)` \| ([A-Z][A-Za-z, ]+) \|$", section, re.M))
+    assert rows, "no service rows in docs/local.md"
+    for service, operations in rows.items():
+        assert operations.split(", ") == served.served_operations(service), service
+    for service, count in re.findall(r"`([a-z-]+)` (\d+)", section):
+        assert int(count) == len(served.served_operations(service)), service

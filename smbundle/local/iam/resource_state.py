@@ -17,7 +17,7 @@ from moto.sagemaker.models import sagemaker_backends
 
 PARTITION = "aws"
 
-# Tags of resources the embedded AWS adds itself (CodeConnections), by ARN.
+# Tags given by ARN, ahead of the resource's own (tests give a connection no backend holds its tags this way).
 extra_tags: dict[str, dict[str, str]] = {}
 
 
@@ -86,6 +86,13 @@ def _iam_tags(account: str, region: str, arn: str, resource: str) -> dict[str, s
     return _tag_dict(found.tags) if found else None
 
 
+def _connection_tags(account: str, region: str, arn: str, resource: str) -> dict[str, str] | None:
+    """A connection's tags, as CreateConnection and TagResource set them (either of the service's names)."""
+    from smbundle.local.codeconnections.models import connection_tags
+
+    return connection_tags(account, region, arn)
+
+
 # Services whose resources' tags the embedded IAM reads, besides SageMaker, CloudFormation and S3 (above).
 _TAG_READERS = {
     "codebuild": _codebuild_tags,
@@ -93,6 +100,8 @@ _TAG_READERS = {
     "events": _events_tags,
     "sns": _sns_tags,
     "iam": _iam_tags,
+    "codeconnections": _connection_tags,
+    "codestar-connections": _connection_tags,
 }
 
 
