@@ -231,9 +231,13 @@ def _execute(backend, execution, run: Run) -> None:
     from smbundle.local.codepipeline.executor import ActionFailed, PipelineRunner
 
     session = boto_sessions.session(backend.region_name)
+    declared = backend.pipelines.get(run.pipeline)
+    if declared is None:  # deleted (e.g. its stack rolled back) before the execution began: nothing runs
+        execution.status, execution.status_summary = "Stopped", f"pipeline {run.pipeline} was deleted"
+        return
     stage_actions = {
         stage["name"]: [a["name"] for a in stage.get("actions", [])]
-        for stage in backend.pipelines[run.pipeline].pipeline.get("stages", [])
+        for stage in declared.pipeline.get("stages", [])
     }  # read as it starts: a stack may delete the pipeline while it runs
 
     def action_event(record, state: str) -> None:
