@@ -13,6 +13,12 @@ from smbundle.local import server
 
 ROLE = "arn:aws:iam::123456789012:role/service-role/AmazonSageMakerServiceCatalogProductsExecutionRole"
 
+
+@pytest.fixture
+def aws(aws):
+    """moto with the project roles (a model's ExecutionRoleArn must be a role SageMaker can assume)."""
+    server.prepare_account()
+
 ENDPOINT_STACK = f"""
 Parameters:
   MaxConcurrency:

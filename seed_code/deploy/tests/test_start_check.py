@@ -41,6 +41,27 @@ def workdir(tmp_path, monkeypatch):
 @pytest.fixture
 def sagemaker(workdir):
     with mock_aws():
+        # What SageMaker checks as the endpoint is created: it assumes the model's role, which reads the model.
+        trust = {
+            "Effect": "Allow",
+            "Principal": {"Service": "sagemaker.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+        }
+        read = {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::sagemaker-models-b/*"}
+        iam = boto3.client("iam")
+        iam.create_role(
+            RoleName=ROLE.rsplit("/", 1)[-1],
+            Path="/service-role/",
+            AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [trust]}),
+        )
+        iam.put_role_policy(
+            RoleName=ROLE.rsplit("/", 1)[-1],
+            PolicyName="read-models",
+            PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [read]}),
+        )
+        s3 = boto3.client("s3")
+        s3.create_bucket(Bucket="sagemaker-models-b")
+        s3.put_object(Bucket="sagemaker-models-b", Key="model.tar.gz", Body=b"model")
         yield boto3.client("sagemaker")
 
 
@@ -52,7 +73,7 @@ def prod(sagemaker, analyzer: bool = True, capture: bool = True) -> str:
         ModelPackageGroupName="demo-p-abc123",
         ModelApprovalStatus="Approved",
         InferenceSpecification={
-            "Containers": [{"Image": IMAGE, "ModelDataUrl": "s3://b/model.tar.gz"}],
+            "Containers": [{"Image": IMAGE, "ModelDataUrl": "s3://sagemaker-models-b/model.tar.gz"}],
             "SupportedContentTypes": ["text/csv"],
             "SupportedResponseMIMETypes": ["text/csv"],
         },
