@@ -19,6 +19,7 @@ def aws(aws):
     """moto with the project roles (a model's ExecutionRoleArn must be a role SageMaker can assume)."""
     server.prepare_account()
 
+
 ENDPOINT_STACK = f"""
 Parameters:
   MaxConcurrency:

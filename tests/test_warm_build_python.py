@@ -1,6 +1,6 @@
 """The local CodeBuild's warm Python: a build command run in a fork of a worker behaves as with a fresh interpreter
-(arguments, directory, environment, PYTHONPATH, streams, exit codes, exit-time effects), and whatever the
-launchers do not take runs cold."""
+(arguments, directory, environment, PYTHONPATH, streams, exit codes, exit-time effects, signals, umask), and
+whatever the launchers do not take, or a fork could not start as its interpreter would, runs cold."""
 
 from __future__ import annotations
 
@@ -137,6 +137,112 @@ def test_a_build_command_in_a_fork_behaves_as_with_a_fresh_interpreter(tmp_path,
     assert warm["joined.txt"] == cold["joined.txt"] == "joinedatexit ran\n"
 
 
+# How a command started: in a fork of a worker (its parent is the worker) or fresh; and what it can see of that.
+HOW = r"""
+import json, os, signal, sys
+forked = b"warm_python" in open(f"/proc/{os.getppid()}/cmdline", "rb").read()
+def disposition(signum):
+    handler = signal.getsignal(signum)
+    return handler.__name__ if callable(handler) else int(handler)
+print("forked" if forked else "fresh", json.dumps({
+    "flags": list(sys.flags),
+    "streams": [[s.encoding, s.errors] for s in (sys.stdin, sys.stdout, sys.stderr)],
+    "hash": None if os.environ.get("PYTHONHASHSEED", "random") == "random" else hash("seed"),
+    "signals": {s.name: disposition(s) for s in (signal.SIGINT, signal.SIGQUIT, signal.SIGUSR1, signal.SIGTERM)},
+    "blocked": sorted(signal.pthread_sigmask(signal.SIG_BLOCK, [])),
+    "umask": os.umask(0),
+}))
+"""
+
+SIGNALS_BUILDSPEC = """
+version: 0.2
+phases:
+  build:
+    commands:
+      - pid=  # the background command's, below
+      - started() { for i in $(seq 200); do [ -s "$1" ] && return; sleep 0.05; done; }
+      - running() { for i in $(seq 100); do kill -0 "$(cat "$1")" 2>/dev/null || return 1; sleep 0.05; done; }
+      - timeout 1 python tools/sleeps.py timeout.pid || echo "timeout $?" >> statuses.txt
+      - running timeout.pid || echo "timeout stopped" >> statuses.txt
+      - python tools/sleeps.py term.pid & pid=$!; started term.pid; kill -TERM $pid; wait $pid || echo "term $?" >> statuses.txt
+      - running term.pid || echo "term stopped" >> statuses.txt
+      - python tools/sleeps.py kill.pid & pid=$!; started kill.pid; kill -KILL $pid; wait $pid || echo "kill $?" >> statuses.txt
+      - running kill.pid || echo "kill stopped" >> statuses.txt
+      - python tools/interrupted.py > interrupted.txt 2>&1 || echo "interrupted $?" >> statuses.txt
+      - (umask 027 && python tools/modes.py > modes.txt)
+      - python tools/how.py > how.txt
+      - (umask 077; trap '' USR1; python tools/how.py) >> how.txt
+      - python tools/how.py >> how.txt & wait
+      - PYTHONHASHSEED=random PYTHONIOENCODING=latin-1:replace python tools/how.py >> how.txt
+      - PYTHONHASHSEED=0 python tools/how.py >> how.txt
+      - PYTHONDONTWRITEBYTECODE=1 python tools/how.py >> how.txt
+      - PYTHONUNBUFFERED=1 python tools/how.py >> how.txt
+      - PYTHONWARNINGS=error python tools/how.py >> how.txt
+      - PYTHONSAFEPATH=1 python tools/how.py >> how.txt
+      - PYTHONOPTIMIZE=1 python tools/how.py >> how.txt
+      - PYTHONUTF8=1 python tools/how.py >> how.txt
+      - LC_ALL=C python tools/how.py >> how.txt
+      - python -X dev tools/how.py >> how.txt
+      - nice -n 1 python tools/how.py >> how.txt
+      - (ulimit -n 512 && python tools/how.py >> how.txt)
+      - python tools/how.py >> how.txt 3> /dev/null
+artifacts:
+  files:
+    - "*.txt"
+"""
+
+
+def _signals_build(tmp_path: Path, monkeypatch, warm: str) -> dict[str, str]:
+    monkeypatch.setenv(warm_python.SWITCH, warm)
+    src = tmp_path / warm / "src"
+    (src / "tools").mkdir(parents=True)
+    (src / "buildspec.yml").write_text(SIGNALS_BUILDSPEC)
+    (src / "tools" / "sleeps.py").write_text(
+        "import os, sys, time\nopen(sys.argv[1], 'w').write(str(os.getpid()))\ntime.sleep(30)\n"
+    )
+    (src / "tools" / "interrupted.py").write_text(
+        "import atexit\natexit.register(lambda: print('atexit ran'))\nraise KeyboardInterrupt\n"
+    )
+    (src / "tools" / "modes.py").write_text(
+        "import os\nopen('file', 'w').close()\nos.mkdir('directory')\n"
+        "print(oct(os.stat('file').st_mode & 0o777), oct(os.stat('directory').st_mode & 0o777))\n"
+    )
+    (src / "tools" / "how.py").write_text(HOW)
+    out = tmp_path / warm / "out"
+    result = run_build(_project(), src, out, region="us-east-1", endpoint_url=None)
+    assert result.succeeded, result.log_tail
+    return {p.name: p.read_text().replace(str(src), "<src>") for p in out.iterdir()}
+
+
+@pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="reads a process's command line in /proc")
+def test_signals_umask_and_startup_variables_as_with_a_fresh_interpreter(tmp_path, monkeypatch):
+    """Signals reach the fork and its end is the shell's $? (128+N), the fork takes the umask and signal dispositions
+    it is started with, and a command whose interpreter a fork cannot be (startup variables, options, locale,
+    limits, priority, descriptors) runs cold."""
+    cold = _signals_build(tmp_path, monkeypatch, "0")
+    warm = _signals_build(tmp_path, monkeypatch, "1")
+
+    statuses = ["timeout 124", "timeout stopped", "term 143", "term stopped", "kill 137", "kill stopped"]
+    assert warm["statuses.txt"] == cold["statuses.txt"] == "\n".join([*statuses, "interrupted 130"]) + "\n"
+    assert warm["interrupted.txt"] == cold["interrupted.txt"]
+    assert warm["interrupted.txt"].endswith("KeyboardInterrupt\natexit ran\n")
+    assert warm["modes.txt"] == cold["modes.txt"] == "0o640 0o750\n"
+
+    how_warm = [line.split(" ", 1) for line in warm["how.txt"].splitlines()]
+    how_cold = [line.split(" ", 1) for line in cold["how.txt"].splitlines()]
+    assert [seen for _, seen in how_warm] == [seen for _, seen in how_cold]  # what each command could see
+    assert {started for started, _ in how_cold} == {"fresh"}
+    # Forked: plain, umask and an ignored signal, in the background (SIGINT and SIGQUIT ignored), with the
+    # variables a fork honours; every other command started fresh.
+    assert [started for started, _ in how_warm] == ["forked"] * 4 + ["fresh"] * 12
+    background = json.loads(how_warm[2][1])
+    assert (
+        background["signals"]["SIGINT"] == background["signals"]["SIGQUIT"] == 1
+    )  # SIG_IGN, as bash left them
+    assert json.loads(how_warm[1][1])["umask"] == 0o077
+    assert json.loads(how_warm[3][1])["streams"][1] == ["iso8859-1", "replace"]
+
+
 def test_the_console_scripts_of_packages_that_need_the_sdk_run_in_its_worker():
     launched = warm_python._launched()
     assert launched["run-pipeline"] == ("sagemaker", str(Path(sys.executable).with_name("run-pipeline")))
@@ -146,9 +252,7 @@ def test_the_console_scripts_of_packages_that_need_the_sdk_run_in_its_worker():
 
 def test_a_launcher_whose_worker_is_gone_runs_the_command_cold(tmp_path):
     launcher = tmp_path / "python"
-    launcher.write_text(
-        warm_python.LAUNCHER.format(python=sys.executable, address=str(tmp_path / "gone.sock"), script=None)
-    )
+    launcher.write_text(warm_python.launcher(str(tmp_path / "gone.sock"), None))
     launcher.chmod(0o755)
     (tmp_path / "script.py").write_text("import sys\nprint('cold', sys.argv[1:])\nsys.exit(4)\n")
     run = subprocess.run(

@@ -5,13 +5,23 @@ A build's commands start fresh interpreters: ``run-pipeline`` imports the SageMa
 second for the SDK). Locally, worker processes import these libraries once; the build's ``PATH`` starts with a
 directory of small launchers (``python``, ``python3``, and the console scripts of the packages that require the
 SDK, such as ``run-pipeline``) that hand the command to a worker. The worker forks; the fork becomes the command
-(``smbundle.local.forked_script``: its standard streams, the build's working directory, environment, arguments and
-``PYTHONPATH``), runs it and reports its exit code to the launcher, which exits with it. The shell, the build's
-output and its exit status are what they would be with a fresh interpreter.
+(``smbundle.local.forked_script``: its standard streams, the build's working directory, environment, arguments,
+``PYTHONPATH``, umask and signal dispositions), runs it, and ends as it ends. The worker reports how (its exit code,
+or the signal that killed it) to the launcher, which ends the same way: the shell sees the same ``$?`` (128+N for
+a signal). Signals sent to the launcher go to the command's process group (the command and what it started), and
+a launcher that is killed outright takes its command with it. The shell, the build's output and its exit status
+are what they would be with a fresh interpreter.
 
-A launcher runs the real interpreter instead when the worker is not there, and for anything but ``python
-<script> [args]`` (``python -m pip``, ``python -c``, ``python --version``). ``SMBUNDLE_WARM_BUILD_PYTHON=0`` turns
-the launchers off (docs/local.md).
+A launcher runs the real interpreter instead when the worker is not there, for anything but ``python <script>.py
+[args]`` and the console scripts (``python -m pip``, ``python -c``, ``python --version``, any option), and whenever
+a fork could not start as that interpreter would (``process_state``: an interpreter startup variable other than
+``PYTHONPATH``, ``PYTHONIOENCODING`` and ``PYTHONBREAKPOINT``, such as ``PYTHONHASHSEED`` set to a number, another
+locale, other resource limits, priority or CPUs, or descriptors beyond the standard streams).
+``SMBUNDLE_WARM_BUILD_PYTHON=0`` turns the launchers off (docs/local.md).
+
+What stays the worker's: each fork's hash seed (``str`` hashes and the order of sets of strings) is its worker's,
+random per worker rather than per command, since an interpreter fixes it at start and the worker's imported modules
+depend on it; its parent process is the worker, and it leads a process group of its own.
 """
 
 from __future__ import annotations
@@ -21,6 +31,7 @@ import contextlib
 import gc
 import importlib
 import importlib.metadata
+import inspect
 import json
 import logging
 import os
@@ -113,7 +124,7 @@ class WarmPython:
         bin_dir.mkdir()
         for name, (worker, script) in _launched().items():
             path = bin_dir / name
-            path.write_text(LAUNCHER.format(python=sys.executable, address=addresses[worker], script=script))
+            path.write_text(launcher(addresses[worker], script))
             path.chmod(0o755)
 
     def _start_worker(self, worker: str) -> str:
@@ -121,6 +132,7 @@ class WarmPython:
         # The environment the libraries are imported in: no credentials, no Region, no endpoint (whatever a library
         # makes at import cannot call AWS as anyone), single-threaded numerical libraries.
         env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")}
+        env.setdefault("LANG", "C.UTF-8")  # the builds' locale (executor._base_environment)
         env.update(forked_script.SINGLE_THREADED)
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
@@ -129,12 +141,13 @@ class WarmPython:
             self._processes.append(
                 subprocess.Popen(
                     [sys.executable, "-m", __name__, str(listener.fileno()), *WORKERS[worker]],
-                    stdin=subprocess.PIPE,  # closed when this process ends: the worker then ends too
+                    stdin=subprocess.PIPE,  # closed when this process ends: the worker then ends too (_Worker)
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
                     env=env,
                     cwd=str(Path(__file__).resolve().parents[3]),
                     pass_fds=(listener.fileno(),),
+                    start_new_session=True,  # no terminal's signals: what reaches a command comes from its launcher
                 )
             )
         finally:
@@ -142,7 +155,8 @@ class WarmPython:
         return address
 
     def _stop(self) -> None:
-        # A worker ends when its stdin closes; it is not waited for (nothing is waiting on it).
+        # A worker takes no new command once its stdin closes, and ends when the commands it runs have ended; it is
+        # not waited for (nothing is waiting on it).
         for process in self._processes:
             with contextlib.suppress(OSError):
                 process.stdin.close()
@@ -199,70 +213,314 @@ def _requirement_name(requirement: str) -> str:
     return re.split(r"[\s\[<>=!~;(]", requirement, maxsplit=1)[0].lower()
 
 
+def process_state() -> dict:
+    """What a fresh interpreter takes from the process that starts it and a fork of a worker cannot take on: the
+    interpreter startup variables other than those a fork honours (PYTHONHASHSEED set to a number among them), the
+    locale and the encodings it implies (of the standard streams too: None for a closed one), resource limits,
+    priority and CPUs. A launcher and its worker both compute it (the launcher runs this function's source); a
+    command runs in a fork only when they agree."""
+    import _locale
+    import codecs
+    import resource
+
+    def honoured(name: str, value: str) -> bool:
+        """forked_script.become sets sys.path and the standard streams; breakpoint() reads its variable when
+        called; PYTHONHASHSEED=random is what unset means."""
+        if name == "PYTHONHASHSEED":
+            return value == "random"
+        if name == "PYTHONIOENCODING":  # given a codec that exists (else the interpreter does not start)
+            try:
+                codecs.lookup(value.partition(":")[0] or "ascii")
+            except LookupError:
+                return False
+        return name in ("PYTHONPATH", "PYTHONIOENCODING", "PYTHONBREAKPOINT")
+
+    streams = (sys.__stdin__, sys.__stdout__, sys.__stderr__)
+    return {
+        "variables": sorted(
+            f"{k}={v}" for k, v in os.environ.items() if k.startswith("PYTHON") and v and not honoured(k, v)
+        ),
+        "locale": [
+            _locale.setlocale(_locale.LC_ALL),
+            sys.flags.utf8_mode,
+            sys.getfilesystemencoding(),
+            sys.getfilesystemencodeerrors(),
+            [[s.encoding, s.errors] if s else None for s in streams],
+        ],
+        "limits": {
+            n: resource.getrlimit(getattr(resource, n)) for n in dir(resource) if n.startswith("RLIMIT_")
+        },
+        "priority": os.getpriority(os.PRIO_PROCESS, 0),
+        "cpus": sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+    }
+
+
+def launcher(address: str, script: str | None) -> str:
+    """A launcher's source: for ``python`` (``script`` None) or for the console script ``script``."""
+    return LAUNCHER.format(
+        python=sys.executable, address=address, script=script, process_state=inspect.getsource(process_state)
+    )
+
+
 # A launcher: the real interpreter's startup without site-packages (-I -S: a few milliseconds), the standard library
-# only. It passes its standard streams to the worker with the command, its directory and environment.
-LAUNCHER = '''#!{python} -IS
-"""Runs this build command in a fork of the local CodeBuild's warm Python (smbundle.local.codebuild.warm_python)."""
-import json, os, socket, struct, sys
+# only. It passes its standard streams to the worker with the command, its directory, environment, umask, signal
+# dispositions and process_state; then it passes on the signals it receives and ends as the command ends.
+LAUNCHER = """#!{python} -IS
+\"""Runs this build command in a fork of the local CodeBuild's warm Python (smbundle.local.codebuild.warm_python).\"""
+import json, os, signal, socket, struct, sys
 
 PYTHON, ADDRESS, SCRIPT = {python!r}, {address!r}, {script!r}
+ARGV = [SCRIPT, *sys.argv[1:]] if SCRIPT else sys.argv[1:]
+# What the real interpreter runs: the console script as its #! line runs it, or "python" as the shell found it.
+COMMAND = [PYTHON if SCRIPT else os.path.basename(sys.argv[0]), *ARGV]
+# The signals this launcher keeps: those it cannot catch, job control that stops it, and faults of its own.
+KEPT = {{signal.SIGKILL, signal.SIGSTOP, signal.SIGCHLD, signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU}}
+KEPT |= {{signal.SIGSEGV, signal.SIGBUS, signal.SIGFPE, signal.SIGILL}}
+command = None  # the command's process (and process group), once the worker has forked it
+received = []  # signals received before that
 
 
 def cold():
-    if SCRIPT:  # what the console script's #! line runs
-        os.execv(PYTHON, [PYTHON, SCRIPT, *sys.argv[1:]])
-    # "python" as the shell found it, on a PATH without this directory (where the interpreter finds itself)
-    here = os.path.dirname(os.path.abspath(sys.argv[0]))
-    path = os.pathsep.join(p for p in os.environ.get("PATH", "").split(os.pathsep) if p != here)
-    os.execve(PYTHON, [os.path.basename(sys.argv[0]), *sys.argv[1:]], {{**os.environ, "PATH": path}})
+    \"""Run the real interpreter instead (after the signals received so far, as if they had come before it started).\"""
+    for signum in received:
+        end(signum)
+    env = dict(os.environ)
+    if not SCRIPT:  # on a PATH without this directory (where the interpreter finds itself)
+        here = os.path.dirname(os.path.abspath(sys.argv[0]))
+        env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep) if p != here)
+    os.execve(PYTHON, COMMAND, env)
 
 
-argv = [SCRIPT, *sys.argv[1:]] if SCRIPT else sys.argv[1:]
-if not argv or argv[0].startswith("-") or not os.path.isfile(argv[0]):
-    cold()  # options, -m, -c, stdin, a missing script: the real interpreter handles (and reports) them
+def end(signum):
+    \"""End as a process killed by this signal (returns if its default action is to ignore it).\"""
+    signal.signal(signum, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, [signum])
+    os.kill(os.getpid(), signum)
+
+
+def forward(signum, frame):
+    if command is None:
+        received.append(signum)
+        return
+    try:
+        os.killpg(command, signum)
+    except OSError:  # it has just ended
+        pass
+
+
+def inherited_fds():
+    \"""Descriptors beyond stdin, stdout and stderr that the shell passed on (a fork could not take them on).\"""
+    fds = []
+    for name in os.listdir("/dev/fd"):  # the listing's own descriptor is closed by the time it is checked
+        try:
+            os.fstat(int(name))
+            fds.append(int(name))
+        except OSError:
+            pass
+    return [fd for fd in fds if fd > 2]
+
+
+{process_state}
+
+def request():
+    \"""The command for the worker, or None: the real interpreter handles (and reports) options, -m, -c, stdin,
+    a directory or zip file, a missing script, and descriptors beyond the standard streams.\"""
+    script = ARGV[0] if ARGV else ""
+    if not SCRIPT and not (script.endswith(".py") and os.path.isfile(script) and os.access(script, os.R_OK)):
+        return None
+    try:
+        cwd = os.getcwd()
+    except OSError:
+        return None
+    if inherited_fds():
+        return None
+    umask = os.umask(0)
+    os.umask(umask)
+    signals = {{
+        "ignored": sorted(int(s) for s in signal.valid_signals() if signal.getsignal(s) == signal.SIG_IGN),
+        "blocked": sorted(int(s) for s in signal.pthread_sigmask(signal.SIG_BLOCK, [])),
+    }}
+    return {{
+        "argv": ARGV,
+        "orig_argv": COMMAND,
+        "cwd": cwd,
+        "env": dict(os.environ),
+        "umask": umask,
+        "signals": signals,
+        "state": process_state(),
+    }}
+
+
+command_request = request()
+if command_request is None:
+    cold()
+for signum in signal.valid_signals() - KEPT:
+    if signal.getsignal(signum) != signal.SIG_IGN:  # what the command ignores too
+        signal.signal(signum, forward)
 worker = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 try:
     worker.connect(ADDRESS)
 except OSError:
     cold()
-request = json.dumps({{"argv": argv, "cwd": os.getcwd(), "env": dict(os.environ)}}).encode()
-socket.send_fds(worker, [struct.pack("!I", len(request)) + request], [0, 1, 2])
-answer = b""
-while chunk := worker.recv(16):
-    answer += chunk
-if not answer:
-    print(f"error: the local build's Python ended without an exit status: {{argv[0]}}", file=sys.stderr)
+body = json.dumps(command_request).encode()
+message = struct.pack("!I", len(body)) + body
+answers = worker.makefile("rb")
+try:
+    sent = socket.send_fds(worker, [message], [0, 1, 2])
+    if sent < len(message):
+        worker.sendall(message[sent:])
+    answer = answers.readline().split()
+except OSError:
+    answer = []
+if answer[:1] != [b"pid"]:
+    cold()  # "cold": its interpreter would not start as the worker's did (process_state); nothing: no worker
+command = int(answer[1])
+for signum in received:
+    forward(signum, None)
+try:
+    answer = answers.readline().split()
+except OSError:
+    answer = []
+if answer[:1] != [b"exit"]:
+    print(f"error: the local build's Python ended without an exit status: {{ARGV[0]}}", file=sys.stderr)
     sys.exit(1)
-sys.exit(int(answer))
-'''
+code = int(answer[1])
+if code < 0:  # killed by signal -code: so is this launcher (a shell reports 128+N for either)
+    end(-code)
+    sys.exit(128 - code)
+sys.exit(code)
+"""
 
 
 # -- inside the worker process ----------------------------------------------------------------------------------
 def _receive(connection: socket.socket) -> tuple[dict, tuple[int, int, int]]:
     data, fds, _, _ = socket.recv_fds(connection, 1 << 16, 3)
     if len(fds) != 3 or len(data) < _LENGTH.size:
+        for fd in fds:
+            os.close(fd)
         raise ValueError("a launcher sent no command")
     (length,) = _LENGTH.unpack_from(data)
     body = data[_LENGTH.size :]
     while len(body) < length:
         chunk = connection.recv(length - len(body))
         if not chunk:
+            for fd in fds:
+                os.close(fd)
             raise ValueError("a launcher's command was cut short")
         body += chunk
     return json.loads(body), tuple(fds)
 
 
-def _serve(connection: socket.socket) -> None:
-    """In a fork: become the command, run it, answer its exit code; never return."""
-    code = 1
-    try:
-        request, fds = _receive(connection)
-        forked_script.become(request["cwd"], request["env"], request["argv"], fds)
-        code = forked_script.shutdown(forked_script.run(request["argv"]))
-    finally:
+class _Worker:
+    """Forks a command for each launcher that connects, reports how each fork ended to its launcher, and kills a
+    fork (with its process group) whose launcher has gone."""
+
+    def __init__(self, listener: socket.socket, state: dict):
+        self.listener = listener
+        self.state = state  # what a launcher's process_state must be for its command to run here
+        self.forks: dict[int, socket.socket | None] = {}  # pid -> its launcher's connection (None: gone)
+        # SIGCHLD wakes the loop (through this socket pair) to collect the forks that ended.
+        self.wakeup, self.wakeup_in = socket.socketpair()
+        self.wakeup.setblocking(False)
+        self.wakeup_in.setblocking(False)
+        signal.set_wakeup_fd(self.wakeup_in.fileno())
+        signal.signal(signal.SIGCHLD, lambda signum, frame: None)
+        self.selector = selectors.DefaultSelector()
+        self.selector.register(listener, selectors.EVENT_READ)
+        self.selector.register(sys.stdin, selectors.EVENT_READ)
+        self.selector.register(self.wakeup, selectors.EVENT_READ)
+
+    def serve(self) -> None:
+        serving = True
+        while serving or self.forks:
+            for key, _ in self.selector.select():
+                if key.fileobj is sys.stdin:  # the process that started the worker has ended (or stopped it)
+                    serving = False
+                    self.selector.unregister(sys.stdin)
+                    self.selector.unregister(self.listener)
+                    self.listener.close()  # launchers from now on run their commands cold
+                elif key.fileobj is self.listener and serving:
+                    self._accept()
+                elif key.fileobj is self.wakeup:
+                    with contextlib.suppress(OSError):
+                        self.wakeup.recv(4096)
+                    self._collect()
+                elif key.fileobj is not self.listener:
+                    self._launcher_gone(key.fileobj, key.data)
+
+    def _accept(self) -> None:
+        connection, _ = self.listener.accept()
+        try:
+            request, fds = _receive(connection)
+        except (OSError, ValueError):
+            connection.close()
+            return
+        if request.get("state") != self.state:
+            for fd in fds:
+                os.close(fd)
+            with contextlib.suppress(OSError):
+                connection.sendall(b"cold\n")
+            connection.close()
+            return
+        pid = os.fork()
+        if pid == 0:
+            self._become(connection, request, fds)
+        for fd in fds:
+            os.close(fd)
+        with contextlib.suppress(OSError):  # the fork does this too: whichever comes first
+            os.setpgid(pid, pid)
+        self.forks[pid] = connection
+        self.selector.register(connection, selectors.EVENT_READ, pid)
         with contextlib.suppress(OSError):
-            connection.sendall(str(code).encode())
-        os._exit(code)
+            connection.sendall(f"pid {pid}\n".encode())
+
+    def _become(self, connection: socket.socket, request: dict, fds: tuple[int, int, int]) -> None:
+        """In the fork: become the command, run it, end as it ends; never return."""
+        code = 1
+        try:
+            os.setpgid(0, 0)
+            signal.set_wakeup_fd(-1)
+            self.selector.close()
+            for own in [self.listener, self.wakeup, self.wakeup_in, connection, *self.forks.values()]:
+                if own is not None:
+                    own.close()
+            forked_script.become(
+                request["cwd"],
+                request["env"],
+                request["argv"],
+                fds,
+                orig_argv=request["orig_argv"],
+                umask=request["umask"],
+                signals=request["signals"],
+            )
+            code = forked_script.run(request["argv"])
+        finally:
+            forked_script.finish(code)
+
+    def _collect(self) -> None:
+        """Tell the launchers of the forks that ended how they ended (an exit code, or minus a signal's number)."""
+        while self.forks:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            connection = self.forks.pop(pid, None)
+            if connection is not None:
+                self.selector.unregister(connection)
+                with contextlib.suppress(OSError):
+                    connection.sendall(f"exit {os.waitstatus_to_exitcode(status)}\n".encode())
+                connection.close()
+
+    def _launcher_gone(self, connection: socket.socket, pid: int) -> None:
+        """A launcher sends nothing after its command: its connection turns readable when the launcher has ended
+        without an answer (killed outright). Its command ends too, as the interpreter in its place would have."""
+        self.selector.unregister(connection)
+        connection.close()
+        self.forks[pid] = None
+        with contextlib.suppress(OSError):
+            os.killpg(pid, signal.SIGKILL)
 
 
 def main(listener_fd: int, preload: list[str]) -> None:
@@ -271,23 +529,10 @@ def main(listener_fd: int, preload: list[str]) -> None:
         for name in preload:  # a library that cannot be imported here is simply not preloaded
             with contextlib.suppress(Exception):
                 importlib.import_module(name)
-    signal.signal(
-        signal.SIGCHLD, signal.SIG_IGN
-    )  # forks are reaped by the system; their launchers wait on them
+    state = json.loads(json.dumps(process_state()))  # as a launcher's arrives
+    worker = _Worker(listener, state)
     gc.freeze()  # what was imported stays out of the forks' collections (and their pages stay shared)
-    selector = selectors.DefaultSelector()
-    selector.register(listener, selectors.EVENT_READ)
-    selector.register(sys.stdin, selectors.EVENT_READ)
-    while True:
-        for key, _ in selector.select():
-            if key.fileobj is sys.stdin:
-                return  # the process that started the worker has ended (or stopped it)
-            connection, _ = listener.accept()
-            if os.fork() == 0:
-                selector.close()
-                listener.close()
-                _serve(connection)
-            connection.close()
+    worker.serve()
 
 
 if __name__ == "__main__":

@@ -6,8 +6,9 @@ AmazonSageMakerFullAccess). The policy documents are the ones the pinned moto bu
 (``moto.iam.aws_managed_policies``), never retyped here.
 
 The Use role is the exception: the console gives it a customer-managed policy (``AmazonSageMakerServiceCatalog
-ProductsUseRole-<timestamp>``) whose text AWS does not publish, so it has no policy here and every call made as it
-is denied. This product does not use it.
+ProductsUseRole-<timestamp>``), not an AWS managed one, so it has no policy here and every call made as it is denied.
+This product does not use it. The calibration test (``tests/test_permissions_truth.py``) gives it the policy of the
+role template AWS publishes in aws-samples/amazon-sagemaker-secure-mlops, read from outside this repository.
 """
 
 from __future__ import annotations
