@@ -293,3 +293,10 @@ def test_the_switch_is_read_as_documented(caplog):
         if "SMBUNDLE_WARM_BUILD_PYTHON='nope' is not 0 or 1" in r.getMessage()
     ]
     assert len(warnings) == 1  # once, not at every build
+
+
+def test_the_local_build_knobs_keep_build_commands_warm():
+    """A startup variable the knobs set would make every build command run cold (process_state differs)."""
+    from smbundle.local.codepipeline.executions import DEFAULT_BUILD_OVERRIDES
+
+    assert [k for k in DEFAULT_BUILD_OVERRIDES if k.startswith("PYTHON")] == []
