@@ -289,12 +289,56 @@ MISSING_INPUTS = {
 
 
 def run_script(tmp_path: Path, script: str, *args: str) -> subprocess.CompletedProcess:
+    """``python <script> <args>`` in ``tmp_path``, run in this interpreter (the libraries are imported once) with
+    what the interpreter does at exit: SystemExit's code, or its text on stderr and 1, or a traceback and 1.
+    test_the_interpreter_answers_as_run_script_says keeps this honest against a real interpreter."""
+    import contextlib
+    import io
+    import os
+    import runpy
+    import traceback
+
+    out, err = io.StringIO(), io.StringIO()
+    argv, cwd = sys.argv, os.getcwd()
+    code = 0
+    try:
+        sys.argv = [str(ABALONE / script), *args]
+        os.chdir(tmp_path)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                runpy.run_path(str(ABALONE / script), run_name="__main__")
+            except SystemExit as exit_:
+                if exit_.code is None or isinstance(exit_.code, int):
+                    code = exit_.code or 0
+                else:
+                    print(exit_.code, file=sys.stderr)
+                    code = 1
+            except Exception:  # as the interpreter reports an uncaught exception
+                traceback.print_exc()
+                code = 1
+    finally:
+        sys.argv = argv
+        os.chdir(cwd)
+    return subprocess.CompletedProcess(sys.argv, code, out.getvalue(), err.getvalue())
+
+
+def run_interpreter(tmp_path: Path, script: str, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, str(ABALONE / script), *args],
         cwd=tmp_path,
         capture_output=True,
         text=True,
         check=False,
+    )
+
+
+@pytest.mark.parametrize("script, args", [("package.py", []), ("evaluate.py", ["--no-such-flag"])])
+def test_the_interpreter_answers_as_run_script_says(script, args, tmp_path):
+    real, emulated = run_interpreter(tmp_path, script, *args), run_script(tmp_path, script, *args)
+    assert (real.returncode, real.stdout, real.stderr) == (
+        emulated.returncode,
+        emulated.stdout,
+        emulated.stderr,
     )
 
 
