@@ -120,3 +120,22 @@ def deploy_endpoint(
     extra = {"DataCaptureConfig": data_capture} if data_capture else {}
     sagemaker.create_endpoint_config(EndpointConfigName=f"c-{name}", ProductionVariants=[variant], **extra)
     sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=f"c-{name}")
+
+
+def service_role(iam, name: str, service: str, *statements: dict, path: str = "/") -> str:
+    """Create a role ``service`` may assume, with ``statements`` as its inline policy; its ARN."""
+    import json
+
+    trust = {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}
+    arn = iam.create_role(
+        RoleName=name,
+        Path=path,
+        AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [trust]}),
+    )["Role"]["Arn"]
+    if statements:
+        iam.put_role_policy(
+            RoleName=name,
+            PolicyName="inline",
+            PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": list(statements)}),
+        )
+    return arn

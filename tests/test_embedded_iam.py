@@ -15,6 +15,7 @@ from moto.iam.responses import IamResponse
 
 from smbundle.local import server
 from smbundle.local.iam import enforcement, roles, sessions, simulation
+from tests._local_helpers import service_role
 
 ACCOUNT = "123456789012"
 CODEBUILD_ROLE = (
@@ -243,26 +244,13 @@ def test_a_request_whose_resource_cannot_be_told_is_denied_loudly(embedded, admi
 def test_the_simulator_reads_no_live_tags_and_follows_the_iam_switch(embedded, admin):
     """As AWS's simulator: a tag condition is answered from ContextEntries only, else it is a missing value."""
     iam = admin.client("iam", endpoint_url=embedded.url)
-    trust = {
-        "Effect": "Allow",
-        "Principal": {"Service": "codebuild.amazonaws.com"},
-        "Action": "sts:AssumeRole",
-    }
-    role = iam.create_role(
-        RoleName="tag-reader",
-        AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [trust]}),
-    )["Role"]["Arn"]
     allow = {
         "Effect": "Allow",
         "Action": "codebuild:BatchGetProjects",
         "Resource": "*",
         "Condition": {"StringEquals": {"aws:ResourceTag/team": "ml"}},
     }
-    iam.put_role_policy(
-        RoleName="tag-reader",
-        PolicyName="by-tag",
-        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [allow]}),
-    )
+    role = service_role(iam, "tag-reader", "codebuild.amazonaws.com", allow)
     codebuild = admin.client("codebuild", endpoint_url=embedded.url)
     project = codebuild.create_project(
         name="tagged",
@@ -373,15 +361,7 @@ def test_resource_tags_are_read_for_every_service_the_project_tags(embedded, adm
 
 def test_a_sagemaker_create_with_tags_is_also_authorized_as_add_tags(embedded, admin):
     iam = admin.client("iam", endpoint_url=embedded.url)
-    trust = {
-        "Effect": "Allow",
-        "Principal": {"Service": "codebuild.amazonaws.com"},
-        "Action": "sts:AssumeRole",
-    }
-    role = iam.create_role(
-        RoleName="creates-pipelines",
-        AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [trust]}),
-    )["Role"]["Arn"]
+    role = service_role(iam, "creates-pipelines", "codebuild.amazonaws.com")
     allow = [
         {"Effect": "Allow", "Action": ["sagemaker:CreatePipeline", "iam:PassRole"], "Resource": "*"},
         {

@@ -10,6 +10,8 @@ import boto3
 import pytest
 from cfnlint.api import lint_file
 
+from tests._local_helpers import service_role
+
 REPO = Path(__file__).resolve().parents[1]
 DEPLOY = REPO / "seed_code" / "deploy"
 TEMPLATE = DEPLOY / "endpoint-config-template.yml"
@@ -23,25 +25,8 @@ def test_template_has_no_lint_findings():
 
 def model_role(name: str, readable: str | None = None) -> str:
     """A model execution role SageMaker can assume, reading ``readable`` objects (an S3 ARN pattern)."""
-    iam = boto3.client("iam")
-    trust = {
-        "Effect": "Allow",
-        "Principal": {"Service": "sagemaker.amazonaws.com"},
-        "Action": "sts:AssumeRole",
-    }
-    role = iam.create_role(
-        RoleName=name,
-        Path="/service-role/",
-        AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [trust]}),
-    )["Role"]["Arn"]
-    if readable:
-        statement = {"Effect": "Allow", "Action": "s3:GetObject", "Resource": readable}
-        iam.put_role_policy(
-            RoleName=name,
-            PolicyName="read-models",
-            PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [statement]}),
-        )
-    return role
+    reads = [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": readable}] if readable else []
+    return service_role(boto3.client("iam"), name, "sagemaker.amazonaws.com", *reads, path="/service-role/")
 
 
 @pytest.fixture

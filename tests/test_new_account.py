@@ -5,7 +5,6 @@ Input data is read only from the job's own Region, and AWS's public sample is th
 from __future__ import annotations
 
 import copy
-import json
 
 import boto3
 import pytest
@@ -15,6 +14,7 @@ from moto.sagemaker.models import sagemaker_backends
 from smbundle.local import sample_data, server
 from smbundle.local.s3 import objects
 from smbundle.local.sagemaker.pipeline_executor import ExecutionState, PipelineExecutor
+from tests._local_helpers import service_role
 from tests.test_local_quality_check import STEP as QUALITY_CHECK
 
 ACCOUNT = "123456789012"
@@ -193,16 +193,7 @@ def test_a_job_without_a_role_and_a_pipeline_role_sagemaker_cannot_assume_are_re
         "ClientError: Failed to invoke sagemaker:CreateTrainingJob. Error Details: 1 validation error detected: "
         "Value null at 'roleArn' failed to satisfy constraint: Member must not be null",
     )
-    iam = boto3.client("iam")
-    trust = {
-        "Effect": "Allow",
-        "Principal": {"Service": "codebuild.amazonaws.com"},
-        "Action": "sts:AssumeRole",
-    }
-    other = iam.create_role(
-        RoleName="not-for-sagemaker",
-        AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [trust]}),
-    )["Role"]["Arn"]
+    other = service_role(boto3.client("iam"), "not-for-sagemaker", "codebuild.amazonaws.com")
     state = ExecutionState()
     PipelineExecutor(
         {
@@ -221,16 +212,12 @@ def test_a_job_without_a_role_and_a_pipeline_role_sagemaker_cannot_assume_are_re
 
 
 def test_a_job_pulls_an_image_of_the_account_s_ecr_as_its_role(account, tmp_path):
-    trust = {
-        "Effect": "Allow",
-        "Principal": {"Service": "sagemaker.amazonaws.com"},
-        "Action": "sts:AssumeRole",
-    }
-    role = boto3.client("iam").create_role(
-        RoleName="AmazonSageMakerServiceCatalogProductsNoEcr",
-        Path="/service-role/",
-        AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [trust]}),
-    )["Role"]["Arn"]
+    role = service_role(
+        boto3.client("iam"),
+        "AmazonSageMakerServiceCatalogProductsNoEcr",
+        "sagemaker.amazonaws.com",
+        path="/service-role/",
+    )
     image = f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/team/processing:1"
     step = {
         "Name": "Process",
