@@ -453,6 +453,11 @@ def resource_calls(
     if spec.tagging and tags and "Tags" in changed:
         context = {f"aws:RequestTag/{k}": v for k, v in tags.items()}
         context["aws:TagKeys"] = sorted(tags)
+        if spec.tagging == "sagemaker:AddTags" and operation == CREATE:
+            # SageMaker tells which create tags the resource (sagemaker:TaggingAction), as for an API call
+            creating = [action for action in base if action.startswith("sagemaker:Create")]
+            if creating:
+                context["sagemaker:TaggingAction"] = creating[0].split(":", 1)[1]
         calls.append(Call(spec.tagging, arn, "Tags", context))
     dropped = sorted(set(_tags(old_properties or {}) or {}) - set(tags or {})) if operation == UPDATE else []
     if spec.untagging and dropped:

@@ -129,11 +129,68 @@ def _unserved(path: str = ""):
     return _fault(NotImplementedError("no backend serves this service"))
 
 
+# STS operations AWS serves without a signature (the caller proves itself with the token in the request).
+_UNSIGNED_STS = {"AssumeRoleWithWebIdentity", "AssumeRoleWithSAML"}
+
+
+class UnsignedApiCalls:
+    """WSGI middleware for requests with no signature at all. moto picks a backend by the signature's credential
+    scope and would hand such a request to S3; AWS knows the service from its endpoint. An unsigned call of a JSON
+    protocol API (``X-Amz-Target``) or a query protocol API (a form POST with ``Action``) is answered here as AWS
+    answers it (403 ``MissingAuthenticationToken``), except STS's web-identity and SAML calls, which AWS serves
+    unsigned and which go on to STS. S3 requests go on: S3 answers anonymous requests by the bucket's settings."""
+
+    def __init__(self, application):
+        self.application = application
+
+    def __call__(self, environ, start_response):
+        from smbundle.local.iam import enforcement
+
+        query = environ.get("QUERY_STRING", "")
+        signed = (
+            environ.get("HTTP_AUTHORIZATION") or "X-Amz-Credential=" in query or "AWSAccessKeyId=" in query
+        )
+        if signed or not enforcement.is_enabled():
+            return self.application(environ, start_response)
+        if environ.get("HTTP_X_AMZ_TARGET"):
+            body = json.dumps(
+                {"__type": "MissingAuthenticationTokenException", "message": "Missing Authentication Token"}
+            )
+            return self._answer(start_response, "application/x-amz-json-1.1", body.encode())
+        if environ.get("REQUEST_METHOD") == "POST" and "x-www-form-urlencoded" in environ.get(
+            "CONTENT_TYPE", ""
+        ):
+            from urllib.parse import parse_qs
+
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            raw = environ["wsgi.input"].read(length) if length else b""
+            environ["wsgi.input"] = io.BytesIO(raw)
+            action = (parse_qs(raw.decode("utf-8", "replace")).get("Action") or [""])[0]
+            if action in _UNSIGNED_STS:  # route it to STS as an anonymous caller
+                environ["HTTP_AUTHORIZATION"] = (
+                    "AWS4-HMAC-SHA256 Credential=anonymous/20200101/us-east-1/sts/aws4_request, "
+                    "SignedHeaders=host, Signature=none"
+                )
+                return self.application(environ, start_response)
+            body = (
+                "<ErrorResponse><Error><Type>Sender</Type><Code>MissingAuthenticationToken</Code>"
+                "<Message>Request is missing Authentication Token</Message></Error>"
+                "<RequestId>embedded</RequestId></ErrorResponse>"
+            )
+            return self._answer(start_response, "text/xml", body.encode())
+        return self.application(environ, start_response)
+
+    @staticmethod
+    def _answer(start_response, content_type: str, body: bytes):
+        start_response("403 Forbidden", [("Content-Type", content_type), ("Content-Length", str(len(body)))])
+        return [body]
+
+
 class EmbeddedMotoServer(ThreadedMotoServer):
     def start(self) -> None:
         if not 0 <= self._port <= 65535:
             raise OSError(errno.EINVAL, f"port {self._port} is not between 0 and 65535")
-        app = GitSmartHttp(_Dispatcher(_create_app))
+        app = UnsignedApiCalls(GitSmartHttp(_Dispatcher(_create_app)))
         said = io.StringIO()
         try:
             with contextlib.redirect_stderr(said):  # werkzeug prints the reason, then exits

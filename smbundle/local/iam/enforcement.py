@@ -292,20 +292,109 @@ def _normal_action(self, resource: str = "*") -> None:
     _check_request(self, None, None, None)
 
 
+# Bucket subresources moto does not tell apart (it labels them CreateBucket, DeleteBucket or ListBucket): the IAM
+# action S3 authorizes each as, by HTTP method and query parameter.
+_BUCKET_SUBRESOURCES = {
+    "PUT": {
+        "accelerate": "PutAccelerateConfiguration",
+        "acl": "PutBucketAcl",
+        "analytics": "PutAnalyticsConfiguration",
+        "cors": "PutBucketCORS",
+        "encryption": "PutEncryptionConfiguration",
+        "intelligent-tiering": "PutIntelligentTieringConfiguration",
+        "inventory": "PutInventoryConfiguration",
+        "lifecycle": "PutLifecycleConfiguration",
+        "logging": "PutBucketLogging",
+        "metrics": "PutMetricsConfiguration",
+        "notification": "PutBucketNotification",
+        "object-lock": "PutBucketObjectLockConfiguration",
+        "ownershipControls": "PutBucketOwnershipControls",
+        "policy": "PutBucketPolicy",
+        "publicAccessBlock": "PutBucketPublicAccessBlock",
+        "replication": "PutReplicationConfiguration",
+        "requestPayment": "PutBucketRequestPayment",
+        "tagging": "PutBucketTagging",
+        "versioning": "PutBucketVersioning",
+        "website": "PutBucketWebsite",
+    },
+    "DELETE": {
+        "analytics": "PutAnalyticsConfiguration",
+        "cors": "PutBucketCORS",
+        "encryption": "PutEncryptionConfiguration",
+        "intelligent-tiering": "PutIntelligentTieringConfiguration",
+        "inventory": "PutInventoryConfiguration",
+        "lifecycle": "PutLifecycleConfiguration",
+        "metrics": "PutMetricsConfiguration",
+        "ownershipControls": "PutBucketOwnershipControls",
+        "policy": "DeleteBucketPolicy",
+        "publicAccessBlock": "PutBucketPublicAccessBlock",
+        "replication": "PutReplicationConfiguration",
+        "tagging": "PutBucketTagging",
+        "website": "DeleteBucketWebsite",
+    },
+    "GET": {
+        "encryption": "GetEncryptionConfiguration",
+        "object-lock": "GetBucketObjectLockConfiguration",
+        "ownershipControls": "GetBucketOwnershipControls",
+        "publicAccessBlock": "GetBucketPublicAccessBlock",
+        "replication": "GetReplicationConfiguration",
+        "requestPayment": "GetBucketRequestPayment",
+    },
+}
+
+
+def _bucket_operation(response, operation: str) -> str:
+    """The IAM action of a bucket request, where moto's label is its method's default."""
+    method = str(getattr(response, "method", "") or "").upper()
+    query = getattr(response, "querystring", None) or {}
+    for parameter, action in _BUCKET_SUBRESOURCES.get(method, {}).items():
+        if parameter in query:
+            return action
+    return operation
+
+
+def _deleted_keys(response) -> list[str]:
+    """The keys a DeleteObjects request names (its XML body)."""
+    from xml.etree import ElementTree
+
+    body = response.body or b""
+    try:
+        root = ElementTree.fromstring(body if isinstance(body, bytes) else body.encode())
+    except ElementTree.ParseError:
+        return []
+    return [element.text or "" for element in root.iter() if element.tag.rsplit("}", 1)[-1] == "Key"]
+
+
+def _copy_source(header: str) -> tuple[str, str]:
+    """(bucket, key) of an x-amz-copy-source, decoded as S3 (and moto) decode it."""
+    from urllib.parse import unquote, urlparse
+
+    bucket, _, key = unquote(urlparse(header).path).lstrip("/").partition("/")
+    return bucket, key
+
+
 def _s3_action(self, bucket_name: str | None = None, key_name: str | None = None) -> None:
     operation = self.data.get("Action") if isinstance(getattr(self, "data", None), dict) else None
     operation = requests.S3_ACTION_NAMES.get(operation, operation) or "ListAllMyBuckets"
-    params = {"Bucket": bucket_name, "Key": key_name, "Tagging": self.headers.get("x-amz-tagging")}
-    _check_request(self, operation, params, "rest-xml")
-    _check_anonymous(self, operation, bucket_name, key_name)
-    _check_other_account(self, operation, bucket_name, key_name)
+    query = getattr(self, "querystring", None) or {}
+    if bucket_name and key_name is None:
+        operation = _bucket_operation(self, operation)
+        if operation == "DeleteObject" and "delete" in query:  # DeleteObjects: each key is a DeleteObject
+            for key in _deleted_keys(self) or [""]:
+                _s3_checks(self, "DeleteObject", bucket_name, key, None)
+            return
+    _s3_checks(self, operation, bucket_name, key_name, self.headers.get("x-amz-tagging"))
     source = self.headers.get("x-amz-copy-source")
     if source and key_name:
-        source_bucket, _, source_key = source.lstrip("/").partition("/")
-        source_key = source_key.split("?")[0]
-        _check_request(self, "GetObject", {"Bucket": source_bucket, "Key": source_key}, "rest-xml")
-        _check_anonymous(self, "GetObject", source_bucket, source_key)
-        _check_other_account(self, "GetObject", source_bucket, source_key)
+        source_bucket, source_key = _copy_source(source)
+        _s3_checks(self, "GetObject", source_bucket, source_key, None)
+
+
+def _s3_checks(response, operation: str, bucket: str | None, key: str | None, tagging: str | None) -> None:
+    params = {"Bucket": bucket, "Key": key, "Tagging": tagging}
+    _check_request(response, operation, params, "rest-xml")
+    _check_anonymous(response, operation, bucket, key)
+    _check_other_account(response, operation, bucket, key)
 
 
 def _bucket_policy(bucket_name: str) -> tuple[str | None, str | None]:
@@ -323,33 +412,60 @@ def _bucket_policy(bucket_name: str) -> tuple[str | None, str | None]:
 
 
 def _check_anonymous(response, operation: str, bucket_name: str | None, key_name: str | None) -> None:
-    """An unsigned S3 request is anonymous: it gets what a bucket policy grants to everyone ("Principal": "*"),
-    nothing else (AccessDenied, as S3 answers it)."""
+    """An unsigned S3 request is anonymous. It gets what the bucket makes public, as S3 decides it: a bucket policy
+    that grants everyone (``"Principal": "*"``) unless Block Public Access restricts public buckets, or a
+    public-read ACL where the bucket's object ownership enables ACLs and Block Public Access does not ignore them;
+    a policy's Deny to everyone wins. A bucket without these settings has S3's defaults for new buckets (public
+    access blocked, ACLs disabled). Nothing else: AccessDenied, as S3 answers it."""
     from smbundle.local.s3 import bucket_policy
 
     if not _enabled or not principals.anonymous.get():
         return
     owner, policy = _bucket_policy(bucket_name) if bucket_name else (None, None)
-    resource = f"arn:aws:s3:::{bucket_name}" + (f"/{key_name}" if key_name else "")
-    if owner is None:
+    bucket = _bucket(owner, bucket_name) if owner else None
+    if bucket is None:
         raise _missing_token(response, "rest-xml")
-    if bucket_policy.grants_everyone(policy, f"s3:{operation}", resource) or _public_by_acl(
-        owner, bucket_name, key_name, operation
-    ):
+    action, resource = f"s3:{operation}", f"arn:aws:s3:::{bucket_name}" + (f"/{key_name}" if key_name else "")
+    if bucket_policy.denies_everyone(policy, action, resource):
+        raise _missing_token(response, "rest-xml")
+    block = _public_access_block(bucket, owner)
+    if not block["RestrictPublicBuckets"] and bucket_policy.grants_everyone(policy, action, resource):
+        return
+    if not block["IgnorePublicAcls"] and _public_by_acl(bucket, key_name, operation):
         return
     raise _missing_token(response, "rest-xml")
 
 
-def _public_by_acl(owner: str, bucket_name: str, key_name: str | None, operation: str) -> bool:
-    """A public-read ACL (the bucket's for listing, the object's for reading) lets anyone read, as on S3 when the
-    bucket's object ownership allows ACLs."""
+def _bucket(owner: str, bucket_name: str):
     from moto.s3.models import s3_backends
 
+    partition, _ = s3_backends.bucket_accounts.get(bucket_name, (PARTITION, owner))
+    return s3_backends[owner][partition].buckets.get(bucket_name)
+
+
+def _public_access_block(bucket, owner: str) -> dict[str, bool]:
+    """The bucket's Block Public Access settings; S3's defaults (all on) when it has none. AWS's own public sample
+    buckets (another account's, served by sample_data) are public by their owner's choice."""
+    from smbundle.local.sample_data import PUBLIC_SAMPLE_OWNER
+
+    configured = getattr(bucket, "public_access_block", None)
+    if configured is None:
+        blocked = owner != PUBLIC_SAMPLE_OWNER
+        return {"IgnorePublicAcls": blocked, "RestrictPublicBuckets": blocked}
+    return {
+        "IgnorePublicAcls": bool(configured.ignore_public_acls),
+        "RestrictPublicBuckets": bool(configured.restrict_public_buckets),
+    }
+
+
+def _public_by_acl(bucket, key_name: str | None, operation: str) -> bool:
+    """A public-read ACL (the bucket's for listing, the object's for reading) lets anyone read, where the bucket's
+    object ownership enables ACLs (ObjectWriter or BucketOwnerPreferred; new buckets have them disabled)."""
     if operation not in ("GetObject", "ListBucket", "HeadObject"):
         return False
-    partition, _ = s3_backends.bucket_accounts.get(bucket_name, (PARTITION, owner))
-    bucket = s3_backends[owner][partition].buckets.get(bucket_name)
-    if bucket is None:
+    rule = getattr(bucket, "ownership_rule", None)  # moto keeps the ObjectOwnership value itself
+    ownership = rule.get("ObjectOwnership") if isinstance(rule, dict) else rule
+    if ownership in (None, "BucketOwnerEnforced"):
         return False
     if key_name is None:
         return bool(bucket.acl and bucket.acl.public_read)
@@ -362,7 +478,8 @@ def _check_other_account(response, operation: str, bucket_name: str | None, key_
     caller: the caller's own policies are not enough, and an administrator of this account is no exception."""
     from smbundle.local.s3 import bucket_policy
 
-    if not _enabled or not bucket_name or operation == "CreateBucket":  # a taken name is BucketAlreadyExists
+    creating = operation == "CreateBucket"  # a true CreateBucket: subresource PUTs are told apart above
+    if not _enabled or not bucket_name or creating:  # a taken name is BucketAlreadyExists
         return
     if principals.anonymous.get():
         return  # _check_anonymous decided

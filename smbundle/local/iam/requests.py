@@ -11,6 +11,7 @@ Besides the action itself, some requests pass a role to a service (``iam:PassRol
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -302,6 +303,13 @@ def tag_context(tags: dict[str, str] | None) -> dict[str, Any]:
     return context
 
 
+def _created(operation: str, targets: list[str]) -> list[str]:
+    """Of a Create* request's resources, the one it creates (CreateEndpoint: the endpoint, not its config)."""
+    kind = re.sub(r"(?<!^)(?=[A-Z])", "-", operation[len("Create") :]).lower()
+    created = [t for t in targets if t.split(":", 5)[-1].startswith(f"{kind}/")]
+    return created or targets
+
+
 def checks(
     action: str,
     params: dict,
@@ -323,8 +331,9 @@ def checks(
     if tags and service == "sagemaker" and operation.startswith("Create"):
         # SageMaker authorizes a create with Tags as sagemaker:AddTags too, telling which create it is by the
         # sagemaker:TaggingAction condition key (Service Authorization Reference, Amazon SageMaker AI: AddTags).
+        created = _created(operation, targets)
         found += [
-            Check("sagemaker:AddTags", r, {**context, "sagemaker:TaggingAction": operation}) for r in targets
+            Check("sagemaker:AddTags", r, {**context, "sagemaker:TaggingAction": operation}) for r in created
         ]
     if tags and (service, operation) in TAG_ON_CREATE:
         resource_tags = {f"aws:ResourceTag/{k}": v for k, v in tags.items()}

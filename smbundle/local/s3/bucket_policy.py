@@ -111,6 +111,20 @@ def grants_everyone(policy_document: str | None, action: str, resource: str) -> 
     return _grants(policy_document, action, resource, set(), {})
 
 
+def denies_everyone(policy_document: str | None, action: str, resource: str) -> bool:
+    """Whether a bucket's policy denies ``action`` on ``resource`` to everyone (a Deny whose Principal is ``*``)."""
+    from smbundle.local.iam import evaluation
+
+    if not policy_document:
+        return False
+    return any(
+        statement.get("Effect") == "Deny"
+        and _names_principal(statement, set())
+        and evaluation.statement_applies(statement, action, resource, dict(REQUEST_CONTEXT))
+        for statement in evaluation.statements([json.loads(policy_document)])
+    )
+
+
 def grants_cross_account(
     policy_document: str | None, action: str, resource: str, account: str, role_arn: str | None
 ) -> bool:

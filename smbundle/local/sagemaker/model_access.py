@@ -3,7 +3,7 @@
 - ``CreateModel`` (API or CloudFormation): SageMaker must be able to assume the ``ExecutionRoleArn`` (the role
   exists and trusts ``sagemaker.amazonaws.com``); otherwise ``ValidationException: Could not assume role ...``, AWS's
   message.
-- ``CreateEndpoint`` / ``UpdateEndpoint`` (API or CloudFormation): for each variant's model, the execution role
+- ``CreateEndpoint`` (API or CloudFormation) and a stack update's endpoint update: for each variant's model, the execution role
   reads the model data (``s3:GetObject`` on the artifact, which must exist) and pulls the image when it is in an
   ECR repository of the account (``ecr:BatchGetImage``; images in AWS's own accounts, such as the XGBoost image,
   need no permission of yours). When it cannot, the endpoint is ``Failed`` with the reason SageMaker gives
@@ -32,7 +32,7 @@ _ECR_IMAGE = re.compile(
 
 def assume_problem(role_arn: str | None) -> str | None:
     """Why SageMaker cannot assume ``role_arn`` (AWS's CreateModel message), or None."""
-    if not role_arn:
+    if not role_arn or not enforcement.is_enabled():  # --iam off lets everything through
         return None
     found = principals.role(role_arn)
     if found is None or not principals.trusts(found.assume_role_policy_document, SERVICE):
@@ -51,10 +51,13 @@ def serving_problem(backend, model_name: str, region: str) -> str | None:
     if model is None:
         return f'Could not find model "{model_name}".'
     role_arn = getattr(model, "execution_role_arn", None)
-    model_data, _, image = container_of(backend, model_name)
     problem = assume_problem(role_arn)
     if problem:
         return problem
+    try:
+        model_data, _, image = container_of(backend, model_name)
+    except (KeyError, IndexError, AttributeError):  # a model package that is not there
+        return f'Could not find the model package of model "{model_name}".'
     if model_data:
         try:
             if role_arn and enforcement.is_enabled():
@@ -63,7 +66,7 @@ def serving_problem(backend, model_name: str, region: str) -> str | None:
                     Principal(role_arn, "SageMaker"), "s3:GetObject", resource, None, region
                 )
             objects.get_bytes(model_data, backend.account_id)
-        except (enforcement.AccessDenied, FileNotFoundError, ValueError, KeyError):
+        except Exception:  # denied, no such bucket or key, not an S3 URI: SageMaker cannot read it
             return (
                 f'Could not access model data at {model_data}. Please ensure that the role "{role_arn}" exists '
                 f'and that its trust relationship policy allows the action "sts:AssumeRole" for the service '
@@ -143,6 +146,8 @@ def apply() -> None:
             cls, resource_name, cloudformation_json, account_id, region_name, **kw
         )
         if endpoint.endpoint_status == "Failed":
+            # CloudFormation never records a resource that failed to create: nothing would delete it on rollback.
+            models.sagemaker_backends[account_id][region_name].endpoints.pop(endpoint.endpoint_name, None)
             raise ValidationError(
                 message=f"Endpoint {endpoint.endpoint_name} failed to reach InService: {endpoint.failure_reason}"
             )
