@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import socket
 import sys
 import threading
 from pathlib import Path
@@ -66,6 +67,8 @@ def serve(args: argparse.Namespace) -> int:
     validation.port(args.port)
     validation.region(args.region)
     validation.runtime_settings()
+    if args.port:
+        _port_free(args.port)  # answered before the second of imports the server needs
     from smbundle.local import server
     from smbundle.local.probe import export_line
     from smbundle.local.server import STUDIO_EXECUTION_ROLE_NAME
@@ -78,9 +81,7 @@ def serve(args: argparse.Namespace) -> int:
             existing_customer=args.existing_customer,
         )
     except OSError as exc:
-        raise cli.Failure(
-            f"cannot listen on 127.0.0.1:{args.port}: {exc.strerror}; choose another --port (or 0 for a free one)"
-        ) from None
+        raise _cannot_listen(args.port, exc) from None
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
@@ -93,6 +94,21 @@ def serve(args: argparse.Namespace) -> int:
     stop.wait()
     aws.stop()
     return 0
+
+
+def _cannot_listen(port: int, exc: OSError) -> cli.Failure:
+    return cli.Failure(
+        f"cannot listen on 127.0.0.1:{port}: {exc.strerror}; choose another --port (or 0 for a free one)"
+    )
+
+
+def _port_free(port: int) -> None:
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as exc:
+            raise _cannot_listen(port, exc) from None
 
 
 def list_served(service: str) -> int:

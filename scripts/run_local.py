@@ -203,9 +203,6 @@ def main(argv=None) -> int:
 
 def run(args: argparse.Namespace) -> int:
     check_args(args)
-    # Imported once the command line is known to be good: a usage error is answered without a second of imports.
-    from smbundle.local.lifecycle import LifecycleFailed, LocalRunOptions, run_lifecycle
-
     # The run never uses real AWS (no profile is read, see above); any keys are accepted.
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
@@ -214,6 +211,9 @@ def run(args: argparse.Namespace) -> int:
 
         check_embedded(args.endpoint_url, cli.endpoint_source(args.endpoint_url))
         check_project_name_free(args.endpoint_url, args.region, args.project_name)
+    # Imported once the command line and the endpoint are known to be good: a mistake is answered without a second
+    # of imports.
+    from smbundle.local.lifecycle import LifecycleFailed, LocalRunOptions, run_lifecycle
 
     temporary = args.workdir is None
     workdir = (args.workdir or Path(tempfile.mkdtemp(prefix="smbundle-local-"))).resolve()

@@ -5,26 +5,19 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 
 import boto3
 import pytest
 
 from smbundle.local import server
-from tests.test_bad_input_local import REPO, environment, one_line
+from tests._in_process import run_script
+from tests.test_bad_input_local import environment, one_line
 
 STUDIO_ROLE = f"arn:aws:iam::123456789012:role/service-role/{server.STUDIO_EXECUTION_ROLE_NAME}"
 
 
 def script(name: str, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, str(REPO / "scripts" / name), *args],
-        capture_output=True,
-        text=True,
-        env=env or environment(),
-        timeout=120,
-        check=False,
-    )
+    return run_script(name, *args, env=env or environment())
 
 
 NO_FILES = {"AWS_CONFIG_FILE": "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent"}

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
+import os
 
 import pytest
 
 from smbundle import cost
+from tests._in_process import run_script
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "estimate_cost.py"
 BLOG = [
     "--runs-per-day",
     "1",
@@ -31,9 +29,7 @@ BLOG = [
 
 
 def run(*args):
-    completed = subprocess.run(
-        [sys.executable, str(SCRIPT), *args], capture_output=True, text=True, check=False
-    )
+    completed = run_script("estimate_cost.py", *args, env=dict(os.environ))
     return completed.returncode, completed.stdout, completed.stderr
 
 

@@ -7,8 +7,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import shlex
-import subprocess
-import sys
 
 import boto3
 import pytest
@@ -16,6 +14,7 @@ import pytest
 from smbundle.local import server
 from smbundle.project_updates import RolloutOptions, roll_out
 from smbundle.validation import UsageError
+from tests._in_process import run_script
 from tests._update_helpers import (
     PREVIOUS_VERSION,
     REPO,
@@ -231,14 +230,7 @@ def embedded():
 
 
 def command(embedded, *args):
-    return subprocess.run(
-        [sys.executable, str(REPO / "scripts" / "update_projects.py"), *args],
-        capture_output=True,
-        text=True,
-        env=environment(AWS_ENDPOINT_URL=embedded.url),
-        timeout=300,
-        check=False,
-    )
+    return run_script("update_projects.py", *args, env=environment(AWS_ENDPOINT_URL=embedded.url))
 
 
 @pytest.mark.parametrize(

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import boto3
@@ -15,6 +13,7 @@ import pytest
 from smbundle import publish as publishing
 from smbundle.local import server
 from smbundle.publish import PreflightError, PublishOptions
+from tests._in_process import run_script
 
 REPO = Path(__file__).resolve().parents[1]
 STUDIO_ROLE = f"arn:aws:iam::123456789012:role/service-role/{server.STUDIO_EXECUTION_ROLE_NAME}"
@@ -248,25 +247,13 @@ def test_the_script_works_unchanged_against_the_embedded_aws(tmp_path):
             AWS_SECRET_ACCESS_KEY="testing",
             AWS_REGION="us-east-1",
         )
-        command = [
-            sys.executable,
-            str(REPO / "scripts" / "publish_product.py"),
-            "--principal-arn",
-            STUDIO_ROLE,
-            "--json",
-        ]
-        first = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+        command = ["publish_product.py", "--principal-arn", STUDIO_ROLE, "--json"]
+        first = run_script(*command, env=env)
         assert first.returncode == 0, first.stderr
         assert json.loads(first.stdout)["changed"] is True
-        second = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+        second = run_script(*command, env=env)
         assert json.loads(second.stdout)["changed"] is False
-        bad = subprocess.run(
-            [*command[:2], "--launch-role-arn", "arn:aws:iam::123456789012:role/missing"],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        bad = run_script(command[0], "--launch-role-arn", "arn:aws:iam::123456789012:role/missing", env=env)
         assert (
             bad.returncode == 1
             and bad.stderr.startswith("error: ")

@@ -5,8 +5,6 @@ what the product needs is one line at publish time, and the build seed's SDK flo
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 import tomllib
 from pathlib import Path
 
@@ -18,6 +16,7 @@ from moto.events.models import EventsBackend
 from smbundle import region_support, templates
 from smbundle.local.sagemaker.monitoring import cron_hours
 from smbundle.template_resolution import NAME_PROPERTIES, resolve
+from tests._in_process import run_script
 
 REPO = Path(__file__).resolve().parents[1]
 PRODUCT = templates.load(REPO / "service_catalog" / "product.yaml")
@@ -160,10 +159,9 @@ def test_publishing_in_such_a_region_stops_before_writing_with_one_line_per_prob
     from smbundle.local import server
 
     with server.start(region="ap-southeast-5") as embedded:
-        run = subprocess.run(
-            [
-                sys.executable,
-                str(REPO / "scripts" / "publish_product.py"),
+        run = run_script(
+            *[
+                "publish_product.py",
                 "--dry-run",
                 "--region",
                 "ap-southeast-5",
@@ -172,8 +170,6 @@ def test_publishing_in_such_a_region_stops_before_writing_with_one_line_per_prob
                 "--endpoint-url",
                 embedded.url,
             ],
-            capture_output=True,
-            text=True,
             env={"PATH": "/usr/bin:/bin", "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"},
         )
     assert run.returncode == 1, run.stderr
