@@ -7,7 +7,7 @@ SCAN_VENV := .scan-venv
 SCAN_STAMP := $(SCAN_VENV)/.installed
 CHECKOV_VERSION := 3.3.30
 # Every CloudFormation template in the repository (the product and the deploy seed's endpoint template).
-TEMPLATES := service_catalog/product.yaml seed_code/deploy/endpoint-config-template.yml
+TEMPLATES := service_catalog/product.yaml service_catalog/roles.yaml seed_code/deploy/endpoint-config-template.yml
 
 export SAGEMAKER_SUPPRESS_V2_WARNING := 1
 

@@ -34,7 +34,32 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--max-concurrency", type=int, help="serverless MaxConcurrency (20)")
     parser.add_argument("--provisioned-concurrency", type=int, default=0)
     parser.add_argument("--instance-type", default="ml.m5.xlarge")
-    parser.add_argument("--instance-count", type=int, default=1)
+    parser.add_argument(
+        "--instance-count",
+        "--min-instances",
+        dest="instance_count",
+        type=int,
+        default=1,
+        help="instances of the compared instance and prod's minimum (ProdMinInstanceCount) (1)",
+    )
+    prod = parser.add_argument_group("prod autoscaling and blue/green updates (the prod line)")
+    prod.add_argument(
+        "--max-instances", type=int, help="prod's ProdMaxInstanceCount (default: no autoscaling)"
+    )
+    prod.add_argument(
+        "--target-invocations-per-instance",
+        type=float,
+        default=70,
+        help="ProdTargetInvocationsPerInstance (70)",
+    )
+    prod.add_argument(
+        "--deployment-strategy", default="canary", help="ProdDeploymentStrategy: canary, linear, all-at-once"
+    )
+    prod.add_argument("--linear-step-percent", type=int, default=25, help="ProdLinearStepPercent (25)")
+    prod.add_argument(
+        "--bake-time-s", type=float, default=600, help="ProdBakeTimeSeconds: two fleets bill meanwhile (600)"
+    )
+    prod.add_argument("--deploys-per-month", type=float, default=4, help="prod updates a month (4)")
     parser.add_argument("--days", type=float, default=30)
     parser.add_argument(
         "--region",
@@ -120,6 +145,12 @@ def build_profiles(args) -> list[cost.Profile]:
             provisioned_concurrency=args.provisioned_concurrency,
             instance_type=args.instance_type,
             instance_count=args.instance_count,
+            max_instance_count=args.max_instances,
+            target_invocations_per_instance=args.target_invocations_per_instance,
+            deployment_strategy=args.deployment_strategy,
+            linear_step_percent=args.linear_step_percent,
+            bake_time_s=args.bake_time_s,
+            deploys_per_month=args.deploys_per_month,
             days=args.days,
             region=args.region,
             request_kb=args.request_kb,
@@ -194,6 +225,7 @@ def print_report(results: list[dict]) -> None:
     print(f"note: {first['quota_caveat']}")
     for r in results:
         print(f"recommendation ({r['memory_size_mb']} MB): {r['recommendation']}")
+    print(cost.prod_line(first["prod"]))
 
 
 def check_args(args) -> None:

@@ -58,6 +58,14 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="launch constraint role (default: service-role/AmazonSageMakerServiceCatalogProductsLaunchRole)",
     )
     parser.add_argument(
+        "--roles",
+        choices=["managed", "custom"],
+        default="managed",
+        help="managed (default): the roles SageMaker creates when projects are enabled; custom: deploy or update "
+        "the product's own roles stack (service_catalog/roles.yaml, change-set preview) and publish with its "
+        "launch role and its roles as the role parameters' defaults (docs/publish.md, Custom roles)",
+    )
+    parser.add_argument(
         "--keep-versions", type=int, help="deprecate all but the newest N provisioning artifacts"
     )
     parser.add_argument(
@@ -98,6 +106,10 @@ def check_args(args: argparse.Namespace) -> None:
         validation.iam_arn(arn, "--principal-arn")
     if args.launch_role_arn is not None:
         validation.iam_arn(args.launch_role_arn, "--launch-role-arn", kinds=("role",))
+    if args.roles == "custom" and args.launch_role_arn is not None:
+        raise validation.UsageError(
+            "--launch-role-arn and --roles custom both choose the launch role (custom: the roles stack's); drop one"
+        )
     if args.keep_versions is not None and args.keep_versions < 1:
         raise validation.UsageError(f"--keep-versions must be at least 1, got {args.keep_versions}")
     validation.text(args.owner, "--owner", 8191)
@@ -148,6 +160,7 @@ def run(args: argparse.Namespace) -> int:
         profile=args.profile,
         dry_run=args.dry_run,
         skip_permission_check=args.skip_permission_check,
+        roles=args.roles,
         owner=args.owner,
         support_email=args.support_email,
         support_url=args.support_url,
@@ -155,7 +168,7 @@ def run(args: argparse.Namespace) -> int:
     # Each write is reported as soon as it is done (on stderr with --json, whose stdout is the result).
     show = cli.progress if args.json else (lambda text: print(text, flush=True))
     try:
-        result = publish(options, session=session, progress=lambda step: show(f"did: {step}"))
+        result = publish(options, session=session, progress=lambda step: show(f"did: {step}"), say=show)
     except PublishError as exc:
         for warning in getattr(exc, "warnings", []):
             cli.warning(warning)
@@ -171,6 +184,11 @@ def run(args: argparse.Namespace) -> int:
     if not result["plan"]:
         print(f"up to date: version {result['version']} is already published")
     print(f"version {result['version']}  template {result['template_url']}")
+    if isinstance(result.get("roles"), dict):
+        roles = result["roles"]
+        print(
+            f"roles: stack {roles['stack_name']} in {roles['region']} {roles['status']}; launch role {roles['role_arns']['LaunchRoleArn']}"
+        )
     if result["target"] == "servicecatalog":
         print(
             f"portfolio {result['portfolio_id']}  product {result['product_id']}  "

@@ -78,6 +78,13 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="a parameter of the product template chosen at project creation, as in Studio (repeatable)",
     )
     parser.add_argument(
+        "--roles",
+        choices=("managed", "custom"),
+        default="managed",
+        help="managed (default): the SageMaker-managed project roles; custom: publish with the product's own roles "
+        "stack (service_catalog/roles.yaml), as publish_product.py --roles custom does, and run under its roles",
+    )
+    parser.add_argument(
         "--iam",
         choices=("on", "off"),
         default="on",
@@ -240,6 +247,7 @@ def run(args: argparse.Namespace) -> int:
             project_parameters=project_parameters(args.project_parameter),
             monitor=args.monitor or bool(args.drift),
             drift=drift_factors(args.drift),
+            roles=args.roles,
         )
         try:
             summary = run_lifecycle(options, Progress(sys.stderr if args.json else sys.stdout))
@@ -496,6 +504,10 @@ def cost_lines(estimate: dict) -> list[str]:
             f"                at that latency the test peak needs {estimate['peak_concurrency_slots']} concurrent "
             f"invocations against MaxConcurrency {estimate['max_concurrency']}: expect throttling"
         )
+    if estimate.get("prod"):  # prod's min/max instances and blue/green bakes at the same traffic
+        from smbundle.cost import prod_line
+
+        lines.append(f"                {prod_line(estimate['prod'])}")
     return lines
 
 

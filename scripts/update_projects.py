@@ -118,25 +118,7 @@ def check_args(args: argparse.Namespace) -> RolloutOptions:
 
 # -- what is printed as it goes -------------------------------------------------------------------------------
 def change_line(change: ResourceChange) -> str:
-    if change.action == "Add":
-        what = "added"
-    elif change.action == "Remove":
-        what = (
-            "removed from the stack, kept (DeletionPolicy Retain)"
-            if change.policy_action == "Retain"
-            else "deleted"
-        )
-    elif change.replacement == "True":
-        what = f"REPLACED ({', '.join(change.causes(recreating=True))})"
-    elif change.replacement == "Conditional":
-        what = (
-            f"MAY BE REPLACED ({', '.join(change.causes(recreating=True))}: refers to "
-            f"{', '.join(change.because())})"
-        )
-    else:
-        what = f"in place ({', '.join(change.causes())})"
-    flag = f"  <== STATEFUL: {change.loss}" if change.loss else ""
-    return f"  {change.action:<7} {change.logical_id:<28} {change.resource_type:<32} {what}{flag}"
+    return change.line()
 
 
 def parameter_line(plan: ProjectPlan) -> str | None:

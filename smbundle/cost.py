@@ -4,6 +4,10 @@ Traffic profile (as in the AWS blog): ``runs_per_day`` test runs of ``peak_minut
 ``peak_per_minute`` invocations per minute, and ``steady_per_hour`` invocations per hour the rest of the day.
 Serverless bills inference seconds (per millisecond, priced by memory size) plus data processed in and out;
 an instance bills every hour of the month. Peak concurrency follows Little's law: arrival rate x latency.
+
+Prod (:func:`prod_estimate`): the same traffic on prod's instances, autoscaled between ``instance_count`` and
+``max_instance_count`` by target tracking at ``target_invocations_per_instance``, plus the second fleet every
+blue/green update runs while it bakes (``bake_time_s`` per traffic step).
 """
 
 from __future__ import annotations
@@ -45,6 +49,13 @@ class Profile:
     region: str = "us-east-1"
     request_kb: float = 0.0
     response_kb: float = 0.0
+    # prod: autoscaling between instance_count and max_instance_count (None: instance_count, no autoscaling)
+    max_instance_count: int | None = None
+    target_invocations_per_instance: float = 70
+    deployment_strategy: str = "canary"
+    linear_step_percent: int = 25
+    bake_time_s: float = 600
+    deploys_per_month: float = 4
 
 
 @dataclass
@@ -126,6 +137,27 @@ def validate(profile: Profile) -> None:
         raise CostInputError("--provisioned-concurrency must not exceed --max-concurrency")
     if profile.runs_per_day * profile.peak_minutes > 24 * 60:
         raise CostInputError("--runs-per-day x --peak-minutes is longer than a day")
+    maximum = profile.max_instance_count
+    if maximum is not None and maximum < profile.instance_count:
+        raise CostInputError(
+            f"--max-instances ({maximum}) must be at least --min-instances/--instance-count ({profile.instance_count})"
+        )
+    if not profile.target_invocations_per_instance > 0:
+        raise CostInputError(
+            f"--target-invocations-per-instance must be positive, got {profile.target_invocations_per_instance}"
+        )
+    if profile.deployment_strategy not in DEPLOYMENT_STRATEGIES:
+        raise CostInputError(
+            f"--deployment-strategy must be one of {', '.join(DEPLOYMENT_STRATEGIES)}, got {profile.deployment_strategy!r}"
+        )
+    if not 10 <= profile.linear_step_percent <= 50:
+        raise CostInputError(
+            f"--linear-step-percent must be between 10 and 50, got {profile.linear_step_percent}"
+        )
+    if not 0 <= profile.bake_time_s <= 3600:
+        raise CostInputError(f"--bake-time-s must be between 0 and 3600, got {profile.bake_time_s}")
+    if profile.deploys_per_month < 0 or not math.isfinite(profile.deploys_per_month):
+        raise CostInputError(f"--deploys-per-month must be zero or positive, got {profile.deploys_per_month}")
 
 
 def estimate(profile: Profile, prices: Prices) -> dict:
@@ -197,7 +229,100 @@ def estimate(profile: Profile, prices: Prices) -> dict:
     }
     result["rounded"] = {k: round(v, 2) for k, v in result.items() if k.endswith("_usd")}
     result["recommendation"] = recommendation(result)
+    result["prod"] = prod_estimate(profile, prices)
     return result
+
+
+# -- prod: autoscaling and blue/green updates ----------------------------------------------------------------
+DEPLOYMENT_STRATEGIES = ("canary", "linear", "all-at-once")
+# After a peak the peak fleet bills a while longer: target tracking scales in only after its low alarm has seen a
+# run of low one-minute datapoints (an assumption of about 15: check yours with aws cloudwatch describe-alarms
+# --alarm-name-prefix TargetTracking-endpoint/), and not faster than the template's ScaleInCooldown (600 s).
+SCALE_IN_LAG_MINUTES = 15 + 10
+
+
+def instances_for(rate_per_minute: float, target: float, minimum: int, maximum: int) -> int:
+    """The instances target tracking settles on for a steady rate: enough to keep each at or under the target."""
+    needed = math.ceil(rate_per_minute / target - 1e-9) if rate_per_minute > 0 else 0
+    return min(max(needed, minimum), maximum)
+
+
+def traffic_steps(strategy: str, linear_step_percent: int = 25, minimum_instances: int = 1) -> int:
+    """Bakes in one blue/green update: the final one, plus the canary's, plus one per linear step before the last.
+    A single-instance fleet goes all at once (a step must be at most half of the fleet)."""
+    if strategy == "all-at-once" or minimum_instances < 2:
+        return 1
+    if strategy == "canary":
+        return 2
+    return math.ceil(100 / linear_step_percent)
+
+
+def prod_estimate(profile: Profile, prices: Prices) -> dict:
+    """Prod's instance bill with autoscaling, against a fixed fleet of the minimum and one sized for the peak,
+    and what the blue/green updates add (the new fleet bills alongside the old one while it bakes; provisioning
+    it takes minutes more, not counted)."""
+    minimum = profile.instance_count
+    maximum = profile.max_instance_count or minimum
+    target = profile.target_invocations_per_instance
+    peak = instances_for(profile.peak_per_minute, target, minimum, maximum)
+    steady = instances_for(profile.steady_per_hour / 60, target, minimum, maximum)
+    peak_hours = min(24.0, profile.runs_per_day * (profile.peak_minutes + SCALE_IN_LAG_MINUTES) / 60)
+    if peak == steady:
+        peak_hours = 0.0
+    hours = profile.days * (peak_hours * peak + (24 - peak_hours) * steady)
+    autoscaled = hours * prices.instance_per_hour
+    steps = traffic_steps(profile.deployment_strategy, profile.linear_step_percent, minimum)
+    rollout_hours = profile.deploys_per_month * steady * steps * profile.bake_time_s / 3600
+    rollout = rollout_hours * prices.instance_per_hour
+    unscaled = math.ceil(profile.peak_per_minute / target - 1e-9) if profile.peak_per_minute else minimum
+    return {
+        "instance_type": profile.instance_type,
+        "min_instances": minimum,
+        "max_instances": maximum,
+        "autoscaling": maximum > minimum,
+        "target_invocations_per_instance": target,
+        "peak_instances": peak,
+        "steady_instances": steady,
+        "peak_instances_needed": max(unscaled, minimum),
+        "peak_served_within_target": unscaled <= maximum,
+        "instance_hours_per_month": hours,
+        "autoscaled_monthly_usd": autoscaled,
+        "fixed_at_min_monthly_usd": minimum * 24 * profile.days * prices.instance_per_hour,
+        "fixed_at_max_monthly_usd": maximum * 24 * profile.days * prices.instance_per_hour,
+        "deployment_strategy": profile.deployment_strategy
+        if minimum >= 2 or profile.deployment_strategy == "all-at-once"
+        else "all-at-once",
+        "bakes_per_update": steps,
+        "bake_time_s": profile.bake_time_s,
+        "deploys_per_month": profile.deploys_per_month,
+        "rollout_instance_hours_per_month": rollout_hours,
+        "rollout_monthly_usd": rollout,
+        "prod_monthly_usd": autoscaled + rollout,
+        "scale_in_lag_minutes": SCALE_IN_LAG_MINUTES,
+    }
+
+
+def prod_line(prod: dict) -> str:
+    """One line on prod's bill: autoscaling (or the fixed fleet) and the blue/green updates."""
+    fleet = (
+        f"{prod['min_instances']}-{prod['max_instances']} x {prod['instance_type']} autoscaled "
+        f"({prod['steady_instances']} steady, {prod['peak_instances']} at the peak) "
+        f"${prod['autoscaled_monthly_usd']:,.2f}/month vs ${prod['fixed_at_max_monthly_usd']:,.2f} fixed at "
+        f"{prod['max_instances']}"
+        if prod["autoscaling"]
+        else f"{prod['min_instances']} x {prod['instance_type']} ${prod['autoscaled_monthly_usd']:,.2f}/month"
+    )
+    rollout = (
+        f"; {prod['deploys_per_month']:g} blue/green updates ({prod['deployment_strategy']}, "
+        f"{prod['bakes_per_update']} x {prod['bake_time_s']:g} s baking with two fleets) "
+        f"+${prod['rollout_monthly_usd']:,.2f}"
+    )
+    short = (
+        ""
+        if prod["peak_served_within_target"] or not prod["autoscaling"]
+        else f"; the peak needs {prod['peak_instances_needed']} instances at the target: above the maximum"
+    )
+    return f"prod: {fleet}{rollout}{short}"
 
 
 def recommendation(result: dict) -> str:

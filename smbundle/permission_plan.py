@@ -80,7 +80,10 @@ def plan(
     region: str,
     account: str,
     parameters: dict[str, str] | None = None,
+    prod_features: bool = False,
 ) -> list[PlannedCall]:
+    """``prod_features``: plan the prod stack with autoscaling and the rollback alarms on (``PROD_FEATURES``), as a
+    project that chooses them deploys it (the custom roles exist for them), besides the defaults."""
     where = Where(region=region, account=account)
     stack_name = f"SC-{account}-pp-preflight"
     values = dict(parameters or {}, SageMakerProjectName=PROJECT_NAME, SageMakerProjectId=PROJECT_ID)
@@ -147,11 +150,24 @@ def plan(
     projects = {p.name: p for p in by_type["AWS::CodeBuild::Project"]}
     for pipeline in by_type["AWS::CodePipeline::Pipeline"]:
         calls.extend(_pipeline_calls(pipeline, projects, endpoint_template, where, artifact_bucket))
-    return calls
+        if prod_features:
+            calls.extend(
+                _pipeline_calls(pipeline, projects, endpoint_template, where, artifact_bucket, PROD_FEATURES)
+            )
+    return list(dict.fromkeys(calls))
+
+
+# The prod stack's parameters that turn on what only custom roles allow (the deploy seed's endpoint template).
+PROD_FEATURES = {
+    "EndpointInstanceCount": "2",
+    "MaxInstanceCount": "4",
+    "DeploymentStrategy": "canary",
+    "AlarmRollback": "true",
+}
 
 
 def _pipeline_calls(
-    pipeline, projects: dict, endpoint_template: dict, where: Where, bucket: str
+    pipeline, projects: dict, endpoint_template: dict, where: Where, bucket: str, prod: dict | None = None
 ) -> list[PlannedCall]:
     role = pipeline.properties["RoleArn"]
     name = pipeline.name
@@ -222,7 +238,7 @@ def _pipeline_calls(
                         )
                     )
                     calls += _endpoint_calls(
-                        config["RoleArn"], endpoint_template, projects, where, step, _backend(projects)
+                        config["RoleArn"], endpoint_template, projects, where, step, _backend(projects), prod
                     )
             elif provider == "Manual" and config.get("NotificationArn"):
                 calls.append(PlannedCall(role, "sns:Publish", config["NotificationArn"], step))
@@ -233,7 +249,10 @@ def _build_calls(project, artifacts: str, key: str | None, where: Where) -> list
     role = project.properties["ServiceRole"]
     env = _env(project.properties)
     buildspec = (project.properties.get("Source") or {}).get("BuildSpec", "buildspec.yml")
-    why = f"build project {project.name} ({SEED_CALLS.get(buildspec, buildspec)})"
+    # the product's inline buildspec of DeployProd / VerifyProd
+    verifies = "verify/verify_prod.py" in buildspec
+    label = "prod verification (verify/verify_prod.py)" if verifies else SEED_CALLS.get(buildspec, buildspec)
+    why = f"build project {project.name} ({label})"
     region, account = where.region, where.account
     sm = f"arn:aws:sagemaker:{region}:{account}"
     name = f"{PROJECT_NAME}-{PROJECT_ID}"
@@ -289,6 +308,12 @@ def _build_calls(project, artifacts: str, key: str | None, where: Where) -> list
         ]
     elif buildspec == "monitoring/buildspec.yml":
         calls += _check_calls(role, env, where, why)
+    elif verifies:  # what prod serves: endpoint -> endpoint config -> model
+        calls += [
+            PlannedCall(role, "sagemaker:DescribeEndpoint", f"{sm}:endpoint/{PROJECT_NAME}-prod", why),
+            PlannedCall(role, "sagemaker:DescribeEndpointConfig", f"{sm}:endpoint-config/*", why),
+            PlannedCall(role, "sagemaker:DescribeModel", f"{sm}:model/*", why),
+        ]
     elif buildspec == "test/buildspec.yml":
         endpoint = f"{sm}:endpoint/{PROJECT_NAME}-staging"
         calls += [
@@ -405,7 +430,13 @@ def _execution_calls(role: str, bucket: str, where: Where) -> list[PlannedCall]:
 
 
 def _endpoint_calls(
-    role: str, endpoint_template: dict, projects: dict, where: Where, step: str, backend: str
+    role: str,
+    endpoint_template: dict,
+    projects: dict,
+    where: Where,
+    step: str,
+    backend: str,
+    prod: dict | None = None,
 ) -> list[PlannedCall]:
     """The endpoint template's resources, created, replaced and deleted as the deploy action's role."""
     deploy_env = next(
@@ -432,6 +463,7 @@ def _endpoint_calls(
             "StageName": stage,
             "DataCaptureUploadPath": f"s3://{bucket}/datacapture/{PROJECT_NAME}-{stage}",
             **(monitoring if stage == "prod" else {}),
+            **((prod or {}) if stage == "prod" else {}),
         }
         resolver = resolve(
             endpoint_template,
@@ -457,6 +489,17 @@ def _endpoint_calls(
                     )
     if execution_role:
         calls += _prod_data_calls(execution_role, bucket, monitoring, step)
+        if (prod or {}).get(
+            "AlarmRollback"
+        ) == "true":  # SageMaker reads the rollback alarms as the model's role
+            alarms = (
+                f"arn:aws:cloudwatch:{where.region}:{where.account}:alarm:sagemaker-{PROJECT_NAME}-prod-*"
+            )
+            calls.append(
+                PlannedCall(
+                    execution_role, "cloudwatch:DescribeAlarms", alarms, f"{step}: prod rollback alarms"
+                )
+            )
     return calls
 
 

@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 
 # Parameters SageMaker sets itself, at creation and on every update.
 RESERVED_PARAMETERS = ("SageMakerProjectName", "SageMakerProjectId")
+# Parameters the product renamed: new name -> the name a project created earlier has the value under.
+RENAMED_PARAMETERS = {"ProdMinInstanceCount": "ProdInstanceCount"}
 # Resources whose replacement or deletion loses what they hold, and what that is.
 STATEFUL_TYPES = {
     "AWS::CodeCommit::Repository": ("repository", "its commits"),
@@ -115,6 +117,28 @@ class ResourceChange:
         answer = asdict(self)
         answer.update(stateful=self.stateful, replaced_by=self.causes(recreating=True), loss=self.loss)
         return answer
+
+    def line(self) -> str:
+        """One line of a preview: the action, the resource, how it changes, and what a stateful change loses."""
+        if self.action == "Add":
+            what = "added"
+        elif self.action == "Remove":
+            what = (
+                "removed from the stack, kept (DeletionPolicy Retain)"
+                if self.policy_action == "Retain"
+                else "deleted"
+            )
+        elif self.replacement == "True":
+            what = f"REPLACED ({', '.join(self.causes(recreating=True))})"
+        elif self.replacement == "Conditional":
+            what = (
+                f"MAY BE REPLACED ({', '.join(self.causes(recreating=True))}: refers to "
+                f"{', '.join(self.because())})"
+            )
+        else:
+            what = f"in place ({', '.join(self.causes())})"
+        flag = f"  <== STATEFUL: {self.loss}" if self.loss else ""
+        return f"  {self.action:<7} {self.logical_id:<28} {self.resource_type:<32} {what}{flag}"
 
 
 @dataclass
@@ -207,6 +231,44 @@ class RolloutReport:
 
 # progress(event, report, project): event is "target", "preview", "skipped", "updating", "finished", "waiting"
 Progress = Callable[[str, RolloutReport, ProjectPlan | None], None]
+
+
+def wait_for_change_set(cloudformation, change_set_id: str, timeout: float = 600) -> dict:
+    """DescribeChangeSet until CloudFormation has computed it (``CREATE_COMPLETE``) or could not (``FAILED``)."""
+    delay, deadline = 0.2, time.monotonic() + timeout
+    while True:
+        described = cloudformation.describe_change_set(ChangeSetName=change_set_id)
+        if described["Status"] in ("CREATE_COMPLETE", "FAILED"):
+            return described
+        if time.monotonic() > deadline:
+            raise RolloutError(
+                f"change set {change_set_id} still {described['Status']} after {timeout:.0f} s"
+            )
+        time.sleep(delay)
+        delay = min(delay * 1.5, 5.0)
+
+
+def change_set_changes(cloudformation, change_set_id: str, described: dict) -> list[ResourceChange]:
+    """Every resource change of a computed change set (all pages), as ``ResourceChange``."""
+    changes = []
+    while True:
+        for change in described.get("Changes", []):
+            resource = change.get("ResourceChange") or {}
+            changes.append(
+                ResourceChange(
+                    action=resource.get("Action", "?"),
+                    logical_id=resource.get("LogicalResourceId", "?"),
+                    resource_type=resource.get("ResourceType", "?"),
+                    physical_id=resource.get("PhysicalResourceId"),
+                    replacement=resource.get("Replacement"),
+                    policy_action=resource.get("PolicyAction"),
+                    details=resource.get("Details", []),
+                )
+            )
+        token = described.get("NextToken")
+        if not token:
+            return changes
+        described = cloudformation.describe_change_set(ChangeSetName=change_set_id, NextToken=token)
 
 
 def _active(artifact: dict) -> bool:
@@ -341,6 +403,9 @@ class Rollout:
                     continue
                 plan.values[key] = _text(values_now[key])
                 plan.kept.append(key)
+            elif RENAMED_PARAMETERS.get(key) in values_now and values_now[RENAMED_PARAMETERS[key]] != "****":
+                plan.values[key] = _text(values_now[RENAMED_PARAMETERS[key]])  # the project's choice, renamed
+                plan.kept.append(key)
             elif spec.get("DefaultValue") is not None:
                 plan.values[key] = plan.added[key] = _text(spec["DefaultValue"])
             else:
@@ -375,25 +440,7 @@ class Rollout:
                 if "didn't contain changes" in reason or "No updates are to be performed" in reason:
                     return []
                 raise RolloutError(f"CloudFormation cannot make the change set: {reason}")
-            changes = []
-            while True:
-                for change in described.get("Changes", []):
-                    resource = change.get("ResourceChange") or {}
-                    changes.append(
-                        ResourceChange(
-                            action=resource.get("Action", "?"),
-                            logical_id=resource.get("LogicalResourceId", "?"),
-                            resource_type=resource.get("ResourceType", "?"),
-                            physical_id=resource.get("PhysicalResourceId"),
-                            replacement=resource.get("Replacement"),
-                            policy_action=resource.get("PolicyAction"),
-                            details=resource.get("Details", []),
-                        )
-                    )
-                token = described.get("NextToken")
-                if not token:
-                    return changes
-                described = cloudformation.describe_change_set(ChangeSetName=change_set_id, NextToken=token)
+            return change_set_changes(cloudformation, change_set_id, described)
         finally:
             try:
                 cloudformation.delete_change_set(ChangeSetName=change_set_id)
@@ -401,16 +448,7 @@ class Rollout:
                 log.warning("could not delete change set %s: %s", change_set_id, exc)
 
     def _wait_for_change_set(self, change_set_id: str) -> dict:
-        cloudformation = self.client("cloudformation")
-        delay, deadline = 0.2, time.monotonic() + 600
-        while True:
-            described = cloudformation.describe_change_set(ChangeSetName=change_set_id)
-            if described["Status"] in ("CREATE_COMPLETE", "FAILED"):
-                return described
-            if time.monotonic() > deadline:
-                raise RolloutError(f"change set {change_set_id} still {described['Status']} after 600 s")
-            time.sleep(delay)
-            delay = min(delay * 1.5, 5.0)
+        return wait_for_change_set(self.client("cloudformation"), change_set_id)
 
     def plan_project(
         self, report: RolloutReport, project: dict, provisioned: dict, versions: dict, url, target

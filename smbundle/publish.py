@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 
 from botocore.exceptions import ClientError
 
-from smbundle import packaging, permission_plan, region_support, resource_permissions, templates
+from smbundle import packaging, permission_plan, region_support, resource_permissions, roles_stack, templates
 from smbundle.catalog_versions import created_time, deprecate, ensure_artifact
 from smbundle.publish_preflight import target_problems
 
@@ -77,6 +77,7 @@ class PublishOptions:
     profile: str | None = None
     dry_run: bool = False
     skip_permission_check: bool = False
+    roles: str = "managed"  # or "custom": the product's own roles stack (service_catalog/roles.yaml)
     owner: str = "ML platform team"
     description: str = (
         "Model build and deploy pipelines: SageMaker Pipeline with an MSE gate, serverless staging endpoint with "
@@ -108,10 +109,16 @@ def client_with_retries(session, service: str, endpoint_url: str | None):
     return session.client(service, endpoint_url=endpoint_url, config=Config(retries={"mode": "standard"}))
 
 
-def build_content(repo_root: Path, product_name: str, bucket: str) -> Content:
+def build_content(
+    repo_root: Path, product_name: str, bucket: str, role_defaults: dict[str, str] | None = None
+) -> Content:
+    """The version's content. ``role_defaults`` (parameter -> role ARN) become the role parameters' defaults:
+    Service Catalog has no parameter defaults outside the template, and Studio shows the template's."""
     build_zip = packaging.deterministic_zip(repo_root / "seed_code" / "build")
     deploy_zip = packaging.deterministic_zip(repo_root / "seed_code" / "deploy")
     template = templates.load(repo_root / "service_catalog" / "product.yaml")
+    if role_defaults:
+        template = templates.with_defaults(template, role_defaults)
     source = templates.to_yaml(template).encode()
     version = "v-" + packaging.content_hash(source, build_zip, deploy_zip)[:12]
     prefix = f"smbundle/{_slug(product_name)}/{version}"
@@ -147,6 +154,7 @@ class Publisher:
         session=None,
         before_write: Callable[[str], None] | None = None,
         progress: Callable[[str], None] | None = None,
+        say: Callable[[str], None] | None = None,
     ):
         import boto3  # imported when needed (0.1 s): the scripts answer a usage error at once
 
@@ -161,6 +169,10 @@ class Publisher:
         self.plan: list[str] = []
         self.changed = False
         self.warnings: list[str] = []  # what only some projects' choices need and the Region lacks
+        self.say = say or (
+            lambda text: log.info("%s", text)
+        )  # what is not a write (the roles stack's preview)
+        self.roles_stack = None  # with --roles custom: the deployed (or, in a dry run, planned) roles stack
 
     def client(self, service: str):
         if service not in self.clients:
@@ -185,8 +197,10 @@ class Publisher:
         problems = []
         roles = dict(PRODUCT_ROLE_SERVICES)
         if self.options.target == "servicecatalog":
-            launch = self.options.launch_role_arn or self.default_launch_role(account)
+            launch = self.launch_role(account)
             roles[launch.split("/")[-1]] = "servicecatalog.amazonaws.com"
+        if self.roles_stack is not None:
+            roles = {} if not self.roles_stack.exists else dict(roles_stack.ROLE_SERVICES)
         for name, service in roles.items():
             problem = _check_role(iam, name, service)
             if problem:
@@ -209,7 +223,12 @@ class Publisher:
             support = region_support.check(self.options.repo_root, content.template, self.region)
             problems.extend(support.errors)
             self.warnings.extend(support.warnings)
-        if not problems and content is not None and not self.options.skip_permission_check:
+        if self.roles_stack is not None and not self.roles_stack.exists:
+            self.warnings.append(
+                f"the roles stack {self.roles_stack.name} does not exist yet, so its roles' permissions are not "
+                "checked: a run without --dry-run creates it, then checks them"
+            )
+        elif not problems and content is not None and not self.options.skip_permission_check:
             problems = self.permission_problems(account, content)
         if problems:
             raise PreflightError(problems, self.warnings)
@@ -227,9 +246,11 @@ class Publisher:
             calls = permission_plan.plan(
                 content.template,
                 endpoint_template,
-                launch_role_arn=self.options.launch_role_arn or self.default_launch_role(account),
+                launch_role_arn=self.launch_role(account),
                 region=self.region,
                 account=account,
+                # the custom roles exist for prod's autoscaling and rollback alarms: check those too
+                prod_features=self.roles_stack is not None,
             )
         except resource_permissions.UnknownResourceType as exc:
             return [str(exc)]
@@ -248,6 +269,12 @@ class Publisher:
 
     def default_launch_role(self, account: str) -> str:
         return f"arn:aws:iam::{account}:role/service-role/AmazonSageMakerServiceCatalogProductsLaunchRole"
+
+    def launch_role(self, account: str) -> str:
+        """The launch constraint's role: the roles stack's, --launch-role-arn, else the SageMaker-managed one."""
+        if self.roles_stack is not None:
+            return self.roles_stack.launch_role_arn
+        return self.options.launch_role_arn or self.default_launch_role(account)
 
     # -- S3 --------------------------------------------------------------------------------------------------
     def ensure_bucket(self, bucket: str) -> None:
@@ -434,8 +461,13 @@ class Publisher:
             constraints = catalog.list_constraints_for_portfolio(
                 PortfolioId=portfolio_id, ProductId=product_id
             )["ConstraintDetails"]
-        if not any(c["Type"] == "LAUNCH" for c in constraints):
-            role = self.options.launch_role_arn or self.default_launch_role(account)
+        launch = [c for c in constraints if c["Type"] == "LAUNCH"]
+        if (
+            launch and self.roles_stack is not None
+        ):  # switching roles: the product's one LAUNCH constraint follows
+            roles_stack.follow_launch_role(self, launch[0], self.roles_stack.launch_role_arn)
+        if not launch:
+            role = self.launch_role(account)
             self.write(
                 f"launch constraint on {product_id} with role {role}",
                 catalog.create_constraint,
@@ -443,7 +475,11 @@ class Publisher:
                 ProductId=product_id,
                 Type="LAUNCH",
                 Parameters=json.dumps({"RoleArn": role}),
-                Description="SageMaker projects launch role",
+                Description=(
+                    roles_stack.LAUNCH_CONSTRAINT_DESCRIPTION
+                    if self.roles_stack is not None
+                    else "SageMaker projects launch role"
+                ),
                 IdempotencyToken=_token("launch", portfolio_id or "", product_id or ""),
             )
 
@@ -510,7 +546,16 @@ class Publisher:
     def run(self) -> dict:
         account = self.client("sts").get_caller_identity()["Account"]
         bucket = self.options.bucket or f"smbundle-templates-{account}-{self.region}"
-        content = build_content(self.options.repo_root, self.options.product_name, bucket)
+        role_defaults = None
+        if self.options.roles == "custom":  # first: a failed roles stack leaves nothing published
+            try:
+                self.roles_stack = roles_stack.RolesDeployer(self, self.options.repo_root, self.say).deploy(
+                    account
+                )
+            except roles_stack.RolesStackError as exc:
+                raise PublishError(str(exc)) from None
+            role_defaults = self.roles_stack.parameter_defaults
+        content = build_content(self.options.repo_root, self.options.product_name, bucket, role_defaults)
         self.preflight(account, content)
         self.ensure_bucket(bucket)
         # The launch role reads the seed code when it creates the repositories: the managed launch policy allows
@@ -533,6 +578,7 @@ class Publisher:
         else:
             result.update(self.publish_servicecatalog(account, bucket, content))
             result["rollout"] = rollout(self.options.product_name, content.version)
+        result["roles"] = self.roles_stack.as_dict() if self.roles_stack is not None else "managed"
         result.update(
             {
                 "changed": self.changed,
@@ -626,5 +672,5 @@ def _token(*parts: str) -> str:
     return packaging.content_hash(*(p.encode() for p in parts))[:32]
 
 
-def publish(options: PublishOptions, session=None, before_write=None, progress=None) -> dict:
-    return Publisher(options, session, before_write, progress).run()
+def publish(options: PublishOptions, session=None, before_write=None, progress=None, say=None) -> dict:
+    return Publisher(options, session, before_write, progress, say).run()

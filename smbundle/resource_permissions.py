@@ -130,6 +130,76 @@ def _endpoint_config(name: str, props: dict, at: Where, operation: str) -> list[
     return [Call(action, arn, "EndpointConfigName")]
 
 
+def _scalable_target(name: str, props: dict, at: Where) -> str:
+    """A scalable target's ARN ends with an id Application Auto Scaling generates when it registers it, so no policy
+    can name one beforehand: the calls are on every scalable target of the account and Region."""
+    return f"arn:{at.partition}:application-autoscaling:{at.region}:{at.account}:scalable-target/*"
+
+
+def _scaled_resource(props: dict) -> str:
+    """``endpoint/<name>/variant/<variant>`` of a scalable target, or of a scaling policy whose ``ScalingTargetId``
+    is the target's ``Ref`` (``<resource id>|<dimension>|<namespace>`` on AWS); "" when unknown."""
+    if props.get("ResourceId"):
+        return str(props["ResourceId"])
+    target = str(props.get("ScalingTargetId") or "")
+    return target.split("|")[0] if "|" in target else ""
+
+
+def _sagemaker_variant_calls(name: str, props: dict, at: Where, operation: str) -> list[Call]:
+    """What registering a SageMaker variant asks of the caller: reading and resizing the endpoint, and creating the
+    service-linked role Application Auto Scaling uses for SageMaker on the first registration in the account
+    (https://docs.aws.amazon.com/sagemaker/latest/dg/endpoint-auto-scaling-prerequisites.html,
+    https://docs.aws.amazon.com/autoscaling/application/userguide/application-auto-scaling-service-linked-roles.html)."""
+    resource = _scaled_resource(props)
+    if props.get("ServiceNamespace") != "sagemaker":
+        return []
+    parts = resource.split("/")
+    endpoint = parts[1] if len(parts) >= 2 and parts[0] == "endpoint" else "*"
+    arn = f"arn:{at.partition}:sagemaker:{at.region}:{at.account}:endpoint/{endpoint.lower()}"
+    service = "sagemaker.application-autoscaling.amazonaws.com"
+    return [
+        Call("sagemaker:DescribeEndpoint", arn, "ResourceId"),
+        Call(
+            "sagemaker:DescribeEndpointConfig",
+            f"arn:{at.partition}:sagemaker:{at.region}:{at.account}:endpoint-config/*",
+            "ResourceId",
+        ),
+        Call("sagemaker:UpdateEndpointWeightsAndCapacities", arn, "ResourceId"),
+        Call(
+            "iam:CreateServiceLinkedRole",
+            f"arn:{at.partition}:iam::{at.account}:role/aws-service-role/{service}/"
+            "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint",
+            "ResourceId",
+            {"iam:AWSServiceName": service},
+        ),
+    ]
+
+
+def _target_tracking_alarms(name: str, props: dict, at: Where, operation: str) -> list[Call]:
+    """A target-tracking policy's alarms, which Application Auto Scaling creates and replaces with the caller's
+    CloudWatch permissions; their names start ``TargetTracking-<resource id>-``
+    (https://docs.aws.amazon.com/autoscaling/application/userguide/application-auto-scaling-target-tracking.html)."""
+    if props.get("PolicyType") != "TargetTrackingScaling":
+        return []
+    resource = _scaled_resource(props)
+    prefix = f"TargetTracking-{resource}-" if resource else "TargetTracking-"
+    alarms = f"arn:{at.partition}:cloudwatch:{at.region}:{at.account}:alarm:{prefix}*"
+    cause = "TargetTrackingScalingPolicyConfiguration"
+    return [
+        Call("cloudwatch:PutMetricAlarm", alarms, cause),
+        Call("cloudwatch:DescribeAlarms", alarms, cause),
+        Call("cloudwatch:DeleteAlarms", alarms, cause),
+    ]
+
+
+def _alarm_system_tags(name: str, props: dict, at: Where, operation: str) -> list[Call]:
+    """CloudFormation tags every alarm it creates with its aws:cloudformation:* system tags
+    (the registry schema's ``tagging.cloudFormationSystemTags``), which takes cloudwatch:TagResource."""
+    if operation != CREATE:
+        return []
+    return [Call("cloudwatch:TagResource", _regional("cloudwatch", "alarm:")(name, props, at), "system tags")]
+
+
 RESOURCE_TYPES: dict[str, ResourceType] = {
     "AWS::S3::Bucket": ResourceType(
         arn=_bucket,
@@ -193,6 +263,22 @@ RESOURCE_TYPES: dict[str, ResourceType] = {
         passed_roles={"RoleArn": "codepipeline.amazonaws.com"},
         extra=_connections,
     ),
+    # What CloudFormation's Lambda handler calls for the properties set (its registry schema lists every call any
+    # property may need, e.g. lambda:PutFunctionConcurrency, made only for ReservedConcurrentExecutions).
+    "AWS::Lambda::Function": ResourceType(
+        arn=_regional("lambda", "function:"),
+        create=("lambda:CreateFunction", "lambda:GetFunction"),
+        update=("lambda:UpdateFunctionConfiguration", "lambda:GetFunction"),
+        delete=("lambda:DeleteFunction",),
+        properties={
+            "ReservedConcurrentExecutions": ("lambda:PutFunctionConcurrency",),
+            "CodeSigningConfigArn": ("lambda:PutFunctionCodeSigningConfig",),
+        },
+        update_properties={"Code": ("lambda:UpdateFunctionCode",)},
+        tagging="lambda:TagResource",
+        untagging="lambda:UntagResource",
+        passed_roles={"Role": "lambda.amazonaws.com"},
+    ),
     "AWS::Events::Rule": ResourceType(
         arn=_regional("events", "rule/"),
         create=("events:PutRule",),
@@ -252,6 +338,39 @@ RESOURCE_TYPES: dict[str, ResourceType] = {
         tagging="sagemaker:AddTags",
         passed_roles={"MonitoringScheduleConfig.MonitoringJobDefinition.RoleArn": "sagemaker.amazonaws.com"},
     ),
+    # Prod autoscaling and rollback alarms (the deploy seed's endpoint template, prod only). The managed
+    # CloudFormation role has no application-autoscaling: or cloudwatch: action, so under the managed roles the
+    # product refuses them (service_catalog/product.yaml's Rules).
+    "AWS::ApplicationAutoScaling::ScalableTarget": ResourceType(
+        arn=_scalable_target,
+        create=("application-autoscaling:RegisterScalableTarget",),
+        update=("application-autoscaling:RegisterScalableTarget",),
+        delete=("application-autoscaling:DeregisterScalableTarget",),
+        tagging="application-autoscaling:TagResource",
+        untagging="application-autoscaling:UntagResource",
+        passed_roles={"RoleARN": "application-autoscaling.amazonaws.com"},
+        extra=_sagemaker_variant_calls,
+    ),
+    "AWS::ApplicationAutoScaling::ScalingPolicy": ResourceType(
+        arn=_scalable_target,  # IAM authorizes the policy calls against the scalable target
+        create=("application-autoscaling:PutScalingPolicy",),
+        update=("application-autoscaling:PutScalingPolicy",),
+        delete=("application-autoscaling:DeleteScalingPolicy",),
+        extra=_target_tracking_alarms,
+    ),
+    "AWS::CloudWatch::Alarm": ResourceType(
+        arn=_regional("cloudwatch", "alarm:"),
+        create=("cloudwatch:PutMetricAlarm",),
+        update=("cloudwatch:PutMetricAlarm",),
+        delete=("cloudwatch:DeleteAlarms",),
+        tagging="cloudwatch:TagResource",
+        untagging="cloudwatch:UntagResource",
+        extra=_alarm_system_tags,
+    ),
+    # DeploymentConfig (blue/green, auto-rollback alarms), RetainAllVariantProperties and
+    # ExcludeRetainedVariantProperties are arguments of CreateEndpoint/UpdateEndpoint, no further call as the stack's
+    # role; SageMaker reads the rollback alarms as the model's execution role (cloudwatch:DescribeAlarms,
+    # https://docs.aws.amazon.com/sagemaker/latest/dg/deployment-guardrails-configuration.html).
     "AWS::SageMaker::Endpoint": ResourceType(
         arn=_sagemaker("endpoint"),
         create=("sagemaker:CreateEndpoint",),

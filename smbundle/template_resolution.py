@@ -30,6 +30,8 @@ NAME_PROPERTIES = {
     "AWS::SageMaker::Model": "ModelName",
     "AWS::SageMaker::EndpointConfig": "EndpointConfigName",
     "AWS::SageMaker::Endpoint": "EndpointName",
+    "AWS::CloudWatch::Alarm": "AlarmName",
+    "AWS::ApplicationAutoScaling::ScalingPolicy": "PolicyName",
 }
 # Types whose Ref is their ARN rather than their name.
 REF_IS_ARN = {"AWS::SNS::Topic", "AWS::SageMaker::ModelPackageGroup", "AWS::SageMaker::Endpoint"}
@@ -116,6 +118,12 @@ class Resolver:
             return self.parameters[name]
         if name in (self.template.get("Resources") or {}):
             kind = self.template["Resources"][name]["Type"]
+            if kind == "AWS::ApplicationAutoScaling::ScalableTarget":
+                # <resource id>|<scalable dimension>|<service namespace> (the resource's documented Ref value)
+                props = self.value(self.template["Resources"][name].get("Properties") or {})
+                return "|".join(
+                    str(props.get(k, "")) for k in ("ResourceId", "ScalableDimension", "ServiceNamespace")
+                )
             return self.arn(name) if kind in REF_IS_ARN else self.name(name)
         raise ResolutionError(f"Ref to unknown {name}")
 

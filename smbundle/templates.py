@@ -40,6 +40,18 @@ def render_product(template: dict, bucket: str, build_key: str, deploy_key: str)
     return rendered
 
 
+def with_defaults(template: dict, defaults: dict[str, str]) -> dict:
+    """The template with these parameters' ``Default`` set (each must be a parameter of the template)."""
+    rendered = copy.deepcopy(_plain(template))
+    parameters = rendered.get("Parameters") or {}
+    missing = sorted(set(defaults) - set(parameters))
+    if missing:
+        raise TemplateError(f"the template has no parameter {', '.join(missing)}")
+    for name, value in defaults.items():
+        parameters[name]["Default"] = value
+    return rendered
+
+
 def to_yaml(template: dict) -> str:
     return _yaml(json.dumps(_plain(template)))
 

@@ -264,3 +264,8 @@ def runtime_settings(environ=os.environ) -> None:
         cold_starts.check(environ)
     except cold_starts.BadSetting as exc:
         raise UsageError(f"{exc} (a cold-start setting of the embedded runtime; see docs/local.md)") from None
+    from smbundle.local import time_scale
+
+    problem = time_scale.problem(environ.get(time_scale.VARIABLE))
+    if problem:
+        raise UsageError(f"{problem} (how fast AWS's periods run on the embedded AWS; see docs/local.md)")

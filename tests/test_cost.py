@@ -255,3 +255,54 @@ def test_monitoring_inputs_that_cannot_work_are_one_line_usage_errors(args, mess
     code, out, err = run(*args)
     assert code == 2 and out == ""
     assert len(err.strip().splitlines()) == 1 and message in err
+
+
+# -- prod: autoscaling and blue/green updates (the prod line) ------------------------------------------------
+def prod_of(**fields):
+    profile = cost.Profile(instance_type="ml.m5.large", **fields)
+    return cost.estimate(profile, cost.resolve_prices(profile, cost.load_price_table()))["prod"]
+
+
+def test_autoscaling_bills_the_peak_fleet_only_around_the_peaks():
+    prod = prod_of(instance_count=1, max_instance_count=4, peak_per_minute=10_000, steady_per_hour=50)
+    hourly = prod["fixed_at_min_monthly_usd"] / (24 * 30)
+    assert (prod["steady_instances"], prod["peak_instances"]) == (1, 4)
+    # 15 peak minutes + the scale-in lag a day at 4 instances, the rest of the day at 1
+    peak_hours = (15 + cost.SCALE_IN_LAG_MINUTES) / 60
+    assert prod["autoscaled_monthly_usd"] == pytest.approx(30 * (peak_hours * 4 + (24 - peak_hours)) * hourly)
+    assert (
+        prod["fixed_at_min_monthly_usd"] < prod["autoscaled_monthly_usd"] < prod["fixed_at_max_monthly_usd"]
+    )
+    assert not prod["peak_served_within_target"]  # 10,000/min needs 143 instances at 70 each
+
+
+def test_blue_green_bakes_bill_a_second_fleet_per_update():
+    canary = prod_of(instance_count=2, deployment_strategy="canary", bake_time_s=600, deploys_per_month=4)
+    hourly = canary["fixed_at_min_monthly_usd"] / (2 * 24 * 30)
+    assert canary["bakes_per_update"] == 2  # the canary's bake and the final one
+    assert canary["rollout_monthly_usd"] == pytest.approx(4 * 2 * 2 * 600 / 3600 * hourly)
+    linear = prod_of(instance_count=2, deployment_strategy="linear", linear_step_percent=25)
+    assert linear["bakes_per_update"] == 4
+    single = prod_of(instance_count=1, deployment_strategy="canary")
+    assert (single["bakes_per_update"], single["deployment_strategy"]) == (1, "all-at-once")
+
+
+def test_prod_flags_on_the_command_line():
+    code, out, err = run(
+        *BLOG, "--instance-type", "ml.m5.large", "--min-instances", "1", "--max-instances", "4"
+    )
+    assert code == 0, err
+    assert "prod: 1-4 x ml.m5.large autoscaled (1 steady, 4 at the peak)" in out
+    assert "blue/green updates (all-at-once, 1 x 600 s baking" in out
+    code, out, err = run(
+        *BLOG, "--json", "--max-instances", "3", "--instance-count", "2", "--bake-time-s", "300"
+    )
+    prod = json.loads(out)["prod"]
+    assert (code, prod["max_instances"], prod["bake_time_s"], prod["deployment_strategy"]) == (
+        0,
+        3,
+        300,
+        "canary",
+    )
+    code, _, err = run(*BLOG, "--max-instances", "1", "--min-instances", "2")
+    assert code == 2 and "--max-instances (1) must be at least" in err and err.count("\n") == 1

@@ -213,7 +213,7 @@ def test_an_operation_the_embedded_aws_does_not_serve_answers_at_once_as_aws_wou
     """The protocol's unknown-operation error (HTTP 400, which the SDKs do not retry), never an HTML page."""
     for service, call, kwargs in (
         ("sagemaker", "list_actions", {}),  # a service we serve, an operation we do not
-        ("cloudwatch", "describe_alarm_history", {}),
+        ("cloudwatch", "describe_anomaly_detectors", {}),
         ("apprunner", "list_services", {}),  # a service nobody serves here
     ):
         client = embedded.client(service)

@@ -141,7 +141,13 @@ def test_deploy_pipeline_stages_and_exports(template):
                 ("ApproveDeployment", "Manual", 3, [], []),
             ],
         ),
-        ("DeployProd", [("DeployResourcesProd", "CloudFormation", 1, ["BuildArtifact"], [])]),
+        (
+            "DeployProd",
+            [
+                ("DeployResourcesProd", "CloudFormation", 1, ["BuildArtifact"], []),
+                ("VerifyProd", "CodeBuild", 2, ["SourceArtifact", "BuildArtifact"], []),
+            ],
+        ),
     ]
     actions = {a["Name"]: a["Configuration"] for s in pipeline["Properties"]["Stages"] for a in s["Actions"]}
     assert (

@@ -45,9 +45,9 @@ def test_unreviewed_types_get_their_registry_schemas_handler_permissions():
         "sqs:DeleteQueue",
         "sqs:GetQueueAttributes",
     ]
-    function = resource_calls("AWS::Lambda::Function", CREATE, "f", {}, AT)
-    by_action = {c.action: c.resource for c in function}
-    assert by_action["lambda:CreateFunction"] == f"arn:aws:lambda:us-east-1:{AT.account}:function:f"
+    machine = resource_calls("AWS::StepFunctions::StateMachine", CREATE, "f", {}, AT)
+    by_action = {c.action: c.resource for c in machine}
+    assert by_action["states:CreateStateMachine"] == f"arn:aws:states:us-east-1:{AT.account}:stateMachine:f"
     assert by_action["iam:PassRole"] == "*"  # another service's resource: which one, the schema does not say
     assert resource_permissions.over_approximation_note("AWS::SQS::Queue", [CREATE, DELETE, CREATE]) == (
         "AWS::SQS::Queue: permissions from the CloudFormation registry schema's create and delete handlers "

@@ -9,8 +9,18 @@ Where a stage setting comes from (first found wins):
   1. the value committed in staging-config.json / prod-config.json in this repository;
   2. the project's choice at project creation (environment variables set by the deploy build project:
      STAGING_MEMORY_SIZE_MB, STAGING_MAX_CONCURRENCY, STAGING_PROVISIONED_CONCURRENCY, PROD_INSTANCE_TYPE,
-     PROD_INSTANCE_COUNT, PROD_SAMPLING_PERCENTAGE, MONITORING_BACKEND, MONITORING_SCHEDULE_EXPRESSION);
-  3. the defaults below (the blog's: 2048 MB, MaxConcurrency 20; one ml.m5.large with data capture).
+     PROD_MIN_INSTANCE_COUNT (PROD_INSTANCE_COUNT for projects created before it), PROD_MAX_INSTANCE_COUNT,
+     PROD_TARGET_INVOCATIONS_PER_INSTANCE, PROD_DEPLOYMENT_STRATEGY, PROD_CANARY_SIZE_PERCENT,
+     PROD_LINEAR_STEP_PERCENT, PROD_BAKE_TIME_SECONDS, PROD_ALARM_ROLLBACK, PROD_LATENCY_P99_THRESHOLD_MS,
+     PROD_SAMPLING_PERCENTAGE, MONITORING_BACKEND, MONITORING_SCHEDULE_EXPRESSION);
+  3. the defaults below (the blog's: 2048 MB, MaxConcurrency 20; one ml.m5.large with data capture, no
+     autoscaling, canary updates without alarm rollback).
+
+Prod updates go blue/green (DeploymentStrategy canary, linear or all-at-once). A canary or linear step must be at
+most half of the fleet (SageMaker's TrafficRoutingConfig), so with one instance (EndpointInstanceCount 1) build.py
+deploys all-at-once and says so; a canary committed in prod-config.json with one instance is refused. Autoscaling
+(MaxInstanceCount above EndpointInstanceCount) and AlarmRollback "true" need project roles allowed
+application-autoscaling and cloudwatch (the product refuses them under the SageMaker-managed roles).
 
 Prod is watched for data quality against the deployed package's own baseline (the statistics and constraints its
 build registered as DriftCheckBaselines.ModelDataQuality), by the project's MonitoringBackend (MONITORING_BACKEND):
@@ -54,7 +64,17 @@ STAGE_SETTINGS = {
     },
     "prod": {
         "EndpointInstanceType": ("PROD_INSTANCE_TYPE", "ml.m5.large"),
-        "EndpointInstanceCount": ("PROD_INSTANCE_COUNT", "1"),
+        # PROD_INSTANCE_COUNT: the variable of projects created before autoscaling (ProdInstanceCount)
+        "EndpointInstanceCount": (("PROD_MIN_INSTANCE_COUNT", "PROD_INSTANCE_COUNT"), "1"),
+        # 0: the same as EndpointInstanceCount, no autoscaling (so raising the minimum alone never asks for it)
+        "MaxInstanceCount": ("PROD_MAX_INSTANCE_COUNT", "0"),
+        "TargetInvocationsPerInstance": ("PROD_TARGET_INVOCATIONS_PER_INSTANCE", "70"),
+        "DeploymentStrategy": ("PROD_DEPLOYMENT_STRATEGY", "canary"),
+        "CanarySizePercent": ("PROD_CANARY_SIZE_PERCENT", "25"),
+        "LinearStepPercent": ("PROD_LINEAR_STEP_PERCENT", "25"),
+        "BakeTimeSeconds": ("PROD_BAKE_TIME_SECONDS", "600"),
+        "AlarmRollback": ("PROD_ALARM_ROLLBACK", "false"),
+        "LatencyP99ThresholdMs": ("PROD_LATENCY_P99_THRESHOLD_MS", "500"),
         "EnableDataCapture": (None, "true"),
         "SamplingPercentage": ("PROD_SAMPLING_PERCENTAGE", "80"),
         "EnableMonitoring": (None, "true"),
@@ -70,6 +90,21 @@ MONITORING_SETTINGS = (
     "MonitoringInstanceType",
 )
 MONITORING_BACKENDS = ("project", "model-monitor", "off")
+DEPLOYMENT_STRATEGIES = ("canary", "linear", "all-at-once")
+# Prod's rollout settings: a staging config that sets one is told that staging is serverless.
+ROLLOUT_SETTINGS = (
+    "MaxInstanceCount",
+    "TargetInvocationsPerInstance",
+    "DeploymentStrategy",
+    "CanarySizePercent",
+    "LinearStepPercent",
+    "BakeTimeSeconds",
+    "AlarmRollback",
+    "LatencyP99ThresholdMs",
+)
+# The rollback alarms go off on 2 of 3 one-minute periods (endpoint-config-template.yml): a shorter bake cannot
+# see them.
+MIN_ALARM_BAKE_SECONDS = 180
 # The cron forms both schedulers accept (Model Monitor's ScheduleConfig and an EventBridge schedule rule): hourly,
 # daily at hour H, every N hours from hour H.
 SCHEDULE_EXPRESSION = re.compile(
@@ -180,19 +215,31 @@ def validate_config(path: Path, config: dict, expected_stage: str) -> dict[str, 
                     f"{path}: {key} cannot be set for staging: staging is a serverless endpoint, and SageMaker "
                     "Model Monitor does not support serverless endpoints (prod is monitored; set it in prod-config.json)"
                 )
+            if stage == "staging" and key in ROLLOUT_SETTINGS:
+                raise BuildError(
+                    f"{path}: {key} cannot be set for staging: staging is a serverless endpoint, which has no "
+                    "instances to autoscale and no deployment guardrails (set it in prod-config.json)"
+                )
             other = next((s for s in STAGES if key in STAGE_SETTINGS[s]), None)
             hint = f" ({key} applies to the {other} stage only)" if other else _closest(key, known)
             raise BuildError(f"{path}: unknown parameter {key!r}{hint}")
     return dict(parameters)
 
 
+def _environment_name(env_names, environ) -> str | None:
+    """The first of a setting's environment variables that is set and not empty."""
+    names = (env_names,) if isinstance(env_names, str) else tuple(env_names or ())
+    return next((name for name in names if environ.get(name, "") != ""), None)
+
+
 def resolve_settings(stage: str, committed: dict[str, str], environ) -> dict[str, str]:
     """Committed value > project parameter (environment) > default."""
     resolved = {}
-    for key, (env_name, default) in STAGE_SETTINGS[stage].items():
+    for key, (env_names, default) in STAGE_SETTINGS[stage].items():
+        env_name = _environment_name(env_names, environ)
         if key in committed:
             resolved[key] = committed[key]
-        elif env_name and environ.get(env_name, "") != "":
+        elif env_name:
             resolved[key] = environ[env_name]
         else:
             resolved[key] = default
@@ -202,10 +249,11 @@ def resolve_settings(stage: str, committed: dict[str, str], environ) -> dict[str
 def setting_origins(source: Path, stage: str, committed: dict[str, str], environ) -> dict[str, str]:
     """Where each resolved value came from, so an error blames the file or the variable that set it."""
     origins = {}
-    for key, (env_name, _) in STAGE_SETTINGS[stage].items():
+    for key, (env_names, _) in STAGE_SETTINGS[stage].items():
+        env_name = _environment_name(env_names, environ)
         if key in committed:
             origins[key] = str(source)
-        elif env_name and environ.get(env_name, "") != "":
+        elif env_name:
             origins[key] = (
                 f"environment variable {env_name} (the project's choice at creation; "
                 f"a value committed in {source.name} would override it)"
@@ -249,9 +297,26 @@ def check_values(label, stage: str, values: dict[str, str]) -> None:
                 f"{where('EndpointInstanceType')}: EndpointInstanceType must look like ml.<family>.<size> (e.g. ml.m5.large), "
                 f"got {values['EndpointInstanceType']!r}"
             )
-        integer("EndpointInstanceCount", 1, None)
+        minimum = integer("EndpointInstanceCount", 1, None)
+        maximum = integer("MaxInstanceCount", 0, None)
+        if 0 < maximum < minimum:
+            raise BuildError(
+                f"{where('MaxInstanceCount')}: MaxInstanceCount ({maximum}) must be at least EndpointInstanceCount "
+                f"({minimum}, the minimum autoscaling keeps); equal (or 0) means no autoscaling"
+            )
+        integer("TargetInvocationsPerInstance", 1, None)
+        if values["DeploymentStrategy"] not in DEPLOYMENT_STRATEGIES:
+            raise BuildError(
+                f"{where('DeploymentStrategy')}: DeploymentStrategy must be one of "
+                f"{', '.join(DEPLOYMENT_STRATEGIES)}, got {values['DeploymentStrategy']!r}"
+            )
+        # https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_TrafficRoutingConfig.html
+        integer("CanarySizePercent", 1, 50)
+        integer("LinearStepPercent", 10, 50)
+        bake = integer("BakeTimeSeconds", 0, 3600)
+        integer("LatencyP99ThresholdMs", 1, 60000)
         integer("SamplingPercentage", 0, 100)
-        for key in ("EnableDataCapture", "EnableMonitoring"):
+        for key in ("EnableDataCapture", "EnableMonitoring", "AlarmRollback"):
             if values[key] not in ("true", "false"):
                 raise BuildError(f'{where(key)}: {key} must be "true" or "false"')
         if values["MonitoringBackend"] not in MONITORING_BACKENDS:
@@ -270,6 +335,21 @@ def check_values(label, stage: str, values: dict[str, str]) -> None:
                 f"{where('MonitoringInstanceType')}: MonitoringInstanceType must look like ml.<family>.<size> "
                 f"(e.g. ml.m5.xlarge), got {values['MonitoringInstanceType']!r}"
             )
+        if values["AlarmRollback"] == "true" and bake < MIN_ALARM_BAKE_SECONDS:
+            raise BuildError(
+                f'{where("BakeTimeSeconds")}: AlarmRollback "true" needs BakeTimeSeconds of at least '
+                f"{MIN_ALARM_BAKE_SECONDS} (the rollback alarms go off on 2 of 3 one-minute periods, so a shorter "
+                f"bake ends before they can), got {bake}"
+            )
+        # A strategy committed in prod-config.json is the team's explicit choice: refused when it cannot apply. The
+        # project's choice or the default is deployed all-at-once on one instance (rollout_settings says so).
+        committed = not where("DeploymentStrategy").startswith(("environment variable", "build.py default"))
+        if values["DeploymentStrategy"] != "all-at-once" and minimum == 1 and committed:
+            raise BuildError(
+                f"{where('DeploymentStrategy')}: DeploymentStrategy {values['DeploymentStrategy']!r} needs "
+                "EndpointInstanceCount 2 or more (a canary or linear step must be at most half of the fleet); set "
+                'EndpointInstanceCount to 2 or DeploymentStrategy to "all-at-once"'
+            )
         if (
             values["EnableMonitoring"] == "true"
             and values["MonitoringBackend"] != "off"
@@ -279,6 +359,73 @@ def check_values(label, stage: str, values: dict[str, str]) -> None:
                 f'{where("EnableMonitoring")}: EnableMonitoring "true" needs EnableDataCapture "true" (monitoring '
                 'analyzes the captured requests); set EnableMonitoring to "false" to deploy without it'
             )
+
+
+def rollout_settings(settings: dict[str, str]) -> tuple[dict[str, str], str]:
+    """Prod's rollout settings as deployed, and a line that says what an update of prod will do.
+
+    A canary or linear step must be at most half of the variant's instances
+    (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_TrafficRoutingConfig.html), so one instance is
+    deployed all-at-once (still blue/green: the new fleet is up before traffic moves, and baked before the old one
+    goes)."""
+    settings = dict(settings)
+    minimum = int(settings["EndpointInstanceCount"])
+    maximum = int(settings["MaxInstanceCount"]) or minimum  # 0: no autoscaling
+    settings["MaxInstanceCount"] = str(maximum)
+    strategy = settings["DeploymentStrategy"]
+    fallback = ""
+    if strategy != "all-at-once" and minimum < 2:
+        settings["DeploymentStrategy"] = "all-at-once"
+        fallback = (
+            f" ({strategy} needs at least 2 instances: a canary or linear step is at most half of the fleet; "
+            "set ProdMinInstanceCount to 2 for it)"
+        )
+    shift = {
+        "canary": f"canary {settings['CanarySizePercent']} %",
+        "linear": f"linear {settings['LinearStepPercent']} % steps",
+        "all-at-once": "all at once",
+    }[settings["DeploymentStrategy"]]
+    scaling = (
+        f"autoscaling {minimum}-{maximum} x {settings['EndpointInstanceType']} at "
+        f"{settings['TargetInvocationsPerInstance']} invocations/instance/minute"
+        if maximum > minimum
+        else f"{minimum} x {settings['EndpointInstanceType']}, no autoscaling"
+    )
+    rollback = (
+        f"rolled back by its 5XX and p99 latency (> {settings['LatencyP99ThresholdMs']} ms) alarms"
+        if settings["AlarmRollback"] == "true"
+        else "no alarm rollback"
+    )
+    note = (
+        f"prod rollout: {scaling}; updates blue/green, traffic shifted {shift}{fallback}, each step baked "
+        f"{settings['BakeTimeSeconds']} s, {rollback}"
+    )
+    return settings, note
+
+
+def instance_type_warning(sagemaker, endpoint_name: str, settings: dict[str, str]) -> str | None:
+    """A line when an update would change the instance type of prod while autoscaling is asked for: SageMaker
+    refuses to change the instance type of a variant registered with Application Auto Scaling
+    (https://docs.aws.amazon.com/sagemaker/latest/dg/endpoint-scaling-update.html). Whether prod is registered
+    now is Application Auto Scaling's to say, which the deploy build may not ask, hence a warning."""
+    if int(settings["MaxInstanceCount"]) <= int(settings["EndpointInstanceCount"]):
+        return None
+    try:
+        endpoint = sagemaker.describe_endpoint(EndpointName=endpoint_name)
+        config = sagemaker.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
+    except (ClientError, BotoCoreError):
+        return None  # no prod yet (or not readable): nothing to compare
+    current = next(
+        (v.get("InstanceType") for v in config.get("ProductionVariants", []) if v.get("InstanceType")), None
+    )
+    wanted = settings["EndpointInstanceType"]
+    if current is None or current == wanted:
+        return None
+    return (
+        f"warning: prod's instance type changes from {current} to {wanted}: if prod is autoscaled now, SageMaker "
+        "refuses the update; deploy once with ProdMaxInstanceCount equal to ProdMinInstanceCount and the old type "
+        "(autoscaling off), then the new type (docs/production.md)"
+    )
 
 
 def arn_candidates(project_arn: str) -> list[str]:
@@ -385,6 +532,13 @@ def render(args, environ, sagemaker) -> tuple[dict[Path, dict], str]:
                 f"prod monitoring: data quality by {by}, {prod['MonitoringScheduleExpression']} on "
                 f"{prod['MonitoringInstanceType']}, baseline {baseline['DataQualityBaselineConstraintsUri']}"
             )
+
+    rollout, rollout_note = rollout_settings(prod)
+    validated["prod"] = (rollout, validated["prod"][1])
+    note = f"{note}\n{rollout_note}"
+    warning = instance_type_warning(sagemaker, f"{args.sagemaker_project_name}-prod", rollout)
+    if warning:
+        note = f"{note}\n{warning}"
 
     exports = {}
     for stage, (settings, committed_tags) in validated.items():

@@ -65,6 +65,8 @@ class LocalRunOptions:
         default_factory=dict
     )  # as chosen in Studio at project creation
     launch_role_arn: str | None = None  # the launch constraint's role (default: the managed launch role)
+    # "custom": published with the product's own roles stack (service_catalog/roles.yaml), as run_local.py --roles
+    roles: str = "managed"
     permission_check: bool = True  # the publisher's preflight of the project roles' permissions
     monitor: bool = (
         False  # after prod: send it the held-out records, run a monitoring execution (monitoring_run)
@@ -336,6 +338,7 @@ def _publish(run: LifecycleRun) -> dict:
             principal_arns=[_studio_role_arn(run)],
             launch_role_arn=run.options.launch_role_arn,
             skip_permission_check=not run.options.permission_check,
+            roles=run.options.roles,
         )
     )
     return result

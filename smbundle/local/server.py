@@ -11,11 +11,12 @@ import os
 from dataclasses import dataclass, field
 
 from smbundle.local import apply_extensions, boto_sessions, crashes, sample_data
+from smbundle.local.applicationautoscaling import target_tracking
 from smbundle.local.codecommit import git_store
 from smbundle.local.codepipeline import executions
 from smbundle.local.events import scheduler
 from smbundle.local.iam import enforcement, roles
-from smbundle.local.sagemaker import availability, runtime
+from smbundle.local.sagemaker import availability, deployments, runtime
 from smbundle.local.sagemaker.studio_domain import prepare_domain
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,8 @@ class EmbeddedAWS:
                 executions.settings.endpoint_url = None
                 executions.settings.clean_up()
                 runtime.reset()  # the endpoints' containers and their model directories
+                deployments.reset()  # blue/green deployments in flight
+                target_tracking.reset()  # scaling activities and cooldowns
                 availability.set_existing_customer(False)
                 git_store.reset()  # the repositories of this account
                 scheduler.reset()

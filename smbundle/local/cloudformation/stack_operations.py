@@ -137,7 +137,8 @@ def parse_and_create_resource(logical_id, resource_json, resources_map, account_
     parsed = parsing.parse_resource_and_generate_name(logical_id, resource_json, resources_map)
     if not parsed:
         if operation is not None and operation.principal is not None:
-            raise ResourceFailed(logical_id, resource_type, f"{resource_type} is not supported locally")
+            _event(operation.stack, logical_id, "", resource_type, "CREATE_IN_PROGRESS")
+            _fail(operation, logical_id, resource_type, f"{resource_type} is not supported locally")
         return None
     resource_class, parsed_json, physical_name = parsed
     # A copy: some models (moto's rules) rewrite the properties they are given.

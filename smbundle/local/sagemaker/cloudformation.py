@@ -9,15 +9,14 @@
 - ``DescribeEndpoint`` answers ``DataCaptureConfig`` in the API's summary shape (``CurrentSamplingPercentage``,
   ``CaptureStatus``), which botocore would otherwise drop.
 - A stack update that gives an endpoint a new config updates the endpoint in place, as CloudFormation's
-  UpdateEndpoint does (moto deleted and re-created it, or left it on a deleted config), and refuses an
-  instance-to-serverless switch, as SageMaker does.
+  UpdateEndpoint does (moto deleted and re-created it, or left it on a deleted config): blue/green per its
+  DeploymentConfig (``deployments``), and refuses an instance-to-serverless switch, as SageMaker does.
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
-from datetime import UTC, datetime
 
 from moto.sagemaker import models
 from moto.sagemaker.exceptions import ValidationError
@@ -134,32 +133,48 @@ def _patch_endpoint() -> None:
     models.FakeEndpoint.create_from_cloudformation_json = classmethod(create_from_cloudformation_json)
 
 
-def _repoint(endpoint, old_variants: list[dict], new_config) -> None:
-    was_instance = any("InstanceType" in v for v in old_variants)
+def check_not_to_serverless(endpoint, old_variants: list[dict], new_config) -> None:
+    was_instance = any("CurrentInstanceCount" in v or "InstanceType" in v for v in old_variants)
     if was_instance and any(v.get("ServerlessConfig") for v in new_config.production_variants):
         raise ValidationError(
             message=f"Endpoint {endpoint.endpoint_name}: updating an instance-based endpoint to serverless is not "
             "supported; give the serverless endpoint a new name"
         )
-    endpoint.endpoint_config_name = new_config.endpoint_config_name
-    endpoint.production_variants = endpoint._process_production_variants(new_config.production_variants)
-    endpoint.data_capture_config = _capture_summary(new_config.data_capture_config)
-    endpoint.last_modified_time = datetime.now(UTC)
+
+
+def capture_summary(config: dict | None) -> dict | None:
+    return _capture_summary(config)
+
+
+def _repoint(endpoint, old_variants: list[dict], new_config) -> None:
+    """The checks of a stack's endpoint update before SageMaker starts it (``model_access`` adds the model's)."""
+    check_not_to_serverless(endpoint, old_variants, new_config)
 
 
 def _patch_endpoint_update() -> None:
-    """An endpoint whose config changes is updated in place (UpdateEndpoint), as CloudFormation does; moto deleted
-    and re-created it."""
+    """An endpoint whose config changes is updated in place (UpdateEndpoint, run by ``deployments``: blue/green,
+    DeploymentConfig, RetainAllVariantProperties), and the handler waits until the endpoint leaves Updating, as
+    CloudFormation does; moto deleted and re-created it. An update SageMaker rolls back because an auto-rollback
+    alarm went off completes the stack update with the endpoint on its previous config (the silent rollback users
+    report; docs/local.md); an update that fails (the new model cannot serve) fails the resource."""
 
     def update_from_cloudformation_json(
         cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name
     ):
+        from smbundle.local.sagemaker import deployments
+
         backend = models.sagemaker_backends[account_id][region_name]
-        name = str(cloudformation_json["Properties"]["EndpointConfigName"]).rsplit("/", 1)[-1]
+        properties = cloudformation_json["Properties"]
+        name = str(properties["EndpointConfigName"]).rsplit("/", 1)[-1]
         config = backend.endpoint_configs.get(name)
         if config is None:
             raise ValidationError(message=f"Could not find endpoint configuration {name}.")
         _repoint(original_resource, list(original_resource.production_variants), config)
+        deployment = deployments.update_and_wait(backend, original_resource, name, properties)
+        if deployment.outcome == "failed":
+            raise ValidationError(
+                message=f"Endpoint {original_resource.endpoint_name} failed to update: {deployment.reason}"
+            )
         return original_resource
 
     models.FakeEndpoint.update_from_cloudformation_json = classmethod(update_from_cloudformation_json)

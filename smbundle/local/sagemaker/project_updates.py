@@ -7,6 +7,11 @@ update runs as the launch role, in the background). The call answers at once; ``
 ``UpdateInProgress``, then ``UpdateCompleted`` with the new artifact and parameters, or ``UpdateFailed`` with the
 reason (the stack rolled back, the project stays on its artifact). A project being created, updated or deleted,
 or whose creation failed, is refused.
+
+A project created from an S3 project template is updated with ``TemplateProvidersToUpdate`` instead (its template
+and parameters; ``template_providers.start_update``), the same way: in the background, ``UpdateCompleted`` or
+``UpdateFailed`` with the stack's reason (the stack rolled back). Each kind of project takes only its own kind of
+update details.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from moto.core.responses import ActionResult
 from moto.sagemaker import responses
 from moto.sagemaker.exceptions import ValidationError
 
-from smbundle.local.sagemaker import projects
+from smbundle.local.sagemaker import projects, template_providers
 from smbundle.local.servicecatalog import catalog, provisioned_updates
 
 RESERVED = ("SageMakerProjectName", "SageMakerProjectId")
@@ -31,8 +36,25 @@ def _newest_active(service_catalog, product_id: str) -> str:
     return max(active, key=lambda a: a.created).id
 
 
-def update_project(backend, name: str, description: str | None, details: dict | None, tags: list[dict]):
+def update_project(
+    backend,
+    name: str,
+    description: str | None,
+    details: dict | None,
+    tags: list[dict],
+    template_updates: list | None = None,
+):
     project = projects._find(backend, name)
+    from_template = project.template_provider is not None
+    if (details and from_template) or (template_updates and not from_template):
+        given, kind = (
+            ("ServiceCatalogProvisioningUpdateDetails", "an S3 project template")
+            if from_template
+            else ("TemplateProvidersToUpdate", "a Service Catalog product")
+        )
+        raise ValidationError(
+            message=f"Project {name} was created from {kind}: {given} does not apply to it."
+        )
     if project.status not in STEADY:
         why = (
             "its creation failed; delete it and create it again"
@@ -46,6 +68,9 @@ def update_project(backend, name: str, description: str | None, details: dict | 
         keys = {t["Key"] for t in tags}
         project.tags = [t for t in project.tags if t["Key"] not in keys] + list(tags)
     project.last_modified = datetime.now(UTC)
+    if template_updates:
+        template_providers.start_update(backend, project, template_updates)
+        return project
     if not details:
         return project
     service_catalog = catalog.backend_for(backend.account_id, backend.region_name)
@@ -106,6 +131,7 @@ def apply() -> None:
             self._get_param("ProjectDescription"),
             self._get_param("ServiceCatalogProvisioningUpdateDetails"),
             self._get_param("Tags") or [],
+            self._get_param("TemplateProvidersToUpdate"),
         )
         return ActionResult({"ProjectArn": project.arn})
 

@@ -1,9 +1,12 @@
-"""SageMaker Projects as Studio calls them: CreateProject provisions the Service Catalog product.
+"""SageMaker Projects as Studio calls them: CreateProject provisions the Service Catalog product, or creates the
+stack of an S3 project template (``TemplateProviders``: ``template_providers.py``).
 
-CreateProject passes ``SageMakerProjectName`` and ``SageMakerProjectId`` to the product template, tags the stack
-with ``sagemaker:project-name`` / ``sagemaker:project-id``, and reports ``CreateCompleted`` or ``CreateFailed``.
-DescribeProject, ListProjects, DeleteProject (terminates the provisioned product) and ListTags/AddTags on a
-project ARN (moto errors on them) complete the picture; UpdateProject is in ``project_updates.py``.
+CreateProject passes ``SageMakerProjectName`` and ``SageMakerProjectId`` to the template, tags the stack with
+``sagemaker:project-name`` / ``sagemaker:project-id``, and reports ``CreateCompleted`` or ``CreateFailed``.
+A request gives exactly one of ``ServiceCatalogProvisioningDetails`` and ``TemplateProviders``.
+DescribeProject, ListProjects, DeleteProject (terminates the provisioned product, or deletes the template's stack)
+and ListTags/AddTags on a project ARN (moto errors on them) complete the picture; UpdateProject is in
+``project_updates.py``.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from moto.core.responses import ActionResult, EmptyResult
 from moto.sagemaker import models, responses
 from moto.sagemaker.exceptions import ValidationError
 
+from smbundle.local.sagemaker import template_providers
 from smbundle.local.servicecatalog import catalog
 
 NAME_PATTERN = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,31}$")
@@ -36,6 +40,9 @@ class Project:
     tags: list[dict]
     created: datetime = field(default_factory=lambda: datetime.now(UTC))
     last_modified: datetime | None = None
+    template_provider: template_providers.CfnProvider | None = None  # a project from an S3 project template
+    account: str = ""
+    region: str = ""
 
     def describe(self) -> dict:
         answer = {
@@ -43,14 +50,17 @@ class Project:
             "ProjectName": self.name,
             "ProjectId": self.project_id,
             "ProjectDescription": self.description,
-            "ServiceCatalogProvisioningDetails": self.provisioning,
-            "ServiceCatalogProvisionedProductDetails": {
-                "ProvisionedProductId": self.provisioned_product_id or "",
-                "ProvisionedProductStatusMessage": self.status_message or "",
-            },
             "ProjectStatus": self.status,
             "CreationTime": self.created,
         }
+        if self.template_provider is not None:
+            answer["TemplateProviderDetails"] = [self.template_provider.detail(self.account, self.region)]
+        else:
+            answer["ServiceCatalogProvisioningDetails"] = self.provisioning
+            answer["ServiceCatalogProvisionedProductDetails"] = {
+                "ProvisionedProductId": self.provisioned_product_id or "",
+                "ProvisionedProductStatusMessage": self.status_message or "",
+            }
         if self.last_modified is not None:
             answer["LastModifiedTime"] = self.last_modified
         return answer
@@ -72,7 +82,14 @@ def _projects(backend) -> dict[str, Project]:
     return backend.local_projects
 
 
-def create_project(backend, name: str, description: str, provisioning: dict, tags: list[dict]) -> Project:
+def create_project(
+    backend,
+    name: str,
+    description: str,
+    provisioning: dict | None,
+    tags: list[dict],
+    template_provider_list: list | None = None,
+) -> Project:
     if not name or not NAME_PATTERN.match(name):
         raise ValidationError(
             message=f"Value '{name}' at 'projectName' failed to satisfy constraint: Member must satisfy regular expression pattern: ^[a-zA-Z0-9](-*[a-zA-Z0-9]){{0,31}}"
@@ -80,7 +97,15 @@ def create_project(backend, name: str, description: str, provisioning: dict, tag
     projects = _projects(backend)
     if name in projects:
         raise ValidationError(message=f"Project {name} already exists.")
-    project_id = "p-" + "".join(random.choices(string.ascii_lowercase + string.digits, k=12))
+    if bool(provisioning) == bool(template_provider_list):
+        raise ValidationError(
+            message="Specify either ServiceCatalogProvisioningDetails or TemplateProviders, and only one of them."
+        )
+    if template_provider_list:
+        return _create_from_template(backend, name, description, tags, template_provider_list)
+    if not provisioning.get("ProductId"):
+        raise ValidationError(message="ServiceCatalogProvisioningDetails.ProductId is required.")
+    project_id = _new_id()
     arn = f"arn:aws:sagemaker:{backend.region_name}:{backend.account_id}:project/{name.lower()}"
     project_tags = [
         *tags,
@@ -119,6 +144,39 @@ def create_project(backend, name: str, description: str, provisioning: dict, tag
     return project
 
 
+def _new_id() -> str:
+    return "p-" + "".join(random.choices(string.ascii_lowercase + string.digits, k=12))
+
+
+def _create_from_template(backend, name: str, description: str, tags: list[dict], providers: list) -> Project:
+    """CreateProject with TemplateProviders: checked as SageMaker checks it, then the stack (template_providers)."""
+    provider = template_providers.provider_of(providers, "templateProviders")
+    body = template_providers.read_template(backend, provider["TemplateURL"])
+    template_providers.check_parameters(body, provider.get("Parameters") or [])
+    template_providers.check_role(provider.get("RoleARN"))
+    project_id = _new_id()
+    project = Project(
+        name,
+        project_id,
+        f"arn:aws:sagemaker:{backend.region_name}:{backend.account_id}:project/{name.lower()}",
+        description or "",
+        {},
+        None,
+        "CreateInProgress",
+        None,
+        [
+            *tags,
+            {"Key": "sagemaker:project-name", "Value": name},
+            {"Key": "sagemaker:project-id", "Value": project_id},
+        ],
+        account=backend.account_id,
+        region=backend.region_name,
+    )
+    _projects(backend)[name] = project  # the pipelines start while the stack is created and read its tags
+    template_providers.create(backend, project, provider, body)
+    return project
+
+
 def _find(backend, name: str) -> Project:
     project = _projects(backend).get(name)
     if project is None:
@@ -128,7 +186,11 @@ def _find(backend, name: str) -> Project:
 
 def delete_project(backend, name: str) -> None:
     project = _find(backend, name)
-    if project.provisioned_product_id:
+    if project.template_provider is not None:
+        if not template_providers.delete(backend, project):
+            project.status = "DeleteFailed"
+            return
+    elif project.provisioned_product_id:
         service_catalog = catalog.backend_for(backend.account_id, backend.region_name)
         try:
             record = catalog.terminate(service_catalog, project.provisioned_product_id, None)
@@ -160,8 +222,9 @@ def apply() -> None:
             self.sagemaker_backend,
             self._get_param("ProjectName"),
             self._get_param("ProjectDescription"),
-            self._get_param("ServiceCatalogProvisioningDetails") or {},
+            self._get_param("ServiceCatalogProvisioningDetails"),
             self._get_param("Tags") or [],
+            self._get_param("TemplateProviders"),
         )
         return ActionResult({"ProjectArn": project.arn, "ProjectId": project.project_id})
 

@@ -12,7 +12,14 @@ A **serverless** variant admits at most ``MaxConcurrency`` requests at once; the
 cold start, modelled from documented parameters (``cold_starts``: container start plus the model artifact's
 download): after ``SMBUNDLE_IDLE_SECONDS`` (default 300) without requests the endpoint scales back to its
 ``ProvisionedConcurrency`` warm copies, and each concurrent request beyond the warm copies starts a new one. Payloads
-over 4 MB are rejected. An **instance** variant has no concurrency limit and no cold start.
+over 4 MB are rejected. An **instance** variant has no cold start; it serves with as many model workers as its
+instances run (``CurrentInstanceCount`` times the instance type's vCPUs, the model server's default worker count, or
+the container's ``SAGEMAKER_MODEL_SERVER_WORKERS``): concurrent requests beyond them queue, so a scaled-out
+variant serves more at once.
+
+Every request the model answers counts in the endpoint's CloudWatch metrics (``cloudwatch/endpoint_metrics``).
+While a blue/green deployment runs (``deployments``), each request goes to the old or the new config's fleet with
+the deployment step's share, and is answered by that fleet's model.
 
 An endpoint config with a ``DataCaptureConfig`` captures its invocations (``capture``): sampled, buffered and
 written to ``DestinationS3Uri`` as the model's execution role.
@@ -20,6 +27,7 @@ written to ``DestinationS3Uri`` as the model's execution role.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
@@ -30,6 +38,7 @@ from dataclasses import dataclass, field
 from moto.sagemaker.models import sagemaker_backends
 from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
 
+from smbundle.local.cloudwatch import endpoint_metrics
 from smbundle.local.s3 import objects
 from smbundle.local.sagemaker import capture, serving
 from smbundle.local.sagemaker.cold_starts import ColdStartModel
@@ -65,6 +74,9 @@ class EndpointRuntime:
     model_bytes: int = 0  # the model artifact (and source archive) a new copy downloads
     log: tuple | None = None  # (account, region, endpoint, variant, the model's role) for the endpoint's logs
     lock: threading.Lock = field(default_factory=threading.Lock)
+    workers_per_instance: int = 2
+    busy: threading.Condition = field(default_factory=threading.Condition)
+    working: int = 0
     in_flight: int = 0
     warm: int = 0
     last_active: float = 0.0
@@ -107,6 +119,13 @@ class EndpointRuntime:
             self.in_flight -= 1
             self.last_active = time.monotonic()
 
+    def work(self, instances: int):
+        """A model worker of this fleet (``instances`` instances): waits while all are busy. A serverless
+        endpoint's copies are its admitted requests (MaxConcurrency bounds them): no wait."""
+        if self.serverless is not None:
+            return contextlib.nullcontext()
+        return _Worker(self, max(int(instances), 1) * self.workers_per_instance)
+
     def answer(self, body: bytes, content_type: str | None, accept: str | None) -> serving.Answer:
         try:
             if self.load_error is not None:
@@ -141,6 +160,39 @@ class EndpointRuntime:
             log.warning("endpoint %s cannot write its logs: %s", endpoint, denial)
 
 
+class _Worker:
+    def __init__(self, runtime: EndpointRuntime, limit: int):
+        self.runtime, self.limit = runtime, limit
+
+    def __enter__(self):
+        with self.runtime.busy:
+            while self.runtime.working >= self.limit:
+                self.runtime.busy.wait()
+            self.runtime.working += 1
+
+    def __exit__(self, *exc):
+        with self.runtime.busy:
+            self.runtime.working -= 1
+            self.runtime.busy.notify()
+
+
+def workers_per_instance(instance_type: str | None, environment: dict) -> int:
+    """The model server's workers on one instance: SAGEMAKER_MODEL_SERVER_WORKERS, else one per vCPU of the
+    instance type (large 2, xlarge 4, Nxlarge 4N, medium 1)."""
+    configured = str(environment.get("SAGEMAKER_MODEL_SERVER_WORKERS") or "")
+    if configured.isdigit() and int(configured) > 0:
+        return int(configured)
+    size = (instance_type or "ml.m5.large").rsplit(".", 1)[-1]
+    if size == "medium":
+        return 1
+    if size == "large":
+        return 2
+    if size.endswith("xlarge"):
+        multiple = size[: -len("xlarge")]
+        return 4 * (int(multiple) if multiple.isdigit() else 1)
+    return 2
+
+
 def _model_error(message: str, status: int = 400) -> InvocationError:
     kind = "client" if status < 500 else "server"
     return InvocationError(
@@ -151,26 +203,29 @@ def _model_error(message: str, status: int = 400) -> InvocationError:
     )
 
 
-_runtimes: dict[tuple[str, str, str], EndpointRuntime] = {}
+_runtimes: dict[tuple[str, str, str, str], EndpointRuntime] = {}
 _runtimes_lock = threading.Lock()
 
 
-def _load_runtime(account_id: str, region: str, endpoint_name: str) -> EndpointRuntime:
+def _load_runtime(
+    account_id: str, region: str, endpoint_name: str, config_name: str | None = None
+) -> EndpointRuntime:
     backend = sagemaker_backends[account_id][region]
     endpoint = backend.endpoints.get(endpoint_name)
     if endpoint is None:
         raise InvocationError(
             400, "ValidationError", f"Endpoint {endpoint_name} of account {account_id} not found."
         )
-    key = (account_id, region, endpoint_name)
+    config_name = config_name or endpoint.endpoint_config_name
+    key = (account_id, region, endpoint_name, config_name)
     cached = _runtimes.get(key)
-    if cached is not None and cached.config_name == endpoint.endpoint_config_name:
+    if cached is not None:
         return cached
     with _runtimes_lock:
         cached = _runtimes.get(key)
-        if cached is not None and cached.config_name == endpoint.endpoint_config_name:
+        if cached is not None:
             return cached
-        config = backend.endpoint_configs[endpoint.endpoint_config_name]
+        config = backend.endpoint_configs[config_name]
         variant = config.production_variants[0]
         model_data, environment, _ = container_of(backend, variant["ModelName"])
         if not model_data:
@@ -191,7 +246,7 @@ def _load_runtime(account_id: str, region: str, endpoint_name: str) -> EndpointR
             load_error = error
         model = backend._models.get(variant["ModelName"])
         runtime = EndpointRuntime(
-            config_name=endpoint.endpoint_config_name,
+            config_name=config_name,
             container=container,
             serverless=variant.get("ServerlessConfig"),
             load_error=load_error,
@@ -204,6 +259,7 @@ def _load_runtime(account_id: str, region: str, endpoint_name: str) -> EndpointR
                 variant.get("VariantName") or "AllTraffic",
                 getattr(model, "execution_role_arn", None),
             ),
+            workers_per_instance=workers_per_instance(variant.get("InstanceType"), environment),
         )
         runtime.write_log(
             [
@@ -252,6 +308,12 @@ def container_of(backend, model_name: str) -> tuple[str | None, dict, str | None
     return model_data, environment, image
 
 
+def _current_instances(account_id: str, region: str, endpoint_name: str) -> int:
+    endpoint = sagemaker_backends[account_id][region].endpoints.get(endpoint_name)
+    variants = getattr(endpoint, "production_variants", None) or [{}]
+    return int(variants[0].get("CurrentInstanceCount") or 1)
+
+
 def runtime_for(account_id: str, region: str, endpoint_name: str) -> EndpointRuntime:
     """The runtime serving an endpoint now (for tests and the lifecycle summary)."""
     return _load_runtime(account_id, region, endpoint_name)
@@ -267,22 +329,50 @@ def invoke(
     inference_id: str | None = None,
     custom_attributes: str | None = None,
 ) -> serving.Answer:
-    runtime = _load_runtime(account_id, region, endpoint_name)
+    from smbundle.local.sagemaker import deployments
+
+    started = time.perf_counter()
+    config_name, instances = deployments.route(account_id, region, endpoint_name)
+    runtime = _load_runtime(account_id, region, endpoint_name, config_name)
+    if instances is None:
+        instances = _current_instances(account_id, region, endpoint_name)
     if runtime.serverless is not None and len(body) > MAX_SERVERLESS_PAYLOAD:
         raise InvocationError(
             400, "ValidationError", "Request payload exceeds the 4 MB limit of serverless endpoints"
         )
     cold_starts = ColdStartModel.from_environment()
     cold = runtime.admit(cold_starts.idle_seconds)
+    setup = model_seconds = 0.0
+    status = None
     try:
         if cold:
-            seconds = cold_starts.seconds(runtime.model_bytes)
+            setup = cold_starts.seconds(runtime.model_bytes)
             with runtime.lock:
-                runtime.cold_start_seconds += seconds
-            time.sleep(seconds)
-        answer = runtime.answer(body, content_type, accept)
+                runtime.cold_start_seconds += setup
+            time.sleep(setup)
+        with runtime.work(instances):
+            answering = time.perf_counter()
+            try:
+                answer = runtime.answer(body, content_type, accept)
+            except InvocationError as error:
+                status = int(error.extra.get("OriginalStatusCode") or 500)
+                raise
+            finally:
+                model_seconds = time.perf_counter() - answering
     finally:
         runtime.release()
+        if model_seconds:
+            endpoint_metrics.record(
+                account_id,
+                region,
+                endpoint_name,
+                runtime.log[3] if runtime.log else "AllTraffic",
+                instances=instances,
+                model_seconds=model_seconds,
+                overhead_seconds=max(time.perf_counter() - started - model_seconds - setup, 0.0),
+                status=status,
+                setup_seconds=setup if runtime.serverless is not None else None,
+            )
     if runtime.capture is not None:
         runtime.capture.record(
             body, content_type, answer.body, answer.content_type, inference_id, custom_attributes
@@ -322,6 +412,7 @@ def reset() -> None:
                 runtime.container.workdir.cleanup()
         _runtimes.clear()
     capture.reset()
+    endpoint_metrics.reset()
 
 
 def apply() -> None:
