@@ -18,7 +18,7 @@ help:
 	@echo "make test   run every test (tooling, templates, both seed repositories)"
 	@echo "make lint   ruff + cfn-lint on every template"
 	@echo "make scan   checkov over every template (in its own virtual environment)"
-	@echo "make bench  benchmarks: local lifecycle wall time, staging load-test throughput, rolling an update out"
+	@echo "make bench  benchmarks: local lifecycle wall time, staging load-test throughput, rolling an update out, prod scaling and rollback"
 
 venv: $(STAMP)
 
@@ -70,6 +70,7 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_lifecycle.py
 	$(BIN)/python benchmarks/bench_updates.py
+	$(BIN)/python benchmarks/bench_production.py
 
 clean:
 	rm -rf $(VENV) $(SCAN_VENV) .pytest_cache .ruff_cache

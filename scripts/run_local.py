@@ -30,6 +30,12 @@ for _name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
 from typing import TYPE_CHECKING  # noqa: E402
 
 from smbundle import cli, validation  # noqa: E402
+from smbundle.local.production_runs import (  # noqa: E402 - light: no embedded AWS
+    BAD_MODEL_PARAMETERS,
+    PEAK_MINUTES,
+    PROD_LOAD_PARAMETERS,
+    PRODUCTION_TIME_SCALE,
+)
 
 if TYPE_CHECKING:
     from smbundle.local.lifecycle import LifecycleFailed
@@ -80,9 +86,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         "--roles",
         choices=("managed", "custom"),
-        default="managed",
         help="managed (default): the SageMaker-managed project roles; custom: publish with the product's own roles "
-        "stack (service_catalog/roles.yaml), as publish_product.py --roles custom does, and run under its roles",
+        "stack (service_catalog/roles.yaml), as publish_product.py --roles custom does, and run under its roles "
+        "(the default with --prod-load and --bad-model, which need it)",
     )
     parser.add_argument(
         "--iam",
@@ -110,6 +116,21 @@ def parse_args(argv=None) -> argparse.Namespace:
         default=[],
         metavar="FEATURE=FACTOR",
         help="with --monitor (implied): scale a measurement of that traffic, e.g. shell_weight=1.5 (repeatable)",
+    )
+    parser.add_argument(
+        "--prod-load",
+        type=float,
+        metavar="RATE_PER_MIN",
+        help="after prod is deployed (with autoscaling: ProdMaxInstanceCount 4 and ProdTargetInvocationsPerInstance "
+        "10 unless --project-parameter says otherwise): send it RATE_PER_MIN requests per minute for "
+        f"{PEAK_MINUTES} minutes, then a tenth of it, and print its instance count as autoscaling changes it",
+    )
+    parser.add_argument(
+        "--bad-model",
+        action="store_true",
+        help="after prod is deployed (2 instances, canary updates with alarm rollback): commit a second model version "
+        "whose JSON answers fail (its staging tests ask for CSV), and show its canary, the 5XX alarm, the rollback, the deploy "
+        "pipeline failing and prod still serving the first version",
     )
     parser.add_argument(
         "--serve", action="store_true", help="keep the embedded AWS up afterwards (Ctrl-C stops it)"
@@ -165,6 +186,7 @@ def check_args(args: argparse.Namespace) -> None:
         raise validation.UsageError(
             "--monitor and --drift need prod, which --stop-before-prod does not deploy; drop one of them"
         )
+    production_flags(args)
     validation.project_name(args.project_name)
     validation.region(args.region)
     validation.endpoint_url(args.endpoint_url, cli.endpoint_source(args.endpoint_url))
@@ -177,6 +199,43 @@ def check_args(args: argparse.Namespace) -> None:
         validation.output_directory(args.workdir, "--workdir")
     if args.summary is not None:
         validation.output_file(args.summary, "--summary", create_parents=True)
+
+
+def production_flags(args: argparse.Namespace) -> None:
+    """--prod-load and --bad-model: their checks, and the roles, parameters and time scale they imply."""
+    wanted = [
+        flag
+        for flag, on in (("--prod-load", args.prod_load is not None), ("--bad-model", args.bad_model))
+        if on
+    ]
+    if args.prod_load is not None and not 0 < args.prod_load <= 6000:
+        raise validation.UsageError(
+            f"--prod-load must be between 0 and 6000 requests per minute, got {args.prod_load:g}"
+        )
+    if wanted and args.stop_before_prod:
+        raise validation.UsageError(
+            f"{wanted[0]} needs prod, which --stop-before-prod does not deploy; drop one of them"
+        )
+    if wanted and args.roles == "managed":
+        raise validation.UsageError(
+            f"{wanted[0]} needs --roles custom: the managed CloudFormation role may not create scalable targets or "
+            "alarms (application-autoscaling:RegisterScalableTarget, cloudwatch:PutMetricAlarm)"
+        )
+    if args.roles is None:
+        args.roles = "custom" if wanted else "managed"
+    if wanted:
+        # Before the embedded AWS starts (or, with --endpoint-url, for pacing the traffic: give local_aws.py the same).
+        os.environ.setdefault("SMBUNDLE_TIME_SCALE", PRODUCTION_TIME_SCALE)  # an AWS minute in half a second
+
+
+def production_parameters(args: argparse.Namespace, given: dict[str, str]) -> dict[str, str]:
+    """The project parameters --prod-load and --bad-model need, unless --project-parameter says otherwise."""
+    chosen = {}
+    if args.prod_load is not None:
+        chosen.update(PROD_LOAD_PARAMETERS)
+    if args.bad_model:
+        chosen.update(BAD_MODEL_PARAMETERS)
+    return {**chosen, **given}
 
 
 # The deploy pipeline's first run, at project creation: its build fails, as on AWS, until a model is approved.
@@ -192,6 +251,9 @@ class Progress:
 
     def __call__(self, event: str, name: str, status: str | None, seconds: float | None) -> None:
         clock = f"[{time.monotonic() - self.started:6.1f}s]"
+        if event == "note":
+            print(f"{clock} {name}", file=self.stream, flush=True)
+            return
         if event == "start":
             line = f"{clock} {name:<62} InProgress"
         else:
@@ -244,10 +306,12 @@ def run(args: argparse.Namespace) -> int:
             endpoint_url=endpoint_url,
             input_data=args.input_data,
             stop_before_prod=args.stop_before_prod,
-            project_parameters=project_parameters(args.project_parameter),
+            project_parameters=production_parameters(args, project_parameters(args.project_parameter)),
             monitor=args.monitor or bool(args.drift),
             drift=drift_factors(args.drift),
             roles=args.roles,
+            prod_load=args.prod_load,
+            bad_model=args.bad_model,
         )
         try:
             summary = run_lifecycle(options, Progress(sys.stderr if args.json else sys.stdout))

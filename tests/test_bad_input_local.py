@@ -161,6 +161,10 @@ def test_input_data_schema_is_the_build_seeds(tmp_path):
         (["--summary", "README.md/summary.json"], 2, "README.md is not a directory"),
         (["--summary", "docs"], 2, "--summary docs is a directory"),
         (["--auto-approve", "--stop-before-prod"], 2, "not allowed with argument"),
+        (["--prod-load", "0"], 2, "--prod-load must be between 0 and 6000 requests per minute, got 0"),
+        (["--prod-load", "many"], 2, "--prod-load: invalid float value: 'many'"),
+        (["--prod-load", "60", "--roles", "managed"], 2, "--prod-load needs --roles custom"),
+        (["--bad-model", "--stop-before-prod"], 2, "--bad-model needs prod, which --stop-before-prod"),
     ],
 )
 def test_run_local_bad_flags(tmp_path, args, code, fragment):

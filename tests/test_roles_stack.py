@@ -14,7 +14,7 @@ import boto3
 import pytest
 
 from smbundle import permission_plan, roles_stack, templates
-from smbundle.local import server
+from smbundle.local import production_runs, server
 from smbundle.local.iam import actions, evaluation
 from smbundle.local.lifecycle import LocalRunOptions, run_lifecycle
 from smbundle.publish import PublishError, PublishOptions, build_content, publish
@@ -331,6 +331,9 @@ def custom_lifecycle(tmp_path_factory):
     level = logger.level
     logger.setLevel(logging.INFO)
     logger.addHandler(denials)
+    scale = os.environ.get("SMBUNDLE_TIME_SCALE")
+    # as run_local.py --prod-load and --bad-model run them: the traffic is paced in AWS minutes
+    os.environ["SMBUNDLE_TIME_SCALE"] = production_runs.PRODUCTION_TIME_SCALE
     try:
         with server.start() as embedded:
             summary = run_lifecycle(
@@ -340,6 +343,8 @@ def custom_lifecycle(tmp_path_factory):
                     endpoint_url=embedded.url,
                     roles="custom",
                     project_parameters=LIFECYCLE_PARAMETERS,
+                    prod_load=30,
+                    bad_model=True,
                 ),
                 lambda *event: None,
             )
@@ -350,13 +355,16 @@ def custom_lifecycle(tmp_path_factory):
             }
             yield summary, denials.seen, _project_state(state, summary)
     finally:
+        os.environ.pop("SMBUNDLE_TIME_SCALE", None) if scale is None else os.environ.update(
+            SMBUNDLE_TIME_SCALE=scale
+        )
         logger.removeHandler(denials)
         logger.setLevel(level)
 
 
-# Prod with autoscaling and rollback alarms once the embedded CloudFormation serves their types (part E):
-# {"ProdMaxInstanceCount": "2", "ProdAlarmRollback": "true"}. The plan test above covers them meanwhile.
-LIFECYCLE_PARAMETERS: dict[str, str] = {}
+# Prod with autoscaling (2 to 4 instances), canary updates and rollback alarms: what run_local.py --prod-load
+# --bad-model chooses.
+LIFECYCLE_PARAMETERS = {**production_runs.PROD_LOAD_PARAMETERS, **production_runs.BAD_MODEL_PARAMETERS}
 
 
 def _project_state(clients: dict, summary: dict) -> dict:
@@ -378,7 +386,7 @@ def test_the_whole_lifecycle_runs_under_the_custom_roles_with_no_denial(custom_l
     assert all(
         entry["status"] == "Succeeded"
         for name, entry in summary["stages"].items()
-        if ".OnCreation" not in name
+        if ".OnCreation" not in name and name != "ModelDeploy.v2.DeployProd"  # the bad model's (below)
     )
     assert state["build_roles"] == {
         roles_stack.role_arn("AmazonSageMakerServiceCatalogCustomCodeBuildRole", ACCOUNT)
@@ -387,3 +395,29 @@ def test_the_whole_lifecycle_runs_under_the_custom_roles_with_no_denial(custom_l
         "AmazonSageMakerServiceCatalogCustomExecutionRole", ACCOUNT
     )
     assert summary["prod"]["DescribeEndpoint"]["EndpointStatus"] == "InService"
+
+
+def test_prod_scales_out_under_load_and_back_in_after(custom_lifecycle):
+    summary, _, _ = custom_lifecycle
+    load = summary["prod_load"]
+    assert (load["min_capacity"], load["max_capacity"]) == (2, 4)
+    counts = [point["instances"] for point in load["instance_counts"]]
+    assert counts[0] == 2 and max(counts) > 2 and counts[-1] == 2  # out under the peak, back in after it
+    assert load["errors"] == 0
+    causes = [a["Cause"] or "" for a in load["scaling_activities"]]
+    assert any("AlarmHigh" in cause for cause in causes) and any("AlarmLow" in cause for cause in causes)
+
+
+def test_a_bad_model_is_rolled_back_by_its_alarm_and_the_deploy_fails(custom_lifecycle):
+    summary, _, _ = custom_lifecycle
+    bad = summary["bad_model"]
+    assert bad["prod_serves"] == bad["first_package"] != bad["second_package"]
+    assert bad["second_package"].endswith("/2")
+    assert bad["endpoint_status"] == "InService"
+    assert bad["alarm"] in bad["failure_reason"] and "rolled back" in bad["failure_reason"]
+    assert bad["alarm_history"]  # the 5XX alarm went to ALARM
+    assert bad["deploy_status"] == ["Failed"] and bad["deploy_failed_action"] == "VerifyProd"
+    assert "rolled back" in bad["deploy_failure"]
+    assert (
+        0 < bad["traffic"]["errors"] < bad["traffic"]["requests"]
+    )  # the canary's share of the JSON requests

@@ -28,7 +28,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from smbundle.local import boto_sessions
+from smbundle.local import boto_sessions, production_runs
 from smbundle.local.codepipeline import watch
 from smbundle.local.codepipeline.executor import ActionRecord
 from smbundle.local.codepipeline.watch import Outcome
@@ -72,9 +72,16 @@ class LocalRunOptions:
         False  # after prod: send it the held-out records, run a monitoring execution (monitoring_run)
     )
     drift: dict[str, float] = field(default_factory=dict)  # feature -> factor applied to that traffic
+    prod_load: float | None = (
+        None  # after prod: this many requests per AWS minute, then a tenth (production_runs)
+    )
+    bad_model: bool = (
+        False  # after prod: a second version that fails part of prod's traffic (production_runs)
+    )
 
 
-# reporter(event, name, status, seconds, detail): event is "start" or "end"; name is "Stage" or "Stage / Action".
+# reporter(event, name, status, seconds): event is "start" or "end" (name is "Stage" or "Stage / Action"), or "note"
+# (name is a line of what a stage sees).
 Reporter = Callable[[str, str, str | None, float | None], None]
 
 
@@ -90,6 +97,10 @@ class LifecycleRun:
         return self.session.client(
             service, endpoint_url=self.options.endpoint_url, config=Config(retries={"mode": "standard"})
         )
+
+    def note(self, text: str) -> None:
+        """A line of what a stage sees as it goes (the reporter's "note" event)."""
+        self.reporter("note", text, None, None)
 
     def stage(self, name: str, function, *args):
         self.reporter("start", name, None, None)
@@ -147,6 +158,20 @@ def run_lifecycle(options: LocalRunOptions, reporter: Reporter) -> dict:
     monitoring = None
     if options.monitor:
         monitoring = _monitor(run, names, package_arn)
+    production = {}
+    if options.prod_load:
+        production["prod_load"] = run.stage(
+            "ProdLoad",
+            production_runs.prod_load,
+            run.client,
+            names["prod_endpoint"],
+            options.prod_load,
+            run.note,
+        )
+    if options.bad_model:
+        production["bad_model"] = run.stage(
+            "BadModel", production_runs.bad_model, run, names, account, run.note
+        )
 
     if options.input_data:
         data_label = f"{options.input_data} ({parameters['InputDataUrl']})"
@@ -158,6 +183,7 @@ def run_lifecycle(options: LocalRunOptions, reporter: Reporter) -> dict:
         summary["waiting_for_approval"] = _waiting_approval(run, deploy_result.pipeline)
     if monitoring is not None:
         summary["monitoring"] = monitoring
+    summary.update(production)
     return summary
 
 
@@ -582,21 +608,35 @@ def _summary(run, names, project, package_arn, deploy_result, data_label) -> dic
 
 
 def _prod_instance(run: LifecycleRun, prod: dict | None, deploy_result: Outcome | None) -> dict:
-    """Prod's instance type and count: from the prod endpoint, else from the build's prod export."""
+    """Prod's instance type and count (from the prod endpoint, else from the build's prod export), and its
+    autoscaling and blue/green settings (from the prod export): what the cost planner prices prod with."""
+    export = _artifact_json(run, deploy_result, "prod-config-export.json")
+    parameters = (export or {}).get("Parameters", {})
     variant = ((prod or {}).get("DescribeEndpointConfig") or {}).get("ProductionVariants", [{}])[0]
     if variant.get("InstanceType"):
-        return {
+        instance = {
             "instance_type": variant["InstanceType"],
             "instance_count": int(variant.get("InitialInstanceCount") or 1),
         }
-    export = _artifact_json(run, deploy_result, "prod-config-export.json")
-    if export is None:
+    elif export is not None:
+        instance = {
+            "instance_type": parameters.get("EndpointInstanceType", "ml.m5.large"),
+            "instance_count": int(parameters.get("EndpointInstanceCount", "1")),
+        }
+    else:
         return {}
-    parameters = export.get("Parameters", {})
-    return {
-        "instance_type": parameters.get("EndpointInstanceType", "ml.m5.large"),
-        "instance_count": int(parameters.get("EndpointInstanceCount", "1")),
-    }
+    maximum = int(parameters.get("MaxInstanceCount") or 0)
+    if maximum > instance["instance_count"]:
+        instance["max_instance_count"] = maximum
+    for key, name, kind in (
+        ("target_invocations_per_instance", "TargetInvocationsPerInstance", float),
+        ("deployment_strategy", "DeploymentStrategy", str),
+        ("linear_step_percent", "LinearStepPercent", int),
+        ("bake_time_s", "BakeTimeSeconds", float),
+    ):
+        if parameters.get(name) not in (None, ""):
+            instance[key] = kind(parameters[name])
+    return instance
 
 
 def latency_origin() -> dict:

@@ -51,13 +51,16 @@ class EmbeddedAWS:
             crashes.set_serving(False)  # work still running ends quietly
             self._server.stop()
             self._server = None
-            moto_api_backend.reset()  # moto's backends are per process, not per server
-            if executions.settings.endpoint_url == self.url:
-                executions.settings.endpoint_url = None
-                executions.settings.clean_up()
+            ours = executions.settings.endpoint_url == self.url
+            if ours:
+                # While the account still exists: buffered captures are written as the endpoint's role.
                 runtime.reset()  # the endpoints' containers and their model directories
                 deployments.reset()  # blue/green deployments in flight
                 target_tracking.reset()  # scaling activities and cooldowns
+            moto_api_backend.reset()  # moto's backends are per process, not per server
+            if ours:
+                executions.settings.endpoint_url = None
+                executions.settings.clean_up()
                 availability.set_existing_customer(False)
                 git_store.reset()  # the repositories of this account
                 scheduler.reset()

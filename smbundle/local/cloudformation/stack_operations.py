@@ -352,11 +352,13 @@ def _delete_resource(self, parsed_resource, resource_json):
 def create_resources(self) -> None:
     operation = Operation(self, getattr(self, "smbundle_principal", None))
     token = _operation.set(operation)
+    acting = principals.caller.set(operation.principal)  # the services it calls see the stack's principal
     try:
         _original_create_resources(self)
     except ResourceFailed as failure:
         _roll_back_creation(self, operation, failure)
     finally:
+        principals.caller.reset(acting)
         _operation.reset(token)
 
 
@@ -414,6 +416,7 @@ def update(self, template, role_arn=None, parameters=None, tags=None):
     )
     operation = Operation(self, principal_for(role_arn or self.role_arn))
     token = _operation.set(operation)
+    acting = principals.caller.set(operation.principal)  # the services it calls see the stack's principal
     self.status = "UPDATE_IN_PROGRESS"
     resources.resolved_parameters = {}  # a parameter the new template drops goes (moto kept it)
     try:
@@ -422,6 +425,7 @@ def update(self, template, role_arn=None, parameters=None, tags=None):
     except ResourceFailed as failure:
         _roll_back_update(self, before, operation, failure)
     finally:
+        principals.caller.reset(acting)
         _operation.reset(token)
 
 
@@ -486,6 +490,7 @@ def _roll_back_update(stack, before: _Before, operation: Operation, failure: Res
 def delete(self) -> None:
     operation = Operation(self, principal_for(self.role_arn))
     token = _operation.set(operation)
+    acting = principals.caller.set(operation.principal)  # the services it calls see the stack's principal
     try:
         _original_delete_stack(self)
     except ResourceFailed as failure:
@@ -500,6 +505,7 @@ def delete(self) -> None:
         self._add_stack_event("DELETE_FAILED", resource_status_reason=str(exc))
         raise StackDeleteFailed(str(exc)) from None
     finally:
+        principals.caller.reset(acting)
         _operation.reset(token)
 
 
