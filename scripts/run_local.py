@@ -201,6 +201,11 @@ def check_args(args: argparse.Namespace) -> None:
         validation.output_file(args.summary, "--summary", create_parents=True)
 
 
+# What one sender reaches locally at the default time scale (an AWS minute in half a second: 2 requests a second per
+# request a minute).
+MAX_PROD_LOAD = 120
+
+
 def production_flags(args: argparse.Namespace) -> None:
     """--prod-load and --bad-model: their checks, and the roles, parameters and time scale they imply."""
     wanted = [
@@ -208,9 +213,10 @@ def production_flags(args: argparse.Namespace) -> None:
         for flag, on in (("--prod-load", args.prod_load is not None), ("--bad-model", args.bad_model))
         if on
     ]
-    if args.prod_load is not None and not 0 < args.prod_load <= 6000:
+    if args.prod_load is not None and not 0 < args.prod_load <= MAX_PROD_LOAD:
         raise validation.UsageError(
-            f"--prod-load must be between 0 and 6000 requests per minute, got {args.prod_load:g}"
+            f"--prod-load must be between 0 and {MAX_PROD_LOAD} requests per minute, got {args.prod_load:g} "
+            "(one local sender, with AWS's minutes shortened by SMBUNDLE_TIME_SCALE)"
         )
     if wanted and args.stop_before_prod:
         raise validation.UsageError(

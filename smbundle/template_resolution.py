@@ -32,6 +32,8 @@ NAME_PROPERTIES = {
     "AWS::SageMaker::Endpoint": "EndpointName",
     "AWS::CloudWatch::Alarm": "AlarmName",
     "AWS::ApplicationAutoScaling::ScalingPolicy": "PolicyName",
+    "AWS::SageMaker::DataQualityJobDefinition": "JobDefinitionName",
+    "AWS::SageMaker::MonitoringSchedule": "MonitoringScheduleName",
 }
 # Types whose Ref is their ARN rather than their name.
 REF_IS_ARN = {"AWS::SNS::Topic", "AWS::SageMaker::ModelPackageGroup", "AWS::SageMaker::Endpoint"}

@@ -297,3 +297,20 @@ def test_the_prod_stack_scales_and_its_update_is_rolled_back_by_its_alarm(embedd
     assert "sagemaker-demo-prod-invocation-5xx-errors" in described["FailureReason"]
     assert sagemaker.describe_endpoint_config(EndpointConfigName=first)  # kept (UpdateReplacePolicy: Retain)
     assert load.errors > 0
+
+
+def test_an_alarm_cloudwatch_would_refuse_is_refused_by_the_embedded_cloudformation():
+    from smbundle.local.cloudwatch.cloudformation import check
+
+    good = {"Statistic": "Sum", "Period": 60, "EvaluationPeriods": 3, "DatapointsToAlarm": 2}
+    check(good)
+    check({**good, "Statistic": None, "ExtendedStatistic": "p99"})
+    for bad, fragment in (
+        ({**good, "ExtendedStatistic": "p99"}, "exactly one of Statistic and ExtendedStatistic"),
+        ({**good, "Statistic": None}, "exactly one of Statistic and ExtendedStatistic"),
+        ({**good, "Statistic": None, "ExtendedStatistic": "99th"}, "is not a percentile"),
+        ({**good, "Period": 45}, "must be 10, 30 or a multiple of 60"),
+        ({**good, "DatapointsToAlarm": 4}, "must not exceed EvaluationPeriods 3"),
+    ):
+        with pytest.raises(ValueError, match=fragment):
+            check(bad)

@@ -100,8 +100,21 @@ NARROWING_CONDITIONS = {
 }
 
 
+# Actions IAM authorizes against "*" when called without a resource, as the named caller calls them.
+ON_NO_RESOURCE = {
+    # Service Catalog summarizes the product's template URL before the stack exists (the launch-role guide's
+    # minimum; the managed launch policy grants it on "*")
+    ("cloudformation:GetTemplateSummary",),
+    # the scaling policy handler reads its metric; only CloudWatch datasets are a resource of GetMetricData
+    ("cloudwatch:GetMetricData",),
+}
+
+
 def _narrowed(statement: dict) -> bool:
-    key = NARROWING_CONDITIONS.get(tuple(_listed(statement["Action"])))
+    listed = tuple(_listed(statement["Action"]))
+    if listed in ON_NO_RESOURCE:
+        return True
+    key = NARROWING_CONDITIONS.get(listed)
     return key is not None and key in json.dumps(statement.get("Condition"))
 
 
@@ -152,9 +165,15 @@ def test_roles_trust_their_services_and_pass_only_project_roles():
                     assert ":role/service-role/AmazonSageMakerServiceCatalog" in arn
 
 
-def test_every_call_the_preflight_plans_is_allowed_including_autoscaling_and_alarms():
+@pytest.mark.parametrize(
+    "parameters",
+    [{}, {"ApprovalEmail": "reviewers@example.com"}, {"MonitoringBackend": "model-monitor"}],
+    ids=["defaults", "approval-email", "model-monitor"],
+)
+def test_every_call_the_preflight_plans_is_allowed_including_autoscaling_and_alarms(parameters):
     """The permission plan of the product published with these roles (prod planned with autoscaling, canary and
-    the rollback alarms on) against the roles' policies, with the embedded IAM's evaluator."""
+    the rollback alarms on, and the product's options that create more) against the roles' policies, with the
+    embedded IAM's evaluator."""
     arns = {p: roles_stack.role_arn(name, ACCOUNT) for p, (name, _) in roles_stack.PROJECT_ROLES.items()}
     content = build_content(REPO, "roles-test", f"smbundle-templates-{ACCOUNT}-us-east-1", arns)
     launch = roles_stack.role_arn(roles_stack.LAUNCH_ROLE, ACCOUNT)
@@ -164,6 +183,7 @@ def test_every_call_the_preflight_plans_is_allowed_including_autoscaling_and_ala
         launch_role_arn=launch,
         region="eu-west-1",
         account=ACCOUNT,
+        parameters=parameters,
         prod_features=True,
     )
     documents = {roles_stack.role_arn(role_name(r), ACCOUNT): [policy(r)] for r in ROLE_POLICIES}

@@ -133,14 +133,18 @@ def prod_load(client, endpoint: str, rate: float, say: Callable[[str], None]) ->
         f"prod load: {rate:g} requests/min on {endpoint} ({count} instance(s), autoscaling {minimum}-{maximum})"
     )
     traffic.start()
-    peak_over = False
+    peak_over, achieved = False, 0.0
     try:
         while True:
             minute = _aws_minutes(time.monotonic() - started)
             if not peak_over and minute >= PEAK_MINUTES:
                 peak_over = True
                 phase["rate"] = rate / 10
-                say(f"prod load: minute {minute:4.1f}: the peak is over, {phase['rate']:g} requests/min")
+                achieved = traffic.sent / minute
+                say(
+                    f"prod load: minute {minute:4.1f}: the peak is over ({achieved:.0f} requests/min sent), "
+                    f"{phase['rate']:g} requests/min"
+                )
             status, now = _instance_count(sagemaker, endpoint)
             if now != count:
                 count = now
@@ -163,6 +167,7 @@ def prod_load(client, endpoint: str, rate: float, say: Callable[[str], None]) ->
         "min_capacity": minimum,
         "max_capacity": maximum,
         "peak_requests_per_minute": rate,
+        "peak_requests_per_minute_sent": round(achieved, 1),
         "requests_sent": traffic.sent,
         "errors": traffic.errors,
         "instance_counts": history,

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """After the prod deploy, check that prod serves what the deploy asked for; fail, saying so, when it does not.
 
-Runs in the deploy pipeline's DeployProd stage after the CloudFormation action (``verify/buildspec.yml``). A prod
+Runs in the deploy pipeline's DeployProd stage after the CloudFormation action (the VerifyProd build project's
+buildspec, inline in the product template). A prod
 update goes blue/green, and when one of the rollback alarms goes off during a bake SageMaker shifts all traffic back
 to the old fleet: the endpoint is ``InService`` again, on its previous endpoint config, with a ``FailureReason``
 (https://docs.aws.amazon.com/sagemaker/latest/dg/deployment-guardrails-blue-green.html,

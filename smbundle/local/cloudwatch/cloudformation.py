@@ -10,6 +10,7 @@ https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resou
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from moto.cloudwatch.models import Dimension, Metric, MetricDataQuery, MetricStat, cloudwatch_backends
@@ -53,7 +54,31 @@ def _queries(metrics: list[dict] | None) -> list[MetricDataQuery] | None:
     return queries
 
 
+PERCENTILE = re.compile(r"^p(\d{1,2}(\.\d{1,10})?|100)$")
+
+
+def check(properties: dict) -> None:
+    """What PutMetricAlarm refuses in a single-metric alarm (the texts are ours: docs/local.md)."""
+    if properties.get("Metrics"):
+        return
+    statistic, extended = properties.get("Statistic"), properties.get("ExtendedStatistic")
+    if bool(statistic) == bool(extended):
+        raise ValueError("a metric alarm needs exactly one of Statistic and ExtendedStatistic")
+    if extended and not PERCENTILE.match(str(extended)):
+        raise ValueError(f"ExtendedStatistic {extended!r} is not a percentile such as p99 or p99.9")
+    period = _integer(properties.get("Period"))
+    if period is None or not (period in (10, 30) or (period > 0 and period % 60 == 0)):
+        raise ValueError(f"Period {period} must be 10, 30 or a multiple of 60 seconds")
+    evaluation, datapoints = (
+        _integer(properties.get("EvaluationPeriods")),
+        _integer(properties.get("DatapointsToAlarm")),
+    )
+    if datapoints is not None and evaluation is not None and datapoints > evaluation:
+        raise ValueError(f"DatapointsToAlarm {datapoints} must not exceed EvaluationPeriods {evaluation}")
+
+
 def put(name: str, properties: dict, account_id: str, region_name: str):
+    check(properties)
     backend = cloudwatch_backends[account_id][region_name]
     enabled = properties.get("ActionsEnabled", True)
     return backend.put_metric_alarm(
