@@ -42,7 +42,7 @@ def run(*flags: str) -> tuple[float, dict]:
 
 
 def flag(ok: bool) -> str:
-    return "ok" if ok else "SHORTFALL"
+    return "ok" if ok else "BELOW TARGET"
 
 
 def main() -> int:

@@ -227,6 +227,12 @@ def production_flags(args: argparse.Namespace) -> None:
             f"{wanted[0]} needs --roles custom: the managed CloudFormation role may not create scalable targets or "
             "alarms (application-autoscaling:RegisterScalableTarget, cloudwatch:PutMetricAlarm)"
         )
+    if wanted and args.endpoint_url and not os.environ.get("SMBUNDLE_TIME_SCALE"):
+        raise validation.UsageError(
+            f"{wanted[0]} paces its traffic in AWS minutes on the embedded AWS's clock: with --endpoint-url (or "
+            f"AWS_ENDPOINT_URL), start local_aws.py with SMBUNDLE_TIME_SCALE={PRODUCTION_TIME_SCALE} and set the same "
+            "here"
+        )
     if args.roles is None:
         args.roles = "custom" if wanted else "managed"
     if wanted:

@@ -247,3 +247,17 @@ def test_a_bad_warm_python_switch_is_refused_before_anything_starts(tmp_path, na
     run = script(name, cwd=REPO, TMPDIR=str(tmp_path), SMBUNDLE_WARM_BUILD_PYTHON="off")
     one_line(run, 2, "SMBUNDLE_WARM_BUILD_PYTHON='off' is not 0 or 1", "docs/local.md")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_production_runs_against_a_running_embedded_aws_need_its_clock(tmp_path):
+    """--prod-load and --bad-model pace their traffic in AWS minutes: with --endpoint-url the server's clock must be
+    given (it is local_aws.py's SMBUNDLE_TIME_SCALE, which this process cannot read)."""
+    run = script(
+        "run_local.py",
+        "--bad-model",
+        "--endpoint-url",
+        "http://127.0.0.1:4566",
+        TMPDIR=str(tmp_path),
+        SMBUNDLE_TIME_SCALE="",
+    )
+    one_line(run, 2, "--bad-model paces its traffic", "start local_aws.py with SMBUNDLE_TIME_SCALE=120")
