@@ -55,7 +55,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--launch-role-arn",
-        help="launch constraint role (default: service-role/AmazonSageMakerServiceCatalogProductsLaunchRole)",
+        help="launch constraint role (default: service-role/AmazonSageMakerServiceCatalogProductsLaunchRole); with "
+        "--target s3: the RoleARN projects are created with, a role that trusts cloudformation.amazonaws.com (the "
+        "managed launch role does not; --roles custom gives one)",
     )
     parser.add_argument(
         "--roles",
@@ -121,7 +123,7 @@ def check_args(args: argparse.Namespace) -> None:
         if not args.domain_id:
             raise validation.UsageError("--target s3 needs --domain-id (see aws sagemaker list-domains)")
         validation.domain_id(args.domain_id)
-        for flag in ("portfolio_id", "portfolio_name", "launch_role_arn", "keep_versions"):
+        for flag in ("portfolio_id", "portfolio_name", "keep_versions"):
             if getattr(args, flag) is not None:
                 raise validation.UsageError(
                     f"--{flag.replace('_', '-')} applies to --target servicecatalog only; drop it with --target s3"
@@ -197,6 +199,18 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"existing projects stay on their version; preview their update: {result['rollout']['preview']}"
         )
+        print(f"then update them: {result['rollout']['update']}")
+    else:
+        role = result.get("launch_role_arn")
+        print(
+            f"S3 project template {result['template_name']!r} in {result['templates_location']}; projects are created "
+            + (
+                f"with RoleARN {role}"
+                if role
+                else "without a RoleARN (as their creator: see docs/publish.md)"
+            )
+        )
+        print(f"existing projects keep their stack; preview their update: {result['rollout']['preview']}")
         print(f"then update them: {result['rollout']['update']}")
     return 0
 

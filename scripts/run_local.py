@@ -84,11 +84,20 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="a parameter of the product template chosen at project creation, as in Studio (repeatable)",
     )
     parser.add_argument(
+        "--target",
+        choices=("servicecatalog", "s3"),
+        default="servicecatalog",
+        help="servicecatalog (default): publish a Service Catalog product and create the project from it; s3: publish "
+        "an S3 project template (as publish_product.py --target s3 does, for the embedded Studio domain) and create "
+        "the project through TemplateProviders as the Studio user, with the custom launch role as RoleARN (implies "
+        "--roles custom)",
+    )
+    parser.add_argument(
         "--roles",
         choices=("managed", "custom"),
         help="managed (default): the SageMaker-managed project roles; custom: publish with the product's own roles "
         "stack (service_catalog/roles.yaml), as publish_product.py --roles custom does, and run under its roles "
-        "(the default with --prod-load and --bad-model, which need it)",
+        "(the default with --target s3, --prod-load and --bad-model, which need it)",
     )
     parser.add_argument(
         "--iam",
@@ -186,6 +195,7 @@ def check_args(args: argparse.Namespace) -> None:
         raise validation.UsageError(
             "--monitor and --drift need prod, which --stop-before-prod does not deploy; drop one of them"
         )
+    target_flags(args)
     production_flags(args)
     validation.project_name(args.project_name)
     validation.region(args.region)
@@ -199,6 +209,19 @@ def check_args(args: argparse.Namespace) -> None:
         validation.output_directory(args.workdir, "--workdir")
     if args.summary is not None:
         validation.output_file(args.summary, "--summary", create_parents=True)
+
+
+def target_flags(args: argparse.Namespace) -> None:
+    """--target s3 needs a launch role CloudFormation can assume: the roles stack's (the managed one trusts only
+    Service Catalog)."""
+    if args.target != "s3":
+        return
+    if args.roles == "managed":
+        raise validation.UsageError(
+            "--target s3 needs --roles custom: the SageMaker-managed launch role trusts only Service Catalog, so "
+            "CloudFormation cannot assume it as the template provider's RoleARN (docs/publish.md, 'Both targets')"
+        )
+    args.roles = "custom"
 
 
 # What one sender reaches locally at the default time scale (an AWS minute in half a second: 2 requests a second per
@@ -322,6 +345,7 @@ def run(args: argparse.Namespace) -> int:
             monitor=args.monitor or bool(args.drift),
             drift=drift_factors(args.drift),
             roles=args.roles,
+            target=args.target,
             prod_load=args.prod_load,
             bad_model=args.bad_model,
         )

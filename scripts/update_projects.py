@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Roll a published version of the product out to the SageMaker projects created from it.
 
-For each project (all of the product's, or each --project-name): its current version and the target (--to-version,
-default the newest active one), then a preview of the update: the CloudFormation change set of the project's stack
+For each project (all of the product's, all of an S3 project template's with --template-url, or each --project-name,
+whatever it was created from): its current version and the target (for a Service Catalog project --to-version,
+default the product's newest active one; for an S3-template project the template now at its TemplateURL, or at
+--template-url), then a preview of the update: the CloudFormation change set of the project's stack
 for the target template with the project's current parameter values (new parameters take their defaults, removed
 ones are dropped, --parameter overrides), each change as Add / Modify / Remove and whether it replaces the resource
 (and which properties make it). A replacement or deletion of a stateful resource (a repository, the artifact bucket,
@@ -35,6 +37,7 @@ from smbundle.project_updates import (  # noqa: E402
 from smbundle.publish import DEFAULT_PRODUCT_NAME  # noqa: E402
 
 _VERSION = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
+_TEMPLATE_URL = re.compile(r"^https://[^/\s]+/\S+$")  # SageMaker's CfnTemplateURL: (https)://([^/]+)/(.+)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -43,7 +46,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--project-name",
         action="append",
         default=[],
-        help="a project to update (repeatable; default: every project of the product)",
+        help="a project to update (repeatable; default: every project of the product, or of --template-url); "
+        "its product or template is found from the project",
     )
     parser.add_argument(
         "--to-version", help="version label (v-...) or provisioning artifact id (default: the newest active)"
@@ -55,7 +59,16 @@ def parse_args(argv=None) -> argparse.Namespace:
         metavar="KEY=VALUE",
         help="set a template parameter for every project updated (repeatable)",
     )
-    parser.add_argument("--product-name", default=DEFAULT_PRODUCT_NAME, help="default: %(default)s")
+    parser.add_argument(
+        "--product-name",
+        help=f"the Service Catalog product (default: the named projects' own, or {DEFAULT_PRODUCT_NAME!r})",
+    )
+    parser.add_argument(
+        "--template-url",
+        help="an S3 project template (https://<bucket>.s3.<region>.amazonaws.com/<key>) to update S3-template "
+        "projects to; without --project-name, every project created from it (default: each project's own "
+        "TemplateURL, as it is now)",
+    )
     parser.add_argument("--dry-run", action="store_true", help="preview only; update nothing")
     parser.add_argument(
         "--allow-replacement",
@@ -97,7 +110,15 @@ def check_args(args: argparse.Namespace) -> RolloutOptions:
         raise validation.UsageError(
             f"--to-version {args.to_version!r} is not a version label (v-...) or a provisioning artifact id (pa-...)"
         )
-    validation.text(args.product_name, "--product-name", 8191)
+    if args.product_name is not None:
+        validation.text(args.product_name, "--product-name", 8191)
+    if args.template_url is not None and not (
+        _TEMPLATE_URL.match(args.template_url) and len(args.template_url) <= 1024
+    ):
+        raise validation.UsageError(
+            f"--template-url {args.template_url!r} is not an HTTPS URL of an S3 object "
+            "(https://<bucket>.s3.<region>.amazonaws.com/<key>)"
+        )
     if args.wait_seconds <= 0:
         raise validation.UsageError(f"--wait-seconds must be positive, got {args.wait_seconds:g}")
     validation.region(args.region, required=False)
@@ -106,6 +127,7 @@ def check_args(args: argparse.Namespace) -> RolloutOptions:
         product_name=args.product_name,
         project_names=args.project_name,
         to_version=args.to_version,
+        template_url=args.template_url,
         parameters=parameters(args.parameter),
         dry_run=args.dry_run,
         allow_replacement=args.allow_replacement,
@@ -139,15 +161,22 @@ def parameter_line(plan: ProjectPlan) -> str | None:
 
 def progress_lines(event: str, report: RolloutReport, plan: ProjectPlan | None) -> list[str]:
     if event == "target":
-        newest = ", the newest active version" if report.target_is_newest else ""
-        return [
-            f"product {report.product_name!r} ({report.product_id}): target {report.target_version} "
-            f"({report.target_artifact_id}{newest}); {report.planned} project(s)"
-        ]
+        lines = []
+        if report.product_id is not None:
+            newest = ", the newest active version" if report.target_is_newest else ""
+            projects = report.planned - sum(t.projects for t in report.templates)
+            lines.append(
+                f"product {report.product_name!r} ({report.product_id}): target {report.target_version} "
+                f"({report.target_artifact_id}{newest}); {projects} project(s)"
+            )
+        lines += [f"template {t.url}: target {t.version}; {t.projects} project(s)" for t in report.templates]
+        return lines
     if event == "preview":
         if plan.outcome == "up to date":
             return [f"{plan.name} ({plan.project_id}): already on {plan.current_version}, nothing to do"]
         lines = [f"{plan.name} ({plan.project_id}): {plan.current_version} -> {plan.target_version}"]
+        if plan.current_template_url != plan.target_template_url:
+            lines.append(f"  template: {plan.current_template_url} -> {plan.target_template_url}")
         lines += [change_line(change) for change in plan.changes] or ["  no resource changes"]
         lines += [line for line in [parameter_line(plan)] if line]
         if report.dry_run:

@@ -65,6 +65,9 @@ def _tag_context(tags: dict[str, str]) -> dict:
     return context
 
 
+tag_context = _tag_context  # the request context of tags set on create (s3_project_templates uses it too)
+
+
 def _env(project: dict) -> dict[str, str]:
     return {
         v["Name"]: str(v["Value"])
@@ -76,16 +79,22 @@ def plan(
     product_template: dict,
     endpoint_template: dict,
     *,
-    launch_role_arn: str,
+    launch_role_arn: str | None,
     region: str,
     account: str,
     parameters: dict[str, str] | None = None,
     prod_features: bool = False,
+    provisioned_by: str = "servicecatalog",
 ) -> list[PlannedCall]:
     """``prod_features``: plan the prod stack with autoscaling and the rollback alarms on (``PROD_FEATURES``), as a
-    project that chooses them deploys it (the custom roles exist for them), besides the defaults."""
+    project that chooses them deploys it (the custom roles exist for them), besides the defaults.
+
+    ``provisioned_by`` ``"s3"``: the project comes from the S3 project template, its ``SP-*`` stack created by the
+    Studio user (``s3_project_templates.caller_calls``) and its resources by ``launch_role_arn`` as the template
+    provider's RoleARN; without a launch role the resources' calls are not planned (the role is unknown)."""
     where = Where(region=region, account=account)
-    stack_name = f"SC-{account}-pp-preflight"
+    service_catalog = provisioned_by == "servicecatalog"
+    stack_name = f"SC-{account}-pp-preflight" if service_catalog else f"SP-{account}-{PROJECT_ID}"
     values = dict(parameters or {}, SageMakerProjectName=PROJECT_NAME, SageMakerProjectId=PROJECT_ID)
     product = resolve(product_template, values, region=region, account=account, stack_name=stack_name)
     resources = product.resources()
@@ -95,22 +104,28 @@ def plan(
         approximated = (resource_type, call.handler) if call.handler else None
         calls.append(PlannedCall(role, call.action, call.resource, why, dict(call.context), approximated))
 
-    # Service Catalog, as the launch role.
+    # Service Catalog, as the launch role (from an S3 template, the Studio user makes these stack calls).
     stack_arn = f"arn:aws:cloudformation:{region}:{account}:stack/{stack_name}/*"
     template_copy = f"arn:aws:s3:::sc-{account}-{region}-templates/preflight/template.yaml"
-    add(
-        launch_role_arn,
-        Call("s3:GetObject", template_copy, "", {"s3:ExistingObjectTag/servicecatalog:provisioning": "true"}),
-        "Service Catalog reads its copy of the template",
-    )
-    add(launch_role_arn, Call("cloudformation:CreateStack", stack_arn, ""), "project creation")
-    add(
-        launch_role_arn,
-        Call("cloudformation:TagResource", stack_arn, "", _tag_context(PROJECT_TAGS)),
-        "project tags",
-    )
-    add(launch_role_arn, Call("cloudformation:DeleteStack", stack_arn, ""), "project deletion")
-    for resource in resources:
+    if service_catalog:
+        add(
+            launch_role_arn,
+            Call(
+                "s3:GetObject",
+                template_copy,
+                "",
+                {"s3:ExistingObjectTag/servicecatalog:provisioning": "true"},
+            ),
+            "Service Catalog reads its copy of the template",
+        )
+        add(launch_role_arn, Call("cloudformation:CreateStack", stack_arn, ""), "project creation")
+        add(
+            launch_role_arn,
+            Call("cloudformation:TagResource", stack_arn, "", _tag_context(PROJECT_TAGS)),
+            "project tags",
+        )
+        add(launch_role_arn, Call("cloudformation:DeleteStack", stack_arn, ""), "project deletion")
+    for resource in resources if launch_role_arn else ():
         for operation in (CREATE, DELETE):
             retained = product.template["Resources"][resource.logical_id].get("DeletionPolicy") == "Retain"
             if operation == DELETE and retained:

@@ -1,12 +1,18 @@
-"""Roll a new version of the product out to the projects created from it: preview each one, update, verify.
+"""Roll a new version out to the projects created from it: preview each one, update, verify.
 
-A project stays on the provisioning artifact it was created from until it is updated (SageMaker ``UpdateProject``,
-which updates its Service Catalog provisioned product, i.e. its ``SC-*`` stack, as the launch role). Before that,
-each project's update is previewed as CloudFormation will run it: a change set of the project's stack for the target
-artifact's template with the project's current parameter values (new parameters take their defaults, removed ones
-are dropped, ``parameters`` overrides). Each change is Add, Modify (in place or replacing the resource, with the
-properties that cause it) or Remove. A replacement or deletion of a stateful resource (a repository, the artifact
-bucket, a model package group) loses what it holds, so such a project is skipped with the reason unless
+Two kinds of project, one procedure. A project created from a Service Catalog product stays on the provisioning
+artifact it was created from until it is updated (SageMaker ``UpdateProject`` with
+``ServiceCatalogProvisioningUpdateDetails``, which updates its provisioned product, i.e. its ``SC-*`` stack, as the
+launch role; ``catalog_project_updates``). A project created from an S3 project template keeps the template its
+stack was last made from; its new version is the template now at its ``TemplateURL`` (where ``publish_product.py
+--target s3`` writes each version) or at ``template_url`` (``UpdateProject`` with ``TemplateProvidersToUpdate``,
+which updates its ``SP-*`` stack as the stack's role; ``template_project_updates``).
+
+Before that, each project's update is previewed as CloudFormation will run it: a change set of the project's stack
+for the target template with the project's current parameter values (new parameters take their defaults, removed
+ones are dropped, ``parameters`` overrides). Each change is Add, Modify (in place or replacing the resource, with
+the properties that cause it) or Remove. A replacement or deletion of a stateful resource (a repository, the
+artifact bucket, a model package group) loses what it holds, so such a project is skipped with the reason unless
 ``allow_replacement``; the others are updated (all at once), waited on and reported as they finish.
 
 The caller gets a progress callback per event and a report (``as_dict``); only the script prints.
@@ -22,8 +28,7 @@ from datetime import UTC, datetime
 
 from botocore.exceptions import ClientError
 
-from smbundle.catalog_versions import created_time
-from smbundle.publish import DEFAULT_PRODUCT_NAME, client_with_retries
+from smbundle.publish import client_with_retries
 from smbundle.validation import UsageError
 
 log = logging.getLogger(__name__)
@@ -47,9 +52,14 @@ class RolloutError(Exception):
 
 @dataclass
 class RolloutOptions:
-    product_name: str = DEFAULT_PRODUCT_NAME
-    project_names: list[str] = field(default_factory=list)  # empty: every project of the product
+    # The Service Catalog product whose projects are updated. None: with project_names, each project's own
+    # product; without, DEFAULT_PRODUCT_NAME (unless template_url chooses S3-template projects instead).
+    product_name: str | None = None
+    project_names: list[str] = field(default_factory=list)  # empty: every project of the product or template
     to_version: str | None = None  # a version label (v-...) or artifact id (pa-...); None: the newest active
+    # The S3 project template to update S3-template projects to. Without project_names it also chooses them:
+    # every project created from a template at this URL. None: each project's own TemplateURL, as it is now.
+    template_url: str | None = None
     parameters: dict[str, str] = field(default_factory=dict)  # overrides, for every project
     dry_run: bool = False
     allow_replacement: bool = False
@@ -156,7 +166,11 @@ class ProjectPlan:
     name: str
     project_id: str
     project_status: str
+    kind: str = "servicecatalog"  # or "s3": created from an S3 project template
     provisioned_product_id: str | None = None
+    template_name: str | None = None  # S3 template projects: the CfnTemplateProvider's TemplateName
+    current_template_url: str | None = None
+    target_template_url: str | None = None
     stack: str | None = None
     current_artifact_id: str | None = None
     current_version: str | None = None
@@ -179,10 +193,20 @@ class ProjectPlan:
             "project_name": self.name,
             "project_id": self.project_id,
             "project_status": self.project_status,
+            "kind": self.kind,
             "provisioned_product_id": self.provisioned_product_id,
+            "template_name": self.template_name,
             "stack": self.stack,
-            "current": {"version": self.current_version, "artifact_id": self.current_artifact_id},
-            "target": {"version": self.target_version, "artifact_id": self.target_artifact_id},
+            "current": {
+                "version": self.current_version,
+                "artifact_id": self.current_artifact_id,
+                "template_url": self.current_template_url,
+            },
+            "target": {
+                "version": self.target_version,
+                "artifact_id": self.target_artifact_id,
+                "template_url": self.target_template_url,
+            },
             "parameters": asdict(self.parameters) if self.parameters else None,
             "changes": [change.as_dict() for change in self.changes],
             "outcome": self.outcome,
@@ -193,14 +217,30 @@ class ProjectPlan:
 
 
 @dataclass
+class TemplateTarget:
+    """An S3 project template as it is now: what its projects are updated to."""
+
+    url: str
+    version: str  # the published version label (v-...) the template carries, or sha256:<12 hex> of it
+    digest: str  # SHA-256 of the parsed template: equal for the same template, whatever its text's layout
+    parameters: list[dict] = field(default_factory=list)  # GetTemplateSummary's
+    projects: int = 0
+
+    def as_dict(self) -> dict:
+        return {"template_url": self.url, "version": self.version, "projects": self.projects}
+
+
+@dataclass
 class RolloutReport:
-    product_id: str
-    product_name: str
-    target_artifact_id: str
-    target_version: str
-    target_is_newest: bool
     dry_run: bool
     allow_replacement: bool
+    # The Service Catalog product and its target version (None when only S3-template projects are updated).
+    product_id: str | None = None
+    product_name: str | None = None
+    target_artifact_id: str | None = None
+    target_version: str | None = None
+    target_is_newest: bool = False
+    templates: list[TemplateTarget] = field(default_factory=list)  # the S3 templates projects are updated to
     planned: int = 0  # projects found
     projects: list[ProjectPlan] = field(default_factory=list)
 
@@ -215,13 +255,17 @@ class RolloutReport:
         return any(project.outcome == "failed" for project in self.projects)
 
     def as_dict(self) -> dict:
+        with_product = self.product_id is not None
         return {
-            "product": {"id": self.product_id, "name": self.product_name},
+            "product": {"id": self.product_id, "name": self.product_name} if with_product else None,
             "target": {
                 "version": self.target_version,
                 "artifact_id": self.target_artifact_id,
                 "newest_active": self.target_is_newest,
-            },
+            }
+            if with_product
+            else None,
+            "templates": [template.as_dict() for template in self.templates],
             "dry_run": self.dry_run,
             "allow_replacement": self.allow_replacement,
             "projects": [project.as_dict() for project in self.projects],
@@ -229,7 +273,8 @@ class RolloutReport:
         }
 
 
-# progress(event, report, project): event is "target", "preview", "skipped", "updating", "finished", "waiting"
+# progress(event, report, project): event is "target" (once: the product's target version and the S3 templates are
+# known), "preview", "skipped", "updating", "finished"
 Progress = Callable[[str, RolloutReport, ProjectPlan | None], None]
 
 
@@ -271,12 +316,14 @@ def change_set_changes(cloudformation, change_set_id: str, described: dict) -> l
         described = cloudformation.describe_change_set(ChangeSetName=change_set_id, NextToken=token)
 
 
-def _active(artifact: dict) -> bool:
-    return artifact.get("Active", True) and artifact.get("Guidance", "DEFAULT") != "DEPRECATED"
-
-
 def _text(value) -> str:
     return "" if value is None else str(value)
+
+
+def kind_of(project: dict) -> str:
+    """``s3`` for a project created from an S3 project template (DescribeProject answers its
+    ``TemplateProviderDetails``), ``servicecatalog`` for one created from a Service Catalog product."""
+    return "s3" if project.get("TemplateProviderDetails") else "servicecatalog"
 
 
 class Rollout:
@@ -290,74 +337,31 @@ class Rollout:
         self.progress = progress or (lambda event, report, project: None)
         self._clients: dict = {}
         self.account = ""
+        self.sides: dict = {}  # kind -> CatalogProjects | TemplateProjects
 
     def client(self, service: str):
         if service not in self._clients:
             self._clients[service] = client_with_retries(self.session, service, self.options.endpoint_url)
         return self._clients[service]
 
-    # -- what to roll out, and where --------------------------------------------------------------------------
-    def product_id(self) -> str:
-        catalog = self.client("servicecatalog")
-        answer = catalog.search_products_as_admin(Filters={"FullTextSearch": [self.options.product_name]})
-        for detail in answer.get("ProductViewDetails", []):
-            if detail["ProductViewSummary"]["Name"] == self.options.product_name:
-                return detail["ProductViewSummary"]["ProductId"]
-        raise UsageError(
-            f"no Service Catalog product named {self.options.product_name!r} in this account and Region: "
-            "check --product-name (publish_product.py --json prints it) or publish the product first"
-        )
-
-    def target(self, artifacts: list[dict]) -> tuple[dict, bool]:
-        active = sorted((a for a in artifacts if _active(a)), key=created_time)
-        newest = active[-1] if active else None
-        wanted = self.options.to_version
-        if wanted is None:
-            if newest is None:
-                raise UsageError("the product has no active version: publish one with publish_product.py")
-            return newest, True
-        matches = sorted((a for a in artifacts if wanted in (a["Id"], a["Name"])), key=created_time)
-        if not matches:
-            known = ", ".join(a["Name"] for a in reversed(active[-5:])) or "none"
-            raise UsageError(f"--to-version {wanted}: the product has no such version (active: {known})")
-        chosen = next((a for a in reversed(matches) if _active(a)), None)
-        if chosen is None:
-            raise UsageError(
-                f"--to-version {wanted} is deprecated (inactive): publish it again to reactivate it, or choose an "
-                "active version"
-            )
-        return chosen, chosen is newest
-
-    def target_parameters(self, product_id: str, artifact_id: str) -> tuple[str, list[dict]]:
-        described = self.client("servicecatalog").describe_provisioning_artifact(
-            ProductId=product_id, ProvisioningArtifactId=artifact_id
-        )
-        url = (described.get("Info") or {}).get("TemplateUrl")
-        if not url:
-            raise RolloutError(f"provisioning artifact {artifact_id} has no template URL")
-        summary = self.client("cloudformation").get_template_summary(TemplateURL=url)
-        return url, summary.get("Parameters", [])
-
-    def projects(self, product_id: str) -> list[dict]:
-        sagemaker = self.client("sagemaker")
-        if self.options.project_names:
-            found = []
-            for name in dict.fromkeys(self.options.project_names):
-                try:
-                    project = sagemaker.describe_project(ProjectName=name)
-                except ClientError as exc:
-                    if exc.response["Error"]["Code"] in ("ValidationException", "ResourceNotFound"):
-                        raise UsageError(
-                            f"--project-name {name}: no such project (aws sagemaker list-projects lists them)"
-                        ) from None
-                    raise
-                if (project.get("ServiceCatalogProvisioningDetails") or {}).get("ProductId") != product_id:
+    # -- which projects ---------------------------------------------------------------------------------------
+    def named_projects(self) -> list[dict]:
+        """DescribeProject of each --project-name, in the order given."""
+        sagemaker, found = self.client("sagemaker"), []
+        for name in dict.fromkeys(self.options.project_names):
+            try:
+                found.append(sagemaker.describe_project(ProjectName=name))
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] in ("ValidationException", "ResourceNotFound"):
                     raise UsageError(
-                        f"--project-name {name} was not created from {self.options.product_name!r}: leave it out"
-                    )
-                found.append(project)
-            return found
-        names, token = [], None
+                        f"--project-name {name}: no such project (aws sagemaker list-projects lists them)"
+                    ) from None
+                raise
+        return found
+
+    def all_projects(self, kind: str) -> list[dict]:
+        """DescribeProject of every project of this kind in the account and Region, by name."""
+        sagemaker, names, token = self.client("sagemaker"), [], None
         while True:
             page = sagemaker.list_projects(MaxResults=100, **({"NextToken": token} if token else {}))
             names.extend(summary["ProjectName"] for summary in page.get("ProjectSummaryList", []))
@@ -370,22 +374,42 @@ class Rollout:
                 project = sagemaker.describe_project(ProjectName=name)
             except ClientError:
                 continue  # deleted meanwhile
-            if (project.get("ServiceCatalogProvisioningDetails") or {}).get("ProductId") == product_id:
+            if kind_of(project) == kind:
                 found.append(project)
         return found
 
-    def provisioned_products(self) -> dict[str, dict]:
-        catalog, found, token = self.client("servicecatalog"), {}, None
-        while True:
-            kwargs = {"AccessLevelFilter": {"Key": "Account", "Value": "self"}, "PageSize": 100}
-            if token:
-                kwargs["PageToken"] = token
-            page = catalog.search_provisioned_products(**kwargs)
-            for product in page.get("ProvisionedProducts", []):
-                found[product["Id"]] = product
-            token = page.get("NextPageToken")
-            if not token:
-                return found
+    def selection(self) -> tuple[list[dict] | None, list[dict] | None]:
+        """(Service Catalog projects, S3-template projects) to update; None where that kind is not asked for,
+        an empty list where it is but no project matches (the named projects are split by kind)."""
+        options = self.options
+        if options.project_names:
+            named = self.named_projects()
+            catalog = [p for p in named if kind_of(p) == "servicecatalog"]
+            template = [p for p in named if kind_of(p) == "s3"]
+            if options.template_url and not template:
+                raise UsageError(
+                    "--template-url applies to projects created from an S3 project template; none of the named "
+                    "projects is (they take --to-version)"
+                )
+            if options.to_version and not catalog:
+                raise UsageError(
+                    "--to-version names a version of a Service Catalog product; the named projects were created "
+                    "from S3 project templates (they take --template-url, or the template at their TemplateURL)"
+                )
+            return catalog or None, template or None
+        if options.template_url:
+            if options.product_name is not None:
+                raise UsageError(
+                    "--product-name and --template-url choose different projects: give one, or name the "
+                    "projects with --project-name"
+                )
+            if options.to_version:
+                raise UsageError(
+                    "--to-version names a version of a Service Catalog product; S3-template projects are updated "
+                    "to the template at --template-url"
+                )
+            return None, []
+        return [], None
 
     # -- one project ------------------------------------------------------------------------------------------
     def parameter_plan(self, current: list[dict], target: list[dict]) -> ParameterPlan:
@@ -415,6 +439,27 @@ class Rollout:
         known = {spec["ParameterKey"] for spec in target}
         plan.dropped = [key for key in values_now if key not in known]
         return plan
+
+    @staticmethod
+    def parameters_unchanged(plan: ProjectPlan, stack: dict) -> bool:
+        """The planned values are the stack's own, and the target adds none."""
+        unchanged = all(
+            plan.parameters.values.get(k) == _text(v)
+            for k, v in ((p["ParameterKey"], p.get("ParameterValue")) for p in stack.get("Parameters", []))
+            if k in plan.parameters.values
+        )
+        return unchanged and not plan.parameters.added
+
+    def check_parameters(self, known: set[str], what: str) -> None:
+        """Every --parameter is one the target declares (``what`` names the target in the message)."""
+        for key in self.options.parameters:
+            if key in RESERVED_PARAMETERS:
+                raise UsageError(f"--parameter {key}: SageMaker sets it; leave it out")
+            if key not in known:
+                raise UsageError(
+                    f"--parameter {key}: {what} has no such parameter "
+                    f"({', '.join(sorted(known - set(RESERVED_PARAMETERS)))})"
+                )
 
     def preview(self, plan: ProjectPlan, template_url: str) -> list[ResourceChange]:
         """The change set of the project's stack for the target template, with the planned parameters."""
@@ -450,56 +495,9 @@ class Rollout:
     def _wait_for_change_set(self, change_set_id: str) -> dict:
         return wait_for_change_set(self.client("cloudformation"), change_set_id)
 
-    def plan_project(
-        self, report: RolloutReport, project: dict, provisioned: dict, versions: dict, url, target
-    ):
-        details = project.get("ServiceCatalogProvisionedProductDetails") or {}
-        plan = ProjectPlan(
-            project["ProjectName"],
-            project["ProjectId"],
-            project["ProjectStatus"],
-            provisioned_product_id=details.get("ProvisionedProductId"),
-            target_artifact_id=report.target_artifact_id,
-            target_version=report.target_version,
-        )
-        report.projects.append(plan)
-        pp = provisioned.get(plan.provisioned_product_id or "", {})
-        plan.current_artifact_id = pp.get("ProvisioningArtifactId") or (
-            project.get("ServiceCatalogProvisioningDetails") or {}
-        ).get("ProvisioningArtifactId")
-        plan.current_version = versions.get(plan.current_artifact_id, plan.current_artifact_id)
-        if plan.project_status not in UPDATABLE:
-            return self._skip(
-                report, plan, f"the project is {plan.project_status}: only a created project is updated"
-            )
-        if pp.get("Status") in ("UNDER_CHANGE", "PLAN_IN_PROGRESS"):
-            return self._skip(
-                report, plan, f"its provisioned product is {pp['Status']}: run again when it is done"
-            )
-        # Service Catalog names the stack SC-<account>-<provisioned product id>; its search answers the ARN.
-        plan.stack = pp.get("PhysicalId") or f"SC-{self.account}-{plan.provisioned_product_id}"
-        try:
-            stack = self.client("cloudformation").describe_stacks(StackName=plan.stack)["Stacks"][0]
-            plan.stack, plan.stack_status = stack["StackId"], stack["StackStatus"]
-            plan.parameters = self.parameter_plan(stack.get("Parameters", []), target)
-            unchanged = all(
-                plan.parameters.values.get(k) == _text(v)
-                for k, v in (
-                    (p["ParameterKey"], p.get("ParameterValue")) for p in stack.get("Parameters", [])
-                )
-                if k in plan.parameters.values
-            )
-            if (
-                plan.current_artifact_id == plan.target_artifact_id
-                and unchanged
-                and not plan.parameters.added
-            ):
-                plan.outcome = "up to date"
-                self.progress("preview", report, plan)
-                return plan
-            plan.changes = self.preview(plan, url)
-        except (RolloutError, ClientError) as exc:
-            return self._fail(report, plan, f"preview failed: {_message(exc)}")
+    def proceed(self, report: RolloutReport, plan: ProjectPlan, start: Callable) -> ProjectPlan:
+        """After a preview: report it, then (unless a dry run) skip the project for its reason or start the
+        update with ``start(report, plan)``."""
         plan.outcome = "previewed"
         blocked = self.blocked(plan)
         if self.options.dry_run:
@@ -508,10 +506,10 @@ class Rollout:
             return plan
         self.progress("preview", report, plan)
         if plan.parameters.previous:
-            return self._fail(report, plan, blocked)
+            return self.fail(report, plan, blocked)
         if blocked:
-            return self._skip(report, plan, blocked)
-        return self.start_update(report, plan)
+            return self.skip(report, plan, blocked)
+        return start(report, plan)
 
     def blocked(self, plan: ProjectPlan) -> str | None:
         """Why a real run would not update this project (None: it would)."""
@@ -523,35 +521,23 @@ class Rollout:
             return f"{what}. Pass --allow-replacement to update anyway"
         return None
 
-    def start_update(self, report: RolloutReport, plan: ProjectPlan) -> ProjectPlan:
-        try:
-            self.client("sagemaker").update_project(
-                ProjectName=plan.name,
-                ServiceCatalogProvisioningUpdateDetails={
-                    "ProvisioningArtifactId": plan.target_artifact_id,
-                    "ProvisioningParameters": [
-                        {"Key": k, "Value": v} for k, v in plan.parameters.values.items()
-                    ],
-                },
-            )
-        except ClientError as exc:
-            return self._fail(report, plan, f"UpdateProject refused: {_message(exc)}")
+    def started(self, report: RolloutReport, plan: ProjectPlan) -> ProjectPlan:
         plan.outcome, plan.started = "updating", time.monotonic()
         self.progress("updating", report, plan)
         return plan
 
-    def _skip(self, report, plan: ProjectPlan, reason: str) -> ProjectPlan:
+    def skip(self, report, plan: ProjectPlan, reason: str) -> ProjectPlan:
         plan.outcome, plan.reason = "skipped", reason
         self.progress("skipped", report, plan)
         return plan
 
-    def _fail(self, report, plan: ProjectPlan, reason: str) -> ProjectPlan:
+    def fail(self, report, plan: ProjectPlan, reason: str) -> ProjectPlan:
         plan.outcome, plan.reason = "failed", reason
         self.progress("finished", report, plan)
         return plan
 
     # -- waiting ----------------------------------------------------------------------------------------------
-    def check(self, report: RolloutReport, versions: dict) -> list[ProjectPlan]:
+    def check(self, report: RolloutReport) -> list[ProjectPlan]:
         """Report the started updates that have ended; returns those still in progress."""
         waiting = []
         for plan in [p for p in report.projects if p.outcome == "updating"]:
@@ -559,14 +545,14 @@ class Rollout:
             if project["ProjectStatus"] in ("UpdateInProgress", "Pending"):
                 waiting.append(plan)
             else:
-                self.finish(report, plan, project, versions)
+                self.finish(report, plan, project)
         return waiting
 
-    def wait(self, report: RolloutReport, versions: dict) -> None:
+    def wait(self, report: RolloutReport) -> None:
         """Follow every started update until it ends; each is reported when it does."""
         delay, deadline = 0.2, time.monotonic() + self.options.wait_seconds
         while True:
-            waiting = self.check(report, versions)
+            waiting = self.check(report)
             if not waiting:
                 return
             if time.monotonic() > deadline:
@@ -581,7 +567,7 @@ class Rollout:
             time.sleep(delay)
             delay = min(delay * 1.5, 10.0)
 
-    def finish(self, report: RolloutReport, plan: ProjectPlan, project: dict, versions: dict) -> None:
+    def finish(self, report: RolloutReport, plan: ProjectPlan, project: dict) -> None:
         plan.seconds = round(time.monotonic() - (plan.started or time.monotonic()), 2)
         plan.project_status = project["ProjectStatus"]
         try:
@@ -589,60 +575,38 @@ class Rollout:
             plan.stack_status = stack["StackStatus"]
         except ClientError:
             plan.stack_status = None
-        pp_id = plan.provisioned_product_id
-        now = self.client("servicecatalog").describe_provisioned_product(Id=pp_id)["ProvisionedProductDetail"]
-        plan.current_artifact_id = now.get("ProvisioningArtifactId")
-        plan.current_version = versions.get(plan.current_artifact_id, plan.current_artifact_id)
-        if plan.project_status == "UpdateCompleted" and plan.current_artifact_id == plan.target_artifact_id:
-            plan.outcome = "updated"
-        else:
-            message = (project.get("ServiceCatalogProvisionedProductDetails") or {}).get(
-                "ProvisionedProductStatusMessage"
-            )
-            plan.outcome = "failed"
-            plan.reason = (
-                f"{plan.project_status}: {message or 'no reason given'} (the project stays on "
-                f"{plan.current_version}; aws cloudformation describe-stack-events --stack-name {plan.stack} "
-                "tells each resource's story)"
-            )
+        self.sides[plan.kind].finish(plan, project)
         self.progress("finished", report, plan)
+
+    def failure(self, plan: ProjectPlan, message: str | None) -> None:
+        plan.outcome = "failed"
+        plan.reason = (
+            f"{plan.project_status}: {message or 'no reason given'} (the project stays on "
+            f"{plan.current_version}; aws cloudformation describe-stack-events --stack-name {plan.stack} "
+            "tells each resource's story)"
+        )
 
     # -- the whole thing ---------------------------------------------------------------------------------------
     def run(self) -> RolloutReport:
+        from smbundle.catalog_project_updates import CatalogProjects
+        from smbundle.template_project_updates import TemplateProjects
+
         self.account = self.client("sts").get_caller_identity()["Account"]
-        product_id = self.product_id()
-        artifacts = self.client("servicecatalog").list_provisioning_artifacts(ProductId=product_id)[
-            "ProvisioningArtifactDetails"
-        ]
-        versions = {a["Id"]: a["Name"] for a in artifacts}
-        chosen, newest = self.target(artifacts)
-        url, target = self.target_parameters(product_id, chosen["Id"])
-        known = {spec["ParameterKey"] for spec in target}
-        for key in self.options.parameters:
-            if key in RESERVED_PARAMETERS:
-                raise UsageError(f"--parameter {key}: SageMaker sets it; leave it out")
-            if key not in known:
-                raise UsageError(
-                    f"--parameter {key}: version {chosen['Name']} has no such parameter "
-                    f"({', '.join(sorted(known - set(RESERVED_PARAMETERS)))})"
-                )
-        projects = self.projects(product_id)
-        report = RolloutReport(
-            product_id,
-            self.options.product_name,
-            chosen["Id"],
-            chosen["Name"],
-            newest,
-            self.options.dry_run,
-            self.options.allow_replacement,
-            planned=len(projects),
-        )
+        catalog_projects, template_projects = self.selection()
+        report = RolloutReport(self.options.dry_run, self.options.allow_replacement)
+        work = []
+        if catalog_projects is not None:
+            self.sides["servicecatalog"] = side = CatalogProjects(self)
+            work += [(side, project) for project in side.prepare(report, catalog_projects)]
+        if template_projects is not None:
+            self.sides["s3"] = side = TemplateProjects(self)
+            work += [(side, project) for project in side.prepare(report, template_projects)]
+        report.planned = len(work)
         self.progress("target", report, None)
-        provisioned = self.provisioned_products() if projects else {}
-        for project in projects:
-            self.plan_project(report, project, provisioned, versions, url, target)
-            self.check(report, versions)  # an update started earlier may have ended: say so as it goes
-        self.wait(report, versions)
+        for side, project in work:
+            side.plan_project(report, project)
+            self.check(report)  # an update started earlier may have ended: say so as it goes
+        self.wait(report)
         return report
 
 

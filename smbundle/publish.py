@@ -19,7 +19,15 @@ from urllib.parse import urlencode
 
 from botocore.exceptions import ClientError
 
-from smbundle import packaging, permission_plan, region_support, resource_permissions, roles_stack, templates
+from smbundle import (
+    packaging,
+    permission_plan,
+    region_support,
+    resource_permissions,
+    roles_stack,
+    s3_project_templates,
+    templates,
+)
 from smbundle.catalog_versions import created_time, deprecate, ensure_artifact
 from smbundle.publish_preflight import target_problems
 
@@ -43,6 +51,11 @@ ENABLE_PROJECTS_FIX = (
 
 
 ENDPOINT_TEMPLATE = "endpoint-config-template.yml"
+NO_S3_LAUNCH_ROLE = (
+    "no launch role for the S3 template (--launch-role-arn, or --roles custom): a project created without a RoleARN "
+    "is built with its creator's own credentials, so what the template's resources need is not checked; give one "
+    "(a role that trusts cloudformation.amazonaws.com, docs/publish.md)"
+)
 PERMISSION_FIX = (
     "change the template so it no longer needs this (docs/permissions.md lists what the SageMaker-managed roles "
     "allow), or use custom roles that allow it"
@@ -173,6 +186,7 @@ class Publisher:
             lambda text: log.info("%s", text)
         )  # what is not a write (the roles stack's preview)
         self.roles_stack = None  # with --roles custom: the deployed (or, in a dry run, planned) roles stack
+        self.bucket: str | None = None  # where the template and the seed code go (set by run)
 
     def client(self, service: str):
         if service not in self.clients:
@@ -205,6 +219,8 @@ class Publisher:
             problem = _check_role(iam, name, service)
             if problem:
                 problems.append(problem)
+        if self.options.target == "s3":
+            problems.extend(self.s3_launch_role_problems(account))
         for principal in self.options.principal_arns:
             problem = _check_principal(iam, principal)
             if problem:
@@ -233,6 +249,27 @@ class Publisher:
         if problems:
             raise PreflightError(problems, self.warnings)
 
+    def s3_launch_role_problems(self, account: str) -> list[str]:
+        """The S3 template's launch role (the RoleARN projects are created with) must trust CloudFormation; without
+        one the stack is built with the creator's own credentials, which the preflight cannot plan for."""
+        launch = self.launch_role(account)
+        if launch is None:
+            return []  # the permission check says what it cannot check (NO_S3_LAUNCH_ROLE)
+        if self.roles_stack is not None and not self.roles_stack.exists:
+            return []  # created by this run (a dry run warns that its roles are not checked)
+        problem = _check_role(self.client("iam"), launch.split("/")[-1], s3_project_templates.CLOUDFORMATION)
+        if problem and "does not exist" in problem:
+            return [
+                f"launch role {launch} does not exist: create a role that trusts cloudformation.amazonaws.com "
+                "(docs/publish.md, 'Both targets'), or publish with --roles custom"
+            ]
+        if problem:
+            return [
+                f"launch role {launch} does not trust cloudformation.amazonaws.com, so CloudFormation cannot "
+                "assume it as a project's RoleARN: add it to the role's trust policy, or publish with --roles custom"
+            ]
+        return []
+
     def permission_problems(self, account: str, content: Content) -> list[str]:
         """What the project roles would be denied (iam:SimulatePrincipalPolicy, driven by the template).
 
@@ -242,6 +279,7 @@ class Publisher:
         endpoint_template = templates.load(
             self.options.repo_root / "seed_code" / "deploy" / ENDPOINT_TEMPLATE
         )
+        s3_target = self.options.target == "s3"
         try:
             calls = permission_plan.plan(
                 content.template,
@@ -251,9 +289,22 @@ class Publisher:
                 account=account,
                 # the custom roles exist for prod's autoscaling and rollback alarms: check those too
                 prod_features=self.roles_stack is not None,
+                provisioned_by=self.options.target,
             )
         except resource_permissions.UnknownResourceType as exc:
             return [str(exc)]
+        callers = list(self.options.principal_arns) if s3_target else []
+        if s3_target and self.launch_role(account) is None:
+            self.warnings.append(NO_S3_LAUNCH_ROLE)
+        if callers:  # the Studio users who create projects from the template
+            calls += s3_project_templates.caller_calls(
+                callers,
+                self.bucket,
+                s3_project_templates.template_key(_slug(self.options.product_name)),
+                self.launch_role(account),
+                self.region,
+                account,
+            )
         self.warnings.extend(permission_plan.over_approximations(calls))
         try:
             problems = permission_plan.check(self.client("iam"), calls)
@@ -264,16 +315,23 @@ class Publisher:
             ) from exc
         self.warnings.extend(_approximated_denials([p for p in problems if p.call.approximated]))
         return [
-            f"{problem.describe()}: {PERMISSION_FIX}" for problem in problems if not problem.call.approximated
+            f"{problem.describe()}: "
+            + (s3_project_templates.CALLER_FIX if problem.call.role_arn in callers else PERMISSION_FIX)
+            for problem in problems
+            if not problem.call.approximated
         ]
 
     def default_launch_role(self, account: str) -> str:
         return f"arn:aws:iam::{account}:role/service-role/AmazonSageMakerServiceCatalogProductsLaunchRole"
 
-    def launch_role(self, account: str) -> str:
-        """The launch constraint's role: the roles stack's, --launch-role-arn, else the SageMaker-managed one."""
+    def launch_role(self, account: str) -> str | None:
+        """The launch constraint's role: the roles stack's, --launch-role-arn, else the SageMaker-managed one. For
+        the S3 template, the RoleARN CloudFormation assumes: the roles stack's or --launch-role-arn (the managed
+        launch role trusts only Service Catalog), else None."""
         if self.roles_stack is not None:
             return self.roles_stack.launch_role_arn
+        if self.options.target == "s3":
+            return self.options.launch_role_arn
         return self.options.launch_role_arn or self.default_launch_role(account)
 
     # -- S3 --------------------------------------------------------------------------------------------------
@@ -497,7 +555,7 @@ class Publisher:
         for old in active[keep:]:
             deprecate(self, catalog, product_id, old)
 
-    def publish_s3(self, bucket: str, content: Content) -> dict:
+    def publish_s3(self, account: str, bucket: str, content: Content) -> dict:
         s3 = self.client("s3")
         cors = {
             "CORSRules": [
@@ -527,9 +585,9 @@ class Publisher:
                 Bucket=bucket,
                 CORSConfiguration=cors,
             )
-        key = f"templates/{_slug(self.options.product_name)}.yaml"
+        key = s3_project_templates.template_key(_slug(self.options.product_name))
         self.upload(bucket, key, content.template_body.encode(), tags={"sagemaker:studio-visibility": "true"})
-        location = f"s3://{bucket}/templates/"
+        location = f"s3://{bucket}/{s3_project_templates.TEMPLATES_PREFIX}"
         sagemaker = self.client("sagemaker")
         domain_arn = sagemaker.describe_domain(DomainId=self.options.domain_id)["DomainArn"]
         tags = {t["Key"]: t["Value"] for t in sagemaker.list_tags(ResourceArn=domain_arn).get("Tags", [])}
@@ -540,12 +598,24 @@ class Publisher:
                 ResourceArn=domain_arn,
                 Tags=[{"Key": "sagemaker:projectS3TemplatesLocation", "Value": location}],
             )
-        return {"template_url": template_url(bucket, self.region, key), "templates_location": location}
+        return {
+            "template_url": template_url(bucket, self.region, key),
+            "templates_location": location,
+            # what a project's CfnTemplateProvider names (Studio fills them in; CreateProject callers pass them)
+            "template_name": s3_project_templates.template_name(_slug(self.options.product_name)),
+            "launch_role_arn": self.launch_role(account),
+        }
 
     # -- the whole thing -------------------------------------------------------------------------------------
     def run(self) -> dict:
         account = self.client("sts").get_caller_identity()["Account"]
-        bucket = self.options.bucket or f"smbundle-templates-{account}-{self.region}"
+        if self.options.bucket:
+            bucket = self.options.bucket
+        elif self.options.target == "s3":  # a sagemaker-* name, as AWS's guide names it
+            bucket = s3_project_templates.default_bucket(account, self.region)
+        else:
+            bucket = f"smbundle-templates-{account}-{self.region}"
+        self.bucket = bucket
         role_defaults = None
         if self.options.roles == "custom":  # first: a failed roles stack leaves nothing published
             try:
@@ -574,7 +644,8 @@ class Publisher:
             },
         }
         if self.options.target == "s3":
-            result.update(self.publish_s3(bucket, content))
+            result.update(self.publish_s3(account, bucket, content))
+            result["rollout"] = template_rollout(result["template_url"])
         else:
             result.update(self.publish_servicecatalog(account, bucket, content))
             result["rollout"] = rollout(self.options.product_name, content.version)
@@ -588,6 +659,19 @@ class Publisher:
             }
         )
         return result
+
+
+def template_rollout(url: str) -> dict:
+    """How the platform team moves the projects created from the S3 template at ``url`` to what it holds now."""
+    command = f".venv/bin/python scripts/update_projects.py --template-url {shlex.quote(url)}"
+    return {
+        "note": (
+            "existing projects keep the stack they were created with; preview their update (the change set of each "
+            "project's stack), then update them"
+        ),
+        "preview": f"{command} --dry-run",
+        "update": command,
+    }
 
 
 def rollout(product_name: str, version: str) -> dict:

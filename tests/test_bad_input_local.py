@@ -166,6 +166,12 @@ def test_input_data_schema_is_the_build_seeds(tmp_path):
         (["--prod-load", "many"], 2, "--prod-load: invalid float value: 'many'"),
         (["--prod-load", "60", "--roles", "managed"], 2, "--prod-load needs --roles custom"),
         (["--bad-model", "--stop-before-prod"], 2, "--bad-model needs prod, which --stop-before-prod"),
+        (
+            ["--target", "s3", "--roles", "managed"],
+            2,
+            "--target s3 needs --roles custom: the SageMaker-managed",
+        ),
+        (["--target", "catalog"], 2, "argument --target: invalid choice: 'catalog'"),
     ],
 )
 def test_run_local_bad_flags(tmp_path, args, code, fragment):

@@ -179,8 +179,9 @@ def test_s3_target_tags_what_studio_needs(account):
         SubnetIds=["subnet-1"],
         VpcId="vpc-1",
     )
+    # no Studio principal: whether one may create projects from the template is tests/test_s3_lifecycle.py's
     result = publishing.publish(
-        options(target="s3", domain_id=domain["DomainArn"].split("/")[-1]), session=account
+        options(target="s3", domain_id=domain["DomainArn"].split("/")[-1], principal_arns=[]), session=account
     )
     s3 = boto3.client("s3")
     key = result["template_url"].split(".amazonaws.com/")[1]

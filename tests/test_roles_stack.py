@@ -157,7 +157,14 @@ def test_roles_trust_their_services_and_pass_only_project_roles():
         assert properties["Path"] == "/service-role/"
         assert roles_stack.ROLE_SERVICES[properties["RoleName"]] == f"{service}.amazonaws.com"
         trust = properties["AssumeRolePolicyDocument"]["Statement"]
-        assert [s["Principal"] for s in trust] == [{"Service": f"{service}.amazonaws.com"}]
+        if (
+            role == "LaunchRole"
+        ):  # also CloudFormation's: the RoleARN of projects from the S3 project template
+            assert [s["Principal"] for s in trust] == [
+                {"Service": ["servicecatalog.amazonaws.com", "cloudformation.amazonaws.com"]}
+            ]
+        else:
+            assert [s["Principal"] for s in trust] == [{"Service": f"{service}.amazonaws.com"}]
         for statement in policy(role)["Statement"]:
             if "iam:PassRole" in _listed(statement["Action"]):
                 assert "iam:PassedToService" in statement["Condition"]["StringEquals"], statement["Sid"]

@@ -68,6 +68,9 @@ class LocalRunOptions:
     # "custom": published with the product's own roles stack (service_catalog/roles.yaml), as run_local.py --roles
     roles: str = "managed"
     permission_check: bool = True  # the publisher's preflight of the project roles' permissions
+    # "s3": published as an S3 project template, the project created through TemplateProviders by the Studio
+    # user with the roles stack's launch role as RoleARN (run_local.py --target s3); needs roles "custom"
+    target: str = "servicecatalog"
     monitor: bool = (
         False  # after prod: send it the held-out records, run a monitoring execution (monitoring_run)
     )
@@ -355,6 +358,9 @@ def _project_names(project_name: str, project_id: str) -> dict[str, str]:
 def _publish(run: LifecycleRun) -> dict:
     from smbundle.publish import PublishOptions, publish
 
+    s3_target = run.options.target == "s3"
+    if s3_target:
+        _let_studio_create_projects(run)
     result = publish(
         PublishOptions(
             repo_root=run.options.repo_root,
@@ -365,9 +371,60 @@ def _publish(run: LifecycleRun) -> dict:
             launch_role_arn=run.options.launch_role_arn,
             skip_permission_check=not run.options.permission_check,
             roles=run.options.roles,
+            target=run.options.target,
+            domain_id=_studio_domain_id(run) if s3_target else None,
         )
     )
     return result
+
+
+STUDIO_S3_POLICY = "SageMakerProjectsFromS3Templates"
+
+
+def _let_studio_create_projects(run: LifecycleRun) -> None:
+    """As the account's administrator, before publishing: give the Studio execution role what creating projects
+    from the S3 template needs (reading it, the SP-* stacks, passing the roles stack's launch role), as AWS's
+    set-up guide has the administrator do."""
+    from smbundle import roles_stack, s3_project_templates
+    from smbundle.local.server import STUDIO_EXECUTION_ROLE_NAME
+
+    account = run.client("sts").get_caller_identity()["Account"]
+    launch = run.options.launch_role_arn or roles_stack.role_arn(roles_stack.LAUNCH_ROLE, account)
+    bucket = s3_project_templates.default_bucket(account, run.options.region)
+    policy = s3_project_templates.studio_user_policy(account, bucket, launch)
+    run.client("iam").put_role_policy(
+        RoleName=STUDIO_EXECUTION_ROLE_NAME, PolicyName=STUDIO_S3_POLICY, PolicyDocument=json.dumps(policy)
+    )
+    run.note(
+        f"studio access: {STUDIO_EXECUTION_ROLE_NAME} may read s3://{bucket}/templates/, create SP-* stacks and "
+        f"pass {launch.rsplit('/', 1)[-1]} (inline policy {STUDIO_S3_POLICY})"
+    )
+
+
+def _studio_domain_id(run: LifecycleRun) -> str:
+    domains = run.client("sagemaker").list_domains()["Domains"]
+    if not domains:
+        raise LifecycleFailed(
+            "Publish", "the account has no SageMaker domain to tag with the templates location"
+        )
+    return domains[0]["DomainId"]
+
+
+def _studio_client(run: LifecycleRun, service: str):
+    """A client signed as the Studio execution role, as Studio signs a user's calls."""
+    from smbundle.local.server import STUDIO_EXECUTION_ROLE_NAME
+
+    credentials = run.client("sts").assume_role(
+        RoleArn=_studio_role_arn(run), RoleSessionName=STUDIO_EXECUTION_ROLE_NAME[:64]
+    )["Credentials"]
+    return run.session.client(
+        service,
+        endpoint_url=run.options.endpoint_url,
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+        config=Config(retries={"mode": "standard"}),
+    )
 
 
 def _studio_role_arn(run: LifecycleRun) -> str:
@@ -377,6 +434,8 @@ def _studio_role_arn(run: LifecycleRun) -> str:
 
 
 def _create_project(run: LifecycleRun, published: dict, parameters: dict[str, str]) -> dict:
+    if run.options.target == "s3":
+        return _create_project_from_s3_template(run, published, parameters)
     sagemaker = run.client("sagemaker")
     sagemaker.create_project(
         ProjectName=run.options.project_name,
@@ -395,6 +454,36 @@ def _create_project(run: LifecycleRun, published: dict, parameters: dict[str, st
             f"project {run.options.project_name} is {project['ProjectStatus']}: "
             f"{details.get('ProvisionedProductStatusMessage') or 'no reason given'}",
         )
+    return project
+
+
+def _create_project_from_s3_template(run: LifecycleRun, published: dict, parameters: dict[str, str]) -> dict:
+    """CreateProject with TemplateProviders, as Studio calls it for the user: signed as the Studio execution role,
+    the launch role as RoleARN (CloudFormation builds the stack's resources as that role)."""
+    provider = {
+        "TemplateName": published["template_name"],
+        "TemplateURL": published["template_url"],
+        "RoleARN": published["launch_role_arn"],
+        "Parameters": [{"Key": k, "Value": v} for k, v in parameters.items()],
+    }
+    sagemaker = _studio_client(run, "sagemaker")
+    sagemaker.create_project(
+        ProjectName=run.options.project_name,
+        ProjectDescription="Local lifecycle run (smbundle run_local, S3 project template)",
+        TemplateProviders=[{"CfnTemplateProvider": provider}],
+    )
+    project = sagemaker.describe_project(ProjectName=run.options.project_name)
+    detail = project["TemplateProviderDetails"][0]["CfnTemplateProviderDetail"]
+    if project["ProjectStatus"] != "CreateCompleted":
+        raise LifecycleFailed(
+            "CreateProject",
+            f"project {run.options.project_name} is {project['ProjectStatus']}: "
+            f"{detail['StackDetail'].get('StatusMessage') or 'no reason given'}",
+        )
+    run.note(
+        f"project {run.options.project_name}: stack {detail['StackDetail']['Name']} built as "
+        f"{detail['RoleARN'].rsplit('/', 1)[-1]} from {detail['TemplateURL']}"
+    )
     return project
 
 
@@ -583,6 +672,7 @@ def _summary(run, names, project, package_arn, deploy_result, data_label) -> dic
             "ProjectId": project["ProjectId"],
             "ProjectArn": project["ProjectArn"],
             "input_data": data_label,
+            "provisioned_from": _provisioned_from(project),
         },
         "model_package": {
             "ModelPackageArn": package_arn,
@@ -605,6 +695,14 @@ def _summary(run, names, project, package_arn, deploy_result, data_label) -> dic
         summary["test_results"], run.options.region, _prod_instance(run, summary["prod"], deploy_result)
     )
     return summary
+
+
+def _provisioned_from(project: dict) -> dict:
+    """What the project was created from: its S3 template provider (with the stack and the role that built it), or
+    its Service Catalog product and version."""
+    if project.get("TemplateProviderDetails"):
+        return {"target": "s3", **project["TemplateProviderDetails"][0]["CfnTemplateProviderDetail"]}
+    return {"target": "servicecatalog", **(project.get("ServiceCatalogProvisioningDetails") or {})}
 
 
 def _prod_instance(run: LifecycleRun, prod: dict | None, deploy_result: Outcome | None) -> dict:
