@@ -51,7 +51,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--principal-arn",
         action="append",
         default=[],
-        help="Studio execution role to grant the portfolio to (repeatable)",
+        help="Studio execution role to grant the portfolio to (repeatable); with --target s3, a Studio role whose "
+        "permissions to create projects from the template are checked",
     )
     parser.add_argument(
         "--launch-role-arn",

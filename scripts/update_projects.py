@@ -106,14 +106,14 @@ def check_args(args: argparse.Namespace) -> RolloutOptions:
     """Values that cannot work, before anything is read or written (exit 2)."""
     for name in args.project_name:
         validation.project_name(name)
-    if args.to_version is not None and not _VERSION.match(args.to_version):
+    if args.to_version is not None and not _VERSION.fullmatch(args.to_version):
         raise validation.UsageError(
             f"--to-version {args.to_version!r} is not a version label (v-...) or a provisioning artifact id (pa-...)"
         )
     if args.product_name is not None:
         validation.text(args.product_name, "--product-name", 8191)
     if args.template_url is not None and not (
-        _TEMPLATE_URL.match(args.template_url) and len(args.template_url) <= 1024
+        _TEMPLATE_URL.fullmatch(args.template_url) and len(args.template_url) <= 1024
     ):
         raise validation.UsageError(
             f"--template-url {args.template_url!r} is not an HTTPS URL of an S3 object "

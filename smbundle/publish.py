@@ -150,7 +150,8 @@ def build_content(
 
 
 def _slug(name: str) -> str:
-    return "".join(c if c.isalnum() else "-" for c in name.lower()).strip("-")[:60]
+    # ASCII only: the slug names S3 keys and S3 templates' TemplateName ([a-zA-Z0-9](-*[a-zA-Z0-9])*)
+    return "".join(c if c.isascii() and c.isalnum() else "-" for c in name.lower()).strip("-")[:60]
 
 
 slug = _slug  # the S3 prefix a product name gives (empty when the name has no letter or digit)
@@ -255,8 +256,8 @@ class Publisher:
         launch = self.launch_role(account)
         if launch is None:
             return []  # the permission check says what it cannot check (NO_S3_LAUNCH_ROLE)
-        if self.roles_stack is not None and not self.roles_stack.exists:
-            return []  # created by this run (a dry run warns that its roles are not checked)
+        if self.roles_stack is not None:
+            return []  # the roles stack's launch role trusts CloudFormation (roles.yaml), or will once this run updates it
         problem = _check_role(self.client("iam"), launch.split("/")[-1], s3_project_templates.CLOUDFORMATION)
         if problem and "does not exist" in problem:
             return [

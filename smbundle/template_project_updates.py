@@ -64,6 +64,8 @@ def parsed(body) -> dict:
         raise RolloutError(
             f"the template cannot be parsed: {matches[0].message if matches else 'not a document'}"
         )
+    if not isinstance(template, dict):
+        raise RolloutError("the template is not a CloudFormation template: its document is not a mapping")
     return template
 
 
@@ -97,6 +99,10 @@ class TemplateProjects:
             summary = self.client("cloudformation").get_template_summary(TemplateURL=url)
         except ClientError as exc:
             raise RolloutError(f"cannot read the template {url}: {_message(exc)}") from None
+        except UnicodeDecodeError:
+            raise RolloutError(
+                f"{url} is not a template: it is not text (a CloudFormation template is YAML or JSON)"
+            ) from None
         version, digest = fingerprint(body)
         return TemplateTarget(url, version, digest, summary.get("Parameters", []))
 

@@ -367,6 +367,7 @@ def test_a_caller_without_cloudformation_permissions_is_refused_the_stack(embedd
         ("undeclared", r"Parameters: \[Colour\] do not exist in the template"),
         ("reserved", "Parameter SageMakerProjectId is set by SageMaker"),
         ("missing role", "is invalid or cannot be assumed: the role does not exist"),
+        ("line break", "cfnTemplateProvider.templateName. failed to satisfy constraint"),
         ("both kinds", "Specify either ServiceCatalogProvisioningDetails or TemplateProviders"),
     ],
 )
@@ -387,10 +388,11 @@ def test_refused_before_anything_is_created(embedded, case, expected):
     elif case == "both kinds":
         kwargs["ServiceCatalogProvisioningDetails"] = {"ProductId": "prod-abc"}
     project = name()
+    providers = provider(url, role, **parameters)
+    if case == "line break":  # botocore checks no pattern; SageMaker's TemplateName pattern refuses it
+        providers[0]["CfnTemplateProvider"]["TemplateName"] += "\n"
     with pytest.raises(ClientError) as refused:
-        sagemaker.create_project(
-            ProjectName=project, TemplateProviders=provider(url, role, **parameters), **kwargs
-        )
+        sagemaker.create_project(ProjectName=project, TemplateProviders=providers, **kwargs)
     assert refused.value.response["Error"]["Code"] == "ValidationException"
     assert refused.value.response["Error"]["Message"] == pytest.approx(
         refused.value.response["Error"]["Message"]

@@ -343,6 +343,11 @@ def test_project_name_finds_each_project_s_product_or_template(embedded, tmp_pat
             "--template-url 'http://example.com/t.yaml' is not",
         ),
         (
+            ["--template-url", "https://example.com/t.yaml\n"],
+            2,
+            "is not",
+        ),  # a pasted line break, as AWS refuses
+        (
             [
                 "--template-url",
                 f"https://{BUCKET}.s3.{REGION}.amazonaws.com/templates/x.yaml",

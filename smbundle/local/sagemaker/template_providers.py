@@ -118,16 +118,16 @@ def provider_of(providers: list | None, member: str) -> dict:
     if not isinstance(provider, dict):
         raise _invalid(f"{member}[0] must have a CfnTemplateProvider.")
     name, url = provider.get("TemplateName") or "", provider.get("TemplateURL") or ""
-    if not (1 <= len(name) <= 32 and TEMPLATE_NAME.match(name)):
+    if not (1 <= len(name) <= 32 and TEMPLATE_NAME.fullmatch(name)):
         raise _invalid(
             f"Value '{name}' at '{member}.1.member.cfnTemplateProvider.templateName' failed to satisfy constraint: Member must satisfy regular expression pattern: (?=.{{1,32}}$)[a-zA-Z0-9](-*[a-zA-Z0-9])*"
         )
-    if not TEMPLATE_URL.match(url) or len(url) > 1024:
+    if not TEMPLATE_URL.fullmatch(url) or len(url) > 1024:
         raise _invalid(
             f"Value '{url}' at '{member}.1.member.cfnTemplateProvider.templateURL' failed to satisfy constraint: Member must satisfy regular expression pattern: (?=.{{1,1024}}$)(https)://([^/]+)/(.+)"
         )
     role = provider.get("RoleARN")
-    if role is not None and not ROLE_ARN.match(role):
+    if role is not None and not ROLE_ARN.fullmatch(role):
         raise _invalid(
             f"Value '{role}' at '{member}.1.member.cfnTemplateProvider.roleARN' failed to satisfy constraint: Member must satisfy regular expression pattern: arn:aws[a-z\\-]*:iam::\\d{{12}}:role/?[a-zA-Z_0-9+=,.@\\-_/]+"
         )
@@ -318,9 +318,9 @@ class Update:
         if stack is None:
             self._failed("The project's stack does not exist.")
             return
+        # No iam:PassRole: the stack keeps its role, which CloudFormation uses "even if the users don't have
+        # permission to pass it" (https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_UpdateStack.html).
         checks = _template_checks(self.template_url)
-        if stack.role_arn:
-            checks.append(("iam:PassRole", stack.role_arn, {"iam:PassedToService": CLOUDFORMATION}))
         stack_arn = _stack_arn(backend, cfn.stack_name)
         context = {"cloudformation:RoleArn": stack.role_arn} if stack.role_arn else {}
         checks.append(("cloudformation:UpdateStack", stack_arn, context))
