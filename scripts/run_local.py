@@ -195,7 +195,7 @@ def check_args(args: argparse.Namespace) -> None:
         raise validation.UsageError(
             "--monitor and --drift need prod, which --stop-before-prod does not deploy; drop one of them"
         )
-    target_flags(args)
+    roles_flags(args)
     production_flags(args)
     validation.project_name(args.project_name)
     validation.region(args.region)
@@ -211,17 +211,31 @@ def check_args(args: argparse.Namespace) -> None:
         validation.output_file(args.summary, "--summary", create_parents=True)
 
 
-def target_flags(args: argparse.Namespace) -> None:
-    """--target s3 needs a launch role CloudFormation can assume: the roles stack's (the managed one trusts only
-    Service Catalog)."""
-    if args.target != "s3":
-        return
-    if args.roles == "managed":
-        raise validation.UsageError(
+def roles_flags(args: argparse.Namespace) -> None:
+    """The flags that need the product's own roles: --roles custom is then the default, and managed is refused."""
+    reasons = []
+    if args.target == "s3":
+        reasons.append(
             "--target s3 needs --roles custom: the SageMaker-managed launch role trusts only Service Catalog, so "
             "CloudFormation cannot assume it as the template provider's RoleARN (docs/publish.md, 'Both targets')"
         )
-    args.roles = "custom"
+    reasons.extend(
+        f"{flag} needs --roles custom: the managed CloudFormation role may not create scalable targets or alarms "
+        "(application-autoscaling:RegisterScalableTarget, cloudwatch:PutMetricAlarm)"
+        for flag in production_wanted(args)
+    )
+    if reasons and args.roles == "managed":
+        raise validation.UsageError(reasons[0])
+    if args.roles is None:
+        args.roles = "custom" if reasons else "managed"
+
+
+def production_wanted(args: argparse.Namespace) -> list[str]:
+    return [
+        flag
+        for flag, on in (("--prod-load", args.prod_load is not None), ("--bad-model", args.bad_model))
+        if on
+    ]
 
 
 # What one sender reaches locally at the default time scale (an AWS minute in half a second: 2 requests a second per
@@ -230,12 +244,8 @@ MAX_PROD_LOAD = 120
 
 
 def production_flags(args: argparse.Namespace) -> None:
-    """--prod-load and --bad-model: their checks, and the roles, parameters and time scale they imply."""
-    wanted = [
-        flag
-        for flag, on in (("--prod-load", args.prod_load is not None), ("--bad-model", args.bad_model))
-        if on
-    ]
+    """--prod-load and --bad-model: their checks, and the time scale they imply (their roles: roles_flags)."""
+    wanted = production_wanted(args)
     if args.prod_load is not None and not 0 < args.prod_load <= MAX_PROD_LOAD:
         raise validation.UsageError(
             f"--prod-load must be between 0 and {MAX_PROD_LOAD} requests per minute, got {args.prod_load:g} "
@@ -245,19 +255,12 @@ def production_flags(args: argparse.Namespace) -> None:
         raise validation.UsageError(
             f"{wanted[0]} needs prod, which --stop-before-prod does not deploy; drop one of them"
         )
-    if wanted and args.roles == "managed":
-        raise validation.UsageError(
-            f"{wanted[0]} needs --roles custom: the managed CloudFormation role may not create scalable targets or "
-            "alarms (application-autoscaling:RegisterScalableTarget, cloudwatch:PutMetricAlarm)"
-        )
     if wanted and args.endpoint_url and not os.environ.get("SMBUNDLE_TIME_SCALE"):
         raise validation.UsageError(
             f"{wanted[0]} paces its traffic in AWS minutes on the embedded AWS's clock: with --endpoint-url (or "
             f"AWS_ENDPOINT_URL), start local_aws.py with SMBUNDLE_TIME_SCALE={PRODUCTION_TIME_SCALE} and set the same "
             "here"
         )
-    if args.roles is None:
-        args.roles = "custom" if wanted else "managed"
     if wanted:
         # Before the embedded AWS starts (or, with --endpoint-url, for pacing the traffic: give local_aws.py the same).
         os.environ.setdefault("SMBUNDLE_TIME_SCALE", PRODUCTION_TIME_SCALE)  # an AWS minute in half a second

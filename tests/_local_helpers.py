@@ -1,9 +1,13 @@
-"""Shared helpers of the embedded-AWS tests: a trained model package and endpoints to invoke."""
+"""Shared helpers of the embedded-AWS tests: a trained model package and endpoints to invoke, the embedded AWS's
+knobs set for a block, and the denials its IAM logs."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import io
+import logging
+import os
 import tarfile
 from pathlib import Path
 
@@ -139,3 +143,40 @@ def service_role(iam, name: str, service: str, *statements: dict, path: str = "/
             PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": list(statements)}),
         )
     return arn
+
+
+@contextlib.contextmanager
+def environment_set(**values: str):
+    """``os.environ`` with ``values`` set for the block (the embedded AWS reads its knobs as it runs), then as it was."""
+    before = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in before.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@contextlib.contextmanager
+def denials_logged():
+    """The denials the embedded IAM logs during the block (its enforcement logger's "denied ..." lines)."""
+    seen: list[str] = []
+
+    class Denials(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.getMessage().startswith("denied "):
+                seen.append(record.getMessage())
+
+    handler = Denials(logging.INFO)
+    logger = logging.getLogger("smbundle.local.iam.enforcement")
+    level = logger.level
+    logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    try:
+        yield seen
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)

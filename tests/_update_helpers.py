@@ -10,6 +10,8 @@ from pathlib import Path
 
 import boto3
 
+from smbundle.project_updates import RolloutOptions, roll_out
+
 REPO = Path(__file__).resolve().parents[1]
 PREVIOUS = REPO / "tests" / "fixtures" / "previous_version"
 PREVIOUS_VERSION = (
@@ -98,3 +100,20 @@ def events_since(
     name = stack_name.split("/")[1] if stack_name.startswith("arn:") else stack_name
     starts = [i for i, (logical, state, _) in enumerate(events) if logical == name and state == status]
     return events[starts[-1] :] if starts else []
+
+
+def rollout(**options):
+    """``roll_out`` with these options; returns its report and the (event, project name) progress it reported."""
+    events = []
+    report = roll_out(
+        RolloutOptions(**options), progress=lambda event, _, plan: events.append((event, plan and plan.name))
+    )
+    return report, events
+
+
+def plan_of(report, name):
+    return next(plan for plan in report.projects if plan.name == name)
+
+
+def change(plan, logical_id):
+    return next(c for c in plan.changes if c.logical_id == logical_id)

@@ -4,7 +4,6 @@ under load and scale-in after (as CurrentInstanceCount and DescribeScalingActivi
 from __future__ import annotations
 
 import datetime
-import os
 import threading
 import time
 
@@ -13,6 +12,7 @@ from botocore.exceptions import ClientError
 
 from smbundle.local import server, time_scale
 from tests import _endpoint_fleets as fleets
+from tests._local_helpers import environment_set
 
 ROW = "1.0,0,0,0,0,0,0,0,0,1\n"
 RESOURCE = "endpoint/scaled/variant/AllTraffic"
@@ -22,15 +22,8 @@ SCALE = "600"  # one AWS minute is 0.1 s
 
 @pytest.fixture(scope="module")
 def embedded():
-    before = {k: os.environ.get(k) for k in ("SMBUNDLE_TIME_SCALE", "SMBUNDLE_COLD_START_SECONDS")}
-    os.environ.update(SMBUNDLE_TIME_SCALE=SCALE, SMBUNDLE_COLD_START_SECONDS="0")
-    with server.start() as aws:
+    with environment_set(SMBUNDLE_TIME_SCALE=SCALE, SMBUNDLE_COLD_START_SECONDS="0"), server.start() as aws:
         yield aws
-    for key, value in before.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
 
 
 def _variant(aws, name="scaled"):

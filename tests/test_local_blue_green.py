@@ -4,7 +4,6 @@ a rollback by SetAlarmState, and the refusals (serverless, canary too large)."""
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 
@@ -13,21 +12,15 @@ from botocore.exceptions import ClientError
 
 from smbundle.local import server
 from tests import _endpoint_fleets as fleets
+from tests._local_helpers import environment_set
 
 SCALE = "600"  # one AWS minute is 0.1 s: a 600 s bake lasts 1 s
 
 
 @pytest.fixture(scope="module")
 def embedded():
-    before = {k: os.environ.get(k) for k in ("SMBUNDLE_TIME_SCALE", "SMBUNDLE_COLD_START_SECONDS")}
-    os.environ.update(SMBUNDLE_TIME_SCALE=SCALE, SMBUNDLE_COLD_START_SECONDS="0")
-    with server.start() as aws:
+    with environment_set(SMBUNDLE_TIME_SCALE=SCALE, SMBUNDLE_COLD_START_SECONDS="0"), server.start() as aws:
         yield aws
-    for key, value in before.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
 
 
 def _errors_alarm(aws, endpoint: str, treat_missing: str = "notBreaching") -> str:

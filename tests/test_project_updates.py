@@ -18,11 +18,14 @@ from tests._in_process import run_script
 from tests._update_helpers import (
     PREVIOUS_VERSION,
     REPO,
+    change,
     create_project,
     events_since,
+    plan_of,
     previous_release,
     product_version,
     publish,
+    rollout,
     stack_of,
 )
 from tests.test_bad_input_local import environment, one_line
@@ -48,22 +51,6 @@ def update_projects_script():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-def rollout(**options):
-    events = []
-    report = roll_out(
-        RolloutOptions(**options), progress=lambda event, _, plan: events.append((event, plan and plan.name))
-    )
-    return report, events
-
-
-def plan_of(report, name):
-    return next(plan for plan in report.projects if plan.name == name)
-
-
-def change(plan, logical_id):
-    return next(c for c in plan.changes if c.logical_id == logical_id)
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ enough for every call the lifecycle makes, deployed with a preview by publish_pr
 from __future__ import annotations
 
 import json
-import logging
 import os
 import re
 import shutil
@@ -19,6 +18,7 @@ from smbundle.local.iam import actions, evaluation
 from smbundle.local.lifecycle import LocalRunOptions, run_lifecycle
 from smbundle.publish import PublishError, PublishOptions, build_content, publish
 from tests._in_process import run_script
+from tests._local_helpers import denials_logged, environment_set
 
 REPO = Path(__file__).resolve().parents[1]
 ACCOUNT = "123456789012"
@@ -341,52 +341,29 @@ def test_the_script_refuses_two_launch_roles():
 
 
 # -- the whole lifecycle under the custom roles ---------------------------------------------------------------------
-class Denials(logging.Handler):
-    def __init__(self):
-        super().__init__(logging.INFO)
-        self.seen: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if record.getMessage().startswith("denied "):
-            self.seen.append(record.getMessage())
-
-
 @pytest.fixture(scope="module")
 def custom_lifecycle(tmp_path_factory):
-    denials = Denials()
-    logger = logging.getLogger("smbundle.local.iam.enforcement")
-    level = logger.level
-    logger.setLevel(logging.INFO)
-    logger.addHandler(denials)
-    scale = os.environ.get("SMBUNDLE_TIME_SCALE")
     # as run_local.py --prod-load and --bad-model run them: the traffic is paced in AWS minutes
-    os.environ["SMBUNDLE_TIME_SCALE"] = production_runs.PRODUCTION_TIME_SCALE
-    try:
-        with server.start() as embedded:
-            summary = run_lifecycle(
-                LocalRunOptions(
-                    workdir=tmp_path_factory.mktemp("custom-roles"),
-                    project_name="custom-roles",
-                    endpoint_url=embedded.url,
-                    roles="custom",
-                    project_parameters=LIFECYCLE_PARAMETERS,
-                    prod_load=30,
-                    bad_model=True,
-                ),
-                lambda *event: None,
-            )
-            session = boto3.session.Session(region_name="us-east-1")
-            state = {
-                name: session.client(name, endpoint_url=embedded.url)
-                for name in ("codebuild", "sagemaker", "codepipeline", "cloudformation")
-            }
-            yield summary, denials.seen, _project_state(state, summary)
-    finally:
-        os.environ.pop("SMBUNDLE_TIME_SCALE", None) if scale is None else os.environ.update(
-            SMBUNDLE_TIME_SCALE=scale
+    scale = production_runs.PRODUCTION_TIME_SCALE
+    with denials_logged() as denials, environment_set(SMBUNDLE_TIME_SCALE=scale), server.start() as embedded:
+        summary = run_lifecycle(
+            LocalRunOptions(
+                workdir=tmp_path_factory.mktemp("custom-roles"),
+                project_name="custom-roles",
+                endpoint_url=embedded.url,
+                roles="custom",
+                project_parameters=LIFECYCLE_PARAMETERS,
+                prod_load=30,
+                bad_model=True,
+            ),
+            lambda *event: None,
         )
-        logger.removeHandler(denials)
-        logger.setLevel(level)
+        session = boto3.session.Session(region_name="us-east-1")
+        state = {
+            name: session.client(name, endpoint_url=embedded.url)
+            for name in ("codebuild", "sagemaker", "codepipeline", "cloudformation")
+        }
+        yield summary, denials, _project_state(state, summary)
 
 
 # Prod with autoscaling (2 to 4 instances), canary updates and rollback alarms: what run_local.py --prod-load

@@ -6,7 +6,6 @@ user who creates the project)."""
 from __future__ import annotations
 
 import json
-import logging
 from pathlib import Path
 
 import boto3
@@ -18,6 +17,7 @@ from smbundle.local.iam import evaluation, roles
 from smbundle.local.lifecycle import LocalRunOptions, run_lifecycle
 from smbundle.local.sagemaker.studio_domain import prepare_domain
 from smbundle.publish import PreflightError, PublishOptions, build_content, publish
+from tests._local_helpers import denials_logged
 
 REPO = Path(__file__).resolve().parents[1]
 ACCOUNT = "123456789012"
@@ -29,65 +29,42 @@ BUCKET = s3_project_templates.default_bucket(ACCOUNT, REGION)
 
 
 # -- the whole lifecycle from the S3 template ---------------------------------------------------------------------
-class Denials(logging.Handler):
-    def __init__(self):
-        super().__init__(logging.INFO)
-        self.seen: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if record.getMessage().startswith("denied "):
-            self.seen.append(record.getMessage())
-
-
 @pytest.fixture(scope="module")
 def s3_lifecycle(tmp_path_factory):
-    denials = Denials()
-    logger = logging.getLogger("smbundle.local.iam.enforcement")
-    level = logger.level
-    logger.setLevel(logging.INFO)
-    logger.addHandler(denials)
     notes = []
 
     def reporter(event, name, status, seconds):
         if event == "note":
             notes.append(name)
 
-    try:
-        with server.start() as embedded:
-            summary = run_lifecycle(
-                LocalRunOptions(
-                    workdir=tmp_path_factory.mktemp("s3-lifecycle"),
-                    project_name="s3-demo",
-                    endpoint_url=embedded.url,
-                    roles="custom",
-                    target="s3",
-                ),
-                reporter,
-            )
-            session = boto3.session.Session(region_name=REGION)
-            clients = {
-                s: session.client(s, endpoint_url=embedded.url) for s in ("cloudformation", "codebuild")
-            }
-            project_id = summary["project"]["ProjectId"]
-            stack = clients["cloudformation"].describe_stacks(StackName=f"SP-{ACCOUNT}-{project_id}")[
-                "Stacks"
-            ][0]
-            builds = clients["codebuild"].batch_get_projects(
-                names=clients["codebuild"].list_projects()["projects"]
-            )
-            catalog = session.client("servicecatalog", endpoint_url=embedded.url)
-            state = {
-                "stack": stack,
-                "build_roles": {p["serviceRole"] for p in builds["projects"]},
-                "products": catalog.search_products_as_admin()["ProductViewDetails"],
-                "domain_tags": session.client("sagemaker", endpoint_url=embedded.url).list_tags(
-                    ResourceArn=f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:domain/{embedded.domain_id}"
-                )["Tags"],
-            }
-            yield summary, denials.seen, notes, state
-    finally:
-        logger.removeHandler(denials)
-        logger.setLevel(level)
+    with denials_logged() as denials, server.start() as embedded:
+        summary = run_lifecycle(
+            LocalRunOptions(
+                workdir=tmp_path_factory.mktemp("s3-lifecycle"),
+                project_name="s3-demo",
+                endpoint_url=embedded.url,
+                roles="custom",
+                target="s3",
+            ),
+            reporter,
+        )
+        session = boto3.session.Session(region_name=REGION)
+        clients = {s: session.client(s, endpoint_url=embedded.url) for s in ("cloudformation", "codebuild")}
+        project_id = summary["project"]["ProjectId"]
+        stack = clients["cloudformation"].describe_stacks(StackName=f"SP-{ACCOUNT}-{project_id}")["Stacks"][0]
+        builds = clients["codebuild"].batch_get_projects(
+            names=clients["codebuild"].list_projects()["projects"]
+        )
+        catalog = session.client("servicecatalog", endpoint_url=embedded.url)
+        state = {
+            "stack": stack,
+            "build_roles": {p["serviceRole"] for p in builds["projects"]},
+            "products": catalog.search_products_as_admin()["ProductViewDetails"],
+            "domain_tags": session.client("sagemaker", endpoint_url=embedded.url).list_tags(
+                ResourceArn=f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:domain/{embedded.domain_id}"
+            )["Tags"],
+        }
+        yield summary, denials, notes, state
 
 
 def test_the_whole_lifecycle_runs_from_the_s3_template_with_no_denial(s3_lifecycle):

@@ -16,10 +16,17 @@ import pytest
 from smbundle import publish as publishing
 from smbundle.local import server
 from smbundle.local.sagemaker.studio_domain import prepare_domain
-from smbundle.project_updates import RolloutOptions, roll_out
 from smbundle.validation import UsageError
 from tests._in_process import run_script
-from tests._update_helpers import create_project, events_since, product_version, publish
+from tests._update_helpers import (
+    change,
+    create_project,
+    events_since,
+    plan_of,
+    product_version,
+    publish,
+    rollout,
+)
 from tests.test_bad_input_local import environment, one_line
 from tests.test_s3_template_projects import ACCOUNT, BUCKET, REGION, SMALL_TEMPLATE, launch_role
 
@@ -88,22 +95,6 @@ def create(sagemaker, name: str, url: str, role: str, **parameters) -> dict:
 
 def detail(project: dict) -> dict:
     return project["TemplateProviderDetails"][0]["CfnTemplateProviderDetail"]
-
-
-def rollout(**options):
-    events = []
-    report = roll_out(
-        RolloutOptions(**options), progress=lambda event, _, plan: events.append((event, plan and plan.name))
-    )
-    return report, events
-
-
-def plan_of(report, name):
-    return next(plan for plan in report.projects if plan.name == name)
-
-
-def change(plan, logical_id):
-    return next(c for c in plan.changes if c.logical_id == logical_id)
 
 
 # -- in process -------------------------------------------------------------------------------------------------
