@@ -13,9 +13,16 @@ class TemplateError(Exception):
 
 
 def load(path: Path) -> dict:
+    return copy.deepcopy(_decoded(str(path), Path(path).read_text()))
+
+
+@functools.lru_cache(maxsize=16)
+def _decoded(path: str, text: str) -> dict:
+    """cfnlint's parse of a template's text, remembered: its YAML loader is pure Python (a tenth of a second for the
+    product template), and a process that publishes again reads the same text again. Callers get a copy."""
     from cfnlint.decode import decode_str  # imported when needed: the scripts' usage errors come at once
 
-    template, matches = decode_str(Path(path).read_text())
+    template, matches = decode_str(text)
     if template is None or matches:
         problems = (
             "; ".join(f"{m.rule.id} {m.message} (line {m.linenumber})" for m in matches) or "cannot parse"

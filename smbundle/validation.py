@@ -7,6 +7,7 @@ Service Catalog ids, IAM ARNs), so a value AWS would reject is rejected here, no
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import re
@@ -21,15 +22,17 @@ class UsageError(ValueError):
 
 
 # -- regions and endpoints --------------------------------------------------------------------------------------
-def commercial_regions() -> list[str]:
+@functools.cache
+def commercial_regions() -> tuple[str, ...]:
     """The commercial Regions this botocore knows SageMaker in (its bundled endpoint data: offline, and without
-    reading any profile, so a missing AWS_PROFILE cannot break the check)."""
+    reading any profile, so a missing AWS_PROFILE cannot break the check). Read once per process: every command
+    checks its --region with it."""
     from botocore.loaders import create_loader
     from botocore.regions import EndpointResolver
 
     resolver = EndpointResolver(create_loader().load_data("endpoints"))
     # "api.sagemaker" is the endpoint prefix of the sagemaker service in that data.
-    return resolver.get_available_endpoints("api.sagemaker", partition_name=COMMERCIAL_PARTITION)
+    return tuple(resolver.get_available_endpoints("api.sagemaker", partition_name=COMMERCIAL_PARTITION))
 
 
 def region(value: str | None, flag: str = "--region", *, required: bool = True) -> str | None:

@@ -39,6 +39,7 @@ def apply_extensions() -> None:
     # SageMaker SDK theirs: importing boto_sessions makes them all read the service models once in this process.
     from smbundle.local import boto_sessions  # noqa: F401
 
+    _cache_action_lookup()
     for name in extension_modules():
         module = importlib.import_module(name)
         apply = getattr(module, "apply", None)
@@ -46,3 +47,23 @@ def apply_extensions() -> None:
             log.debug("applying %s", name)
             apply()
     _applied = True
+
+
+def _cache_action_lookup() -> None:
+    """moto finds a request's handler by listing its response class's methods with ``inspect.getmembers``, once per
+    request (a tenth of a lifecycle's request handling). The names are the same until a method is added or removed
+    (our extensions add some), so they are kept per class and the number of attributes along its MRO."""
+    import moto.core.responses
+    import moto.core.utils
+
+    listing = moto.core.utils.method_names_from_class
+    kept: dict[tuple, list[str]] = {}
+
+    def method_names_from_class(clazz) -> list[str]:
+        key = (clazz, sum(len(vars(base)) for base in clazz.__mro__))
+        names = kept.get(key)
+        if names is None:
+            names = kept[key] = listing(clazz)
+        return list(names)
+
+    moto.core.responses.method_names_from_class = method_names_from_class

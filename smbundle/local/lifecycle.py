@@ -81,6 +81,8 @@ class LocalRunOptions:
     bad_model: bool = (
         False  # after prod: a second version that fails part of prod's traffic (production_runs)
     )
+    # prod's traffic while the bad model deploys, in requests per AWS minute (run_local.py keeps the default)
+    bad_model_rate: float = 30.0
 
 
 # reporter(event, name, status, seconds): event is "start" or "end" (name is "Stage" or "Stage / Action"), or "note"
@@ -173,7 +175,7 @@ def run_lifecycle(options: LocalRunOptions, reporter: Reporter) -> dict:
         )
     if options.bad_model:
         production["bad_model"] = run.stage(
-            "BadModel", production_runs.bad_model, run, names, account, run.note
+            "BadModel", production_runs.bad_model, run, names, account, run.note, options.bad_model_rate
         )
 
     if options.input_data:

@@ -209,8 +209,9 @@ def _served_package(sagemaker, endpoint: str) -> tuple[dict, str]:
     return described, model["PrimaryContainer"].get("ModelPackageName", "")
 
 
-def bad_model(run, names: dict, account: str, say: Callable[[str], None]) -> dict:
-    """Deploy a second model version that fails part of prod's traffic; return what happened (see the module)."""
+def bad_model(run, names: dict, account: str, say: Callable[[str], None], rate: float = 30.0) -> dict:
+    """Deploy a second model version that fails part of prod's traffic (``rate`` requests per AWS minute while it
+    deploys); return what happened (see the module)."""
     from smbundle.local import lifecycle
 
     sagemaker, codecommit, codepipeline = (
@@ -220,9 +221,9 @@ def bad_model(run, names: dict, account: str, say: Callable[[str], None]) -> dic
     )
     endpoint = names["prod_endpoint"]
     _, first_package = _served_package(sagemaker, endpoint)
-    traffic = Traffic(run.client("sagemaker-runtime"), endpoint, lambda: BAD_MODEL_RATE, json_share=0.3)
+    traffic = Traffic(run.client("sagemaker-runtime"), endpoint, lambda: rate, json_share=0.3)
     say(
-        f"bad model: prod traffic {BAD_MODEL_RATE:g} requests/min on {endpoint}, 30 % of it asking for JSON "
+        f"bad model: prod traffic {rate:g} requests/min on {endpoint}, 30 % of it asking for JSON "
         "(Accept: application/json)"
     )
     traffic.start()
@@ -288,8 +289,6 @@ def _failure_line(outcome) -> str | None:
     return errors[-1][len("error: ") :] if errors else action.message
 
 
-# Prod traffic during the bad model's deployment, in requests per AWS minute.
-BAD_MODEL_RATE = 30.0
 EVENT_WAIT_SECONDS = 5.0
 
 

@@ -523,12 +523,47 @@ class _Worker:
             os.killpg(pid, signal.SIGKILL)
 
 
+# The AWS services the seeds' build commands call (run-pipeline through the SageMaker SDK, build.py, test/test.py,
+# verify_prod.py): their service data is read in the worker, ahead of the commands.
+SERVICES = ("sagemaker", "sagemaker-runtime", "s3", "sts", "codepipeline", "cloudwatch", "logs")
+
+
+def _read_service_data_once() -> None:
+    """botocore reads and parses its JSON data files (service models, endpoint rules, Regions) again for every
+    session a command makes: a quarter of a second of a short command's time. The files are the installed botocore's
+    and never change, so the worker keeps each file it parsed and its forks start with the services above parsed.
+    What a command gets is what botocore's loader would give it (the same content; botocore does not change it)."""
+    if "botocore.loaders" not in sys.modules:
+        return
+    import botocore.exceptions
+    import botocore.loaders
+
+    read = botocore.loaders.JSONFileLoader.load_file
+    parsed: dict[str, object] = {}
+
+    def load_file(self, file_path):
+        if file_path not in parsed:
+            parsed[file_path] = read(self, file_path)
+        return parsed[file_path]
+
+    botocore.loaders.JSONFileLoader.load_file = load_file
+    loader = botocore.loaders.create_loader()  # no session: no configuration or credentials are read here
+    for name in ("endpoints", "partitions", "sdk-default-configuration", "_retry"):
+        with contextlib.suppress(botocore.exceptions.DataNotFoundError):
+            loader.load_data(name)
+    for service in SERVICES:
+        for kind in ("service-2", "endpoint-rule-set-1", "paginators-1", "waiters-2"):
+            with contextlib.suppress(botocore.exceptions.DataNotFoundError):
+                loader.load_service_model(service, kind)
+
+
 def main(listener_fd: int, preload: list[str]) -> None:
     listener = socket.socket(fileno=listener_fd)
     with gc_tuning.collecting_less_often():  # the commands themselves run with the interpreter's defaults
         for name in preload:  # a library that cannot be imported here is simply not preloaded
             with contextlib.suppress(Exception):
                 importlib.import_module(name)
+        _read_service_data_once()
     state = json.loads(json.dumps(process_state()))  # as a launcher's arrives
     worker = _Worker(listener, state)
     gc.freeze()  # what was imported stays out of the forks' collections (and their pages stay shared)
