@@ -18,7 +18,7 @@ from smbundle.local.iam import actions, evaluation
 from smbundle.local.lifecycle import LocalRunOptions, run_lifecycle
 from smbundle.publish import PublishError, PublishOptions, build_content, publish
 from tests._in_process import run_script
-from tests._local_helpers import denials_logged, environment_set
+from tests._local_helpers import denials_logged
 
 REPO = Path(__file__).resolve().parents[1]
 ACCOUNT = "123456789012"
