@@ -18,7 +18,7 @@ from smbundle.local.iam import actions, evaluation
 from smbundle.local.lifecycle import LocalRunOptions, run_lifecycle
 from smbundle.publish import PublishError, PublishOptions, build_content, publish
 from tests._in_process import run_script
-from tests._local_helpers import denials_logged
+from tests._local_helpers import denials_logged, environment_set
 
 REPO = Path(__file__).resolve().parents[1]
 ACCOUNT = "123456789012"
@@ -343,9 +343,9 @@ def test_the_script_refuses_two_launch_roles():
 # -- the whole lifecycle under the custom roles ---------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def custom_lifecycle(tmp_path_factory):
-    # What run_local.py --prod-load --bad-model runs, with AWS's clocks 600 times faster (the suite's; run_local.py
-    # runs them at 120) and the traffic, paced in AWS minutes, a tenth of theirs so that it costs the same locally.
-    with denials_logged() as denials, server.start() as embedded:
+    # What run_local.py --prod-load --bad-model runs, with AWS's clocks 600 times faster (run_local.py runs them at
+    # 120) and the traffic, paced in AWS minutes, a tenth of theirs so that it costs the same locally.
+    with denials_logged() as denials, environment_set(SMBUNDLE_TIME_SCALE="600"), server.start() as embedded:
         summary = run_lifecycle(
             LocalRunOptions(
                 workdir=tmp_path_factory.mktemp("custom-roles"),
