@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from moto import mock_aws
 
@@ -22,6 +24,18 @@ def short_local_waits():
         patch.setenv("SMBUNDLE_COLD_START_BASE_SECONDS", "0.1")
         patch.setenv("SMBUNDLE_TIME_SCALE", "6000")
         yield
+
+
+def pytest_configure(config):
+    """One set of warm build workers (smbundle/local/codebuild/warm_python.py) for the whole run: the process that
+    starts the test workers starts them, and every test worker and every script a test starts uses them, instead of
+    each importing the SageMaker Python SDK again (3 s of CPU each)."""
+    from smbundle.local.codebuild import warm_python
+
+    if warm_python.SHARED not in os.environ and warm_python.enabled():
+        directory = warm_python.launchers()
+        if directory is not None:
+            os.environ[warm_python.SHARED] = str(directory)
 
 
 @pytest.fixture(autouse=True)

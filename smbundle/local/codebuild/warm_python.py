@@ -182,11 +182,19 @@ _warm: WarmPython | None = None
 _warm_lock = threading.Lock()
 
 
+# A launcher directory whose workers another process started (and keeps running): this process's builds use it
+# instead of starting their own. The test suite starts one set of workers for all its processes (tests/conftest.py).
+SHARED = "SMBUNDLE_WARM_BUILD_PYTHON_SHARED"
+
+
 def launchers() -> Path | None:
     """The launcher directory for this process's builds, or None when warm builds are off."""
     global _warm
     if not enabled():
         return None
+    shared = os.environ.get(SHARED)
+    if shared and (Path(shared) / "python").is_file():
+        return Path(shared)  # a launcher whose worker has gone runs its command cold
     with _warm_lock:
         if _warm is None:
             _warm = WarmPython()
