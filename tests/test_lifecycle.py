@@ -176,45 +176,6 @@ def test_progress_reports_every_action_start_and_end(happy):
     assert sorted(starts) == sorted(ends)
 
 
-def test_stop_before_prod_waits_for_an_approval_given_through_the_api(embedded, tmp_path):
-    summary, _ = run(embedded, tmp_path, "stop-early", stop_before_prod=True)
-    assert summary["staging"] is not None
-    assert summary["prod"] is None
-    assert summary["stages"]["ModelDeploy.DeployStaging"]["status"] == "InProgress"  # waiting for approval
-    # As on AWS: the paused pipeline is visible, and put-approval-result resumes it.
-    codepipeline = embedded.client("codepipeline")
-    pipeline = f"sagemaker-stop-early-{summary['project']['ProjectId']}-modeldeploy"
-    state = codepipeline.get_pipeline_state(name=pipeline)
-    staging = next(s for s in state["stageStates"] if s["stageName"] == "DeployStaging")
-    approval = next(a for a in staging["actionStates"] if a["actionName"] == "ApproveDeployment")
-    assert approval["latestExecution"]["status"] == "InProgress"
-    execution_id = staging["latestExecution"]["pipelineExecutionId"]
-    codepipeline.put_approval_result(
-        pipelineName=pipeline,
-        stageName="DeployStaging",
-        actionName="ApproveDeployment",
-        result={"summary": "looks good", "status": "Approved"},
-        token=approval["latestExecution"]["token"],
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        execution = codepipeline.get_pipeline_execution(
-            pipelineName=pipeline, pipelineExecutionId=execution_id
-        )
-        if execution["pipelineExecution"]["status"] != "InProgress":
-            break
-        time.sleep(0.1)
-    assert execution["pipelineExecution"]["status"] == "Succeeded"
-    prod = embedded.client("sagemaker").describe_endpoint(EndpointName="stop-early-prod")
-    assert prod["EndpointStatus"] == "InService"
-    summaries = codepipeline.list_pipeline_executions(pipelineName=pipeline)["pipelineExecutionSummaries"]
-    # The approval's event started it through the project's rule, as the console shows it.
-    assert [s["trigger"]["triggerType"] for s in summaries] == ["CloudWatchEvent", "CreatePipeline"]
-    assert summaries[0]["trigger"]["triggerDetail"].endswith(
-        ":rule/" + pipeline.replace("-modeldeploy", "-model")
-    )
-
-
 def test_buildspec_reading_a_variable_the_project_does_not_set(embedded, tmp_path):
     root = product_copy(tmp_path)
     buildspec = root / "seed_code" / "build" / "codebuild-buildspec.yml"

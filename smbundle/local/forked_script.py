@@ -124,12 +124,16 @@ def shutdown(code: int) -> int:
     return code
 
 
+FILE_BASE = io.IOBase.__bases__[0]  # _io._IOBase: what the io module's classes and io.IOBase's subclasses derive from
+
+
 def _flush_open_files() -> None:
     """Flush the files the script left open, as their finalizers would at exit. The script's own objects only (the
     worker froze its own: gc.freeze); a fork of the SDK's worker holds hundreds of thousands of them, so they are
-    sorted by type without a Python loop over them, and whether a type is a file is asked once per type."""
+    sorted by type without a Python loop over them, and whether a type is a file is asked once per type, of the
+    C base of every file class (``io.IOBase`` is an ABC: its check walks its subclasses for each other type)."""
     objects = gc.get_objects()
-    files = {kind for kind in set(map(type, objects)) if issubclass(kind, io.IOBase)}
+    files = {kind for kind in set(map(type, objects)) if issubclass(kind, FILE_BASE)}
     for obj in itertools.compress(objects, map(files.__contains__, map(type, objects))):
         if not obj.closed and obj.writable():
             obj.flush()

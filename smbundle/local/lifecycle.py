@@ -18,6 +18,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import threading
 import time
 import zipfile
 from collections.abc import Callable
@@ -97,11 +98,17 @@ class LifecycleRun:
     session: boto3.session.Session = None
     stages: dict[str, dict] = field(default_factory=dict)
     pipelines: dict[str, Outcome] = field(default_factory=dict)
+    _clients: dict = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def client(self, service: str):
-        return self.session.client(
-            service, endpoint_url=self.options.endpoint_url, config=Config(retries={"mode": "standard"})
-        )
+        """One client per service (thread-safe once made; a boto3 session makes one at a time)."""
+        with self._lock:
+            if service not in self._clients:
+                self._clients[service] = self.session.client(
+                    service, endpoint_url=self.options.endpoint_url, config=Config(retries={"mode": "standard"})
+                )
+            return self._clients[service]
 
     def note(self, text: str) -> None:
         """A line of what a stage sees as it goes (the reporter's "note" event)."""
