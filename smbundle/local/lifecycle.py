@@ -106,7 +106,9 @@ class LifecycleRun:
         with self._lock:
             if service not in self._clients:
                 self._clients[service] = self.session.client(
-                    service, endpoint_url=self.options.endpoint_url, config=Config(retries={"mode": "standard"})
+                    service,
+                    endpoint_url=self.options.endpoint_url,
+                    config=Config(retries={"mode": "standard"}),
                 )
             return self._clients[service]
 
