@@ -344,7 +344,8 @@ def test_the_script_refuses_two_launch_roles():
 @pytest.fixture(scope="module")
 def custom_lifecycle(tmp_path_factory):
     # What run_local.py --prod-load --bad-model runs, with AWS's clocks 600 times faster (run_local.py runs them at
-    # 120) and the traffic, paced in AWS minutes, a tenth of theirs so that it costs the same locally.
+    # 120) and less traffic per AWS minute, so that it costs no more locally: a peak of 12 (120 requests a second
+    # here) and 3 while the bad model deploys (30 a second).
     with denials_logged() as denials, environment_set(SMBUNDLE_TIME_SCALE="600"), server.start() as embedded:
         summary = run_lifecycle(
             LocalRunOptions(
@@ -368,9 +369,9 @@ def custom_lifecycle(tmp_path_factory):
 
 
 # Prod with autoscaling (2 to 4 instances), canary updates and rollback alarms: what run_local.py --prod-load
-# --bad-model chooses, for a tenth of its traffic: a tenth of the target (the peak of 12 requests a minute needs 6
-# instances, above the maximum; the bad model's 3 leave 2 enough), and a bake long enough that the canary sees
-# about ninety requests.
+# --bad-model chooses, with a target of 2 requests per instance and minute (the peak of 12 asks for 6 instances,
+# above the maximum; the bad model's 3 leave 2 enough) and a bake long enough for the canary to see about ninety
+# requests (1800 AWS seconds, 3 s here).
 LIFECYCLE_PARAMETERS = {
     **production_runs.PROD_LOAD_PARAMETERS,
     **production_runs.BAD_MODEL_PARAMETERS,

@@ -124,9 +124,8 @@ def shutdown(code: int) -> int:
     return code
 
 
-FILE_BASE = io.IOBase.__bases__[
-    0
-]  # _io._IOBase: what the io module's classes and io.IOBase's subclasses derive from
+# _io._IOBase: what the io module's classes and io.IOBase's subclasses derive from.
+FILE_BASE = io.IOBase.__bases__[0]
 
 
 def _flush_open_files() -> None:

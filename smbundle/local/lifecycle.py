@@ -83,7 +83,7 @@ class LocalRunOptions:
         False  # after prod: a second version that fails part of prod's traffic (production_runs)
     )
     # prod's traffic while the bad model deploys, in requests per AWS minute (run_local.py keeps the default)
-    bad_model_rate: float = 30.0
+    bad_model_rate: float = production_runs.BAD_MODEL_RATE
 
 
 # reporter(event, name, status, seconds): event is "start" or "end" (name is "Stage" or "Stage / Action"), or "note"

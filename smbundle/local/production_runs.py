@@ -38,6 +38,8 @@ BAD_MODEL_PARAMETERS = {
     "ProdAlarmRollback": "true",
 }
 PRODUCTION_TIME_SCALE = "120"
+# Prod traffic while the bad model deploys, in requests per AWS minute.
+BAD_MODEL_RATE = 30.0
 # The peak lasts this many AWS minutes; then a tenth of the rate until prod is back at its minimum.
 PEAK_MINUTES = 8
 TRICKLE_MINUTES_AT_MOST = 40
@@ -209,7 +211,9 @@ def _served_package(sagemaker, endpoint: str) -> tuple[dict, str]:
     return described, model["PrimaryContainer"].get("ModelPackageName", "")
 
 
-def bad_model(run, names: dict, account: str, say: Callable[[str], None], rate: float = 30.0) -> dict:
+def bad_model(
+    run, names: dict, account: str, say: Callable[[str], None], rate: float = BAD_MODEL_RATE
+) -> dict:
     """Deploy a second model version that fails part of prod's traffic (``rate`` requests per AWS minute while it
     deploys); return what happened (see the module)."""
     from smbundle.local import lifecycle
