@@ -58,9 +58,20 @@ SWITCH = "SMBUNDLE_WARM_BUILD_PYTHON"
 # would import:
 # - "python": ``python <script>`` (the deploy seed's build.py and test/test.py import boto3);
 # - "sagemaker": the console scripts of the packages that require the SageMaker Python SDK (the build seed's
-#   run-pipeline and get-pipeline-definition).
+#   run-pipeline and get-pipeline-definition);
+# - "processing": the scripts of SageMaker processing jobs (``smbundle/local/sagemaker/step_worker.py``), with the
+#   numerical libraries the seeds' processing scripts import.
 # The seed code itself is never imported ahead of time: each build runs the code it checked out.
 WORKERS = {
+    "processing": (
+        "numpy",
+        "pandas",
+        "sklearn.compose",
+        "sklearn.impute",
+        "sklearn.pipeline",
+        "sklearn.preprocessing",
+        "xgboost",
+    ),
     "python": ("boto3", "botocore.session"),
     "sagemaker": (
         "boto3",
@@ -126,6 +137,10 @@ class WarmPython:
             path = bin_dir / name
             path.write_text(launcher(addresses[worker], script))
             path.chmod(0o755)
+        processing = self._directory / PROCESSING
+        processing.mkdir()  # not on the builds' PATH: the processing jobs' own
+        (processing / "python").write_text(launcher(addresses["processing"], None))
+        (processing / "python").chmod(0o755)
 
     def _start_worker(self, worker: str) -> str:
         address = _address(self._directory, worker)
@@ -200,6 +215,15 @@ def launchers() -> Path | None:
             _warm = WarmPython()
             atexit.register(_warm.stop)
     return _warm.launchers()
+
+
+PROCESSING = "processing"  # the directory, beside the builds' launchers, of the processing jobs' ``python``
+
+
+def processing_python() -> Path | None:
+    """The launcher that runs ``python <script>`` of a processing job warm, or None when warm Python is off."""
+    directory = launchers()
+    return None if directory is None else directory.parent / PROCESSING / "python"
 
 
 def _launched() -> dict[str, tuple[str, str | None]]:

@@ -450,7 +450,7 @@ class PipelineExecutor:
             arguments.get("Environment") or {}, self._job_credentials(job_role), self.region, root / "home"
         )
         started = time.time()
-        code = step_worker.worker().run(command, root, environment, log_path)
+        code = step_worker.run(command, root, environment, log_path)
         self._job_log(
             "ProcessingJobs", job_name, job_role, log_path.read_text(errors="replace").splitlines(), started
         )
