@@ -578,23 +578,20 @@ def check(iam, calls: list[PlannedCall]) -> list[Problem]:
     """Ask iam:SimulatePrincipalPolicy about every call; the ones it does not allow.
 
     The simulator evaluates each action it is asked about on each resource, and answers one result per action with
-    each resource's decision in ``ResourceSpecificResults`` (the IAM API reference, EvaluationResult). So the
-    resources on which a role makes the same calls, in the same context, are asked about together: no pair is
-    evaluated that the plan does not hold.
+    each resource's decision in ``ResourceSpecificResults`` (the IAM API reference, EvaluationResult). So a role's
+    calls in the same context are asked about in one request, all their actions on all their resources; only the
+    pairs the plan holds are read (the others, an action on another service's resource, are implicit denials that
+    mean nothing). One request per role and context instead of one per group of resources: fewer round trips.
     """
-    by_resource: dict[tuple, list[PlannedCall]] = defaultdict(list)
+    questions: dict[tuple, list[PlannedCall]] = defaultdict(list)
     for call in dict.fromkeys(calls):
         context = tuple(sorted((k, str(v)) for k, v in call.context.items()))
-        by_resource[(call.role_arn, context, call.resource)].append(call)
-    questions: dict[tuple, list[list[PlannedCall]]] = defaultdict(list)
-    for (role, context, _), members in by_resource.items():
-        actions = tuple(dict.fromkeys(c.action for c in members))
-        questions[(role, context, actions)].append(members)
+        questions[(call.role_arn, context)].append(call)
     problems = []
-    for (role, _, actions), groups in questions.items():
-        members = [call for group in groups for call in group]
+    for (role, _), members in questions.items():
+        actions = list(dict.fromkeys(c.action for c in members))
         resources = list(dict.fromkeys(c.resource for c in members))
-        decisions = _simulate(iam, role, list(actions), resources, members[0].context)
+        decisions = _simulate(iam, role, actions, resources, members[0].context)
         for call in members:
             decision = decisions.get((call.action, call.resource), "not evaluated")
             if decision != "allowed":
