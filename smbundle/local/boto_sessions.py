@@ -11,6 +11,8 @@ whose EC2 models make three sessions at import to list Regions (0.25 s of parsin
 
 from __future__ import annotations
 
+import threading
+
 import boto3
 import botocore.loaders
 import botocore.session
@@ -33,6 +35,19 @@ def session(region_name: str | None = None, **credentials) -> boto3.session.Sess
     core = botocore.session.get_session()
     core.register_component("data_loader", _LOADER)
     return boto3.session.Session(botocore_session=core, region_name=region_name, **credentials)
+
+
+_shared: dict[str | None, boto3.session.Session] = {}
+_shared_lock = threading.Lock()
+
+
+def client(service: str, region_name: str | None, endpoint_url: str | None, config=None, **credentials):
+    """A client with these credentials, made by one session per Region: a role session's calls need its own
+    credentials, not a session of its own (making one takes longer than the client)."""
+    with _shared_lock:  # a boto3 session makes one client at a time
+        if region_name not in _shared:
+            _shared[region_name] = session(region_name)
+        return _shared[region_name].client(service, endpoint_url=endpoint_url, config=config, **credentials)
 
 
 def share_loader_with_every_session() -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import threading
 import uuid
+import weakref
 from dataclasses import dataclass, field
 from urllib.parse import unquote
 
@@ -38,7 +39,7 @@ class RoleSession:
     role_arn: str
     session_name: str
     credentials: Credentials
-    session: boto3.session.Session
+    region: str | None
     admin: boto3.session.Session
     endpoint_url: str | None
     _clients: dict = field(default_factory=dict, repr=False, compare=False)
@@ -50,14 +51,17 @@ class RoleSession:
         return f"arn:aws:sts::{account}:assumed-role/{self.role_arn.rsplit('/', 1)[-1]}/{self.session_name}"
 
     def client(self, service: str):
-        """A client signed with the session's credentials (one per service: creating one costs ~50 ms)."""
-        return self._cached(("role", service), self.session, Config(retries={"mode": "standard"}))
-
-    def _cached(self, key: tuple[str, str], session: boto3.session.Session, config: Config | None = None):
-        with self._lock:  # boto3 sessions may not create clients from several threads at once
-            if key not in self._clients:
-                self._clients[key] = session.client(key[1], endpoint_url=self.endpoint_url, config=config)
-            return self._clients[key]
+        """A client signed with the session's credentials (one per service: creating one costs milliseconds)."""
+        with self._lock:
+            if service not in self._clients:
+                self._clients[service] = boto_sessions.client(
+                    service,
+                    self.region,
+                    self.endpoint_url,
+                    Config(retries={"mode": "standard"}),
+                    **self.credentials.session_kwargs(),
+                )
+            return self._clients[service]
 
     def authorize(
         self, action: str, resource: str, context: dict[str, str | list[str]] | None = None
@@ -70,9 +74,7 @@ class RoleSession:
 
         principal = Principal(self.role_arn, self.session_name)
         try:
-            enforcement.authorize(
-                principal, action, resource, context, self.session.region_name or "us-east-1"
-            )
+            enforcement.authorize(principal, action, resource, context, self.region or "us-east-1")
         except enforcement.AccessDenied as denial:
             raise Denied(
                 denial_message(self.principal_arn, action, resource, denial.decision.decision)
@@ -87,7 +89,7 @@ def assume(
     session_name: str | None = None,
 ) -> RoleSession:
     """Assume ``role_arn`` as ``service`` would."""
-    iam = admin.client("iam", endpoint_url=endpoint_url)
+    iam = _admin_client(admin, "iam", endpoint_url)
     name = role_arn.rsplit("/", 1)[-1]
     try:
         role = iam.get_role(RoleName=name)["Role"]
@@ -103,10 +105,23 @@ def assume(
             f"{service} cannot assume role {role_arn}: its trust policy does not allow {service} to call sts:AssumeRole"
         )
     session_name = (session_name or f"{service.split('.')[0]}-{uuid.uuid4().hex[:12]}")[:64]
-    answer = admin.client("sts", endpoint_url=endpoint_url).assume_role(
+    answer = _admin_client(admin, "sts", endpoint_url).assume_role(
         RoleArn=role_arn, RoleSessionName=session_name
     )
     raw = answer["Credentials"]
     credentials = Credentials(raw["AccessKeyId"], raw["SecretAccessKey"], raw["SessionToken"])
-    session = boto_sessions.session(admin.region_name, **credentials.session_kwargs())
-    return RoleSession(role_arn, session_name, credentials, session, admin, endpoint_url)
+    return RoleSession(role_arn, session_name, credentials, admin.region_name, admin, endpoint_url)
+
+
+# The clients the executors' administrator sessions assume roles with, one per session, service and endpoint (an
+# executor assumes a role for each pipeline run, build and job).
+_admin_clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_admin_lock = threading.Lock()
+
+
+def _admin_client(admin: boto3.session.Session, service: str, endpoint_url: str | None):
+    with _admin_lock:  # boto3 sessions may not create clients from several threads at once
+        clients = _admin_clients.setdefault(admin, {})
+        if (service, endpoint_url) not in clients:
+            clients[service, endpoint_url] = admin.client(service, endpoint_url=endpoint_url)
+        return clients[service, endpoint_url]
