@@ -15,6 +15,7 @@ import json
 from typing import Any
 
 import yaml
+from moto.cloudformation import responses
 from moto.cloudformation.models import ChangeSet, Stack
 from moto.cloudformation.utils import yaml_tag_constructor
 from yaml.parser import ParserError
@@ -46,6 +47,22 @@ def _change_set_parse_template(self: ChangeSet) -> None:
     self.template_dict = parse_template(self.template)
 
 
+def _remembered_summaries(summarize):
+    """moto's GetTemplateSummary, which parses with the pure-Python loader, kept for the last bodies it answered
+    (a rollout asks it about the same product versions for each project); each caller gets its own copy."""
+    remembered = functools.lru_cache(maxsize=16)(summarize)
+
+    def summary(template_body: str) -> dict:
+        return copy.deepcopy(remembered(template_body))
+
+    summary.original = summarize
+    return summary
+
+
 def apply() -> None:
     Stack.parse_template = staticmethod(parse_template)
     ChangeSet._parse_template = _change_set_parse_template
+    summarize = responses.get_template_summary_response_from_template
+    responses.get_template_summary_response_from_template = _remembered_summaries(
+        getattr(summarize, "original", summarize)
+    )
