@@ -170,19 +170,23 @@ def test_schedule_expressions_fire_when_eventbridge_says(expression, after, expe
 def test_a_schedule_rule_starts_its_target_when_its_time_comes(embedded):
     arn = target_pipeline(embedded, "sagemaker-scheduled-target")
     events = embedded.client("events")
-    events.put_rule(Name="sagemaker-every-hour", ScheduleExpression="cron(0 * ? * * *)")
-    events.put_targets(Rule="sagemaker-every-hour", Targets=[{"Id": "t", "Arn": arn, "RoleArn": EVENTS_ROLE}])
     now = datetime.now(UTC)
+    # Daily, at the top of an hour more than an hour away: the server's own scheduler cannot fire it meanwhile.
+    hour = (now + timedelta(hours=2)).hour
+    events.put_rule(Name="sagemaker-daily", ScheduleExpression=f"cron(0 {hour} ? * * *)")
+    events.put_targets(Rule="sagemaker-daily", Targets=[{"Id": "t", "Arn": arn, "RoleArn": EVENTS_ROLE}])
     ready, _ = scheduler.due(now)
-    assert "sagemaker-every-hour" not in [r.name for r in ready]  # not before its hour
-    ready, upcoming = scheduler.due(now + timedelta(hours=1))
-    (rule,) = [r for r in ready if r.name == "sagemaker-every-hour"]
+    assert "sagemaker-daily" not in [r.name for r in ready]  # not before its hour
+    ready, _ = scheduler.due(now + timedelta(hours=1))
+    assert "sagemaker-daily" not in [r.name for r in ready]
+    ready, upcoming = scheduler.due(now + timedelta(hours=3))
+    (rule,) = [r for r in ready if r.name == "sagemaker-daily"]
     assert upcoming is not None and upcoming.minute == 0
     scheduler.fire(rule)
     assert len(wait_for_executions(embedded, "sagemaker-scheduled-target", 1)) == 1
-    events.disable_rule(Name="sagemaker-every-hour")
-    ready, _ = scheduler.due(now + timedelta(hours=3))
-    assert "sagemaker-every-hour" not in [r.name for r in ready]  # a disabled rule does not fire
+    events.disable_rule(Name="sagemaker-daily")
+    ready, _ = scheduler.due(now + timedelta(days=2))
+    assert "sagemaker-daily" not in [r.name for r in ready]  # a disabled rule does not fire
 
 
 def test_put_events_reaches_the_rules_and_refuses_aws_sources(embedded):
