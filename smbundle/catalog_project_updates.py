@@ -186,14 +186,11 @@ class CatalogProjects:
         try:
             stack = self.client("cloudformation").describe_stacks(StackName=plan.stack)["Stacks"][0]
             plan.stack, plan.stack_status = stack["StackId"], stack["StackStatus"]
-            plan.parameters = rollout.parameter_plan(stack.get("Parameters", []), self.target_parameters)
-            if plan.current_artifact_id == plan.target_artifact_id and rollout.parameters_unchanged(
-                plan, stack
+            same_source = plan.current_artifact_id == plan.target_artifact_id
+            if rollout.up_to_date_or_previewed(
+                report, plan, stack, self.target_parameters, same_source, self.template_url
             ):
-                plan.outcome = "up to date"
-                rollout.progress("preview", report, plan)
                 return plan
-            plan.changes = rollout.preview(plan, self.template_url)
         except (RolloutError, ClientError) as exc:
             return rollout.fail(report, plan, f"preview failed: {_message(exc)}")
         return rollout.proceed(report, plan, self.start_update)

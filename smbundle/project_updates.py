@@ -461,6 +461,25 @@ class Rollout:
                     f"({', '.join(sorted(known - set(RESERVED_PARAMETERS)))})"
                 )
 
+    def up_to_date_or_previewed(
+        self,
+        report: RolloutReport,
+        plan: ProjectPlan,
+        stack: dict,
+        target_parameters: list[dict],
+        same_source: bool,
+        template_url: str,
+    ) -> bool:
+        """With the project's stack read: plan its parameters. True (and reported) when it already runs the target
+        (``same_source``) with them; else the change set's preview goes into ``plan.changes``."""
+        plan.parameters = self.parameter_plan(stack.get("Parameters", []), target_parameters)
+        if same_source and self.parameters_unchanged(plan, stack):
+            plan.outcome = "up to date"
+            self.progress("preview", report, plan)
+            return True
+        plan.changes = self.preview(plan, template_url)
+        return False
+
     def preview(self, plan: ProjectPlan, template_url: str) -> list[ResourceChange]:
         """The change set of the project's stack for the target template, with the planned parameters."""
         cloudformation = self.client("cloudformation")

@@ -162,16 +162,11 @@ class TemplateProjects:
                 return rollout.skip(
                     report, plan, f"its stack is {plan.stack_status}: run again when it is done"
                 )
-            plan.parameters = rollout.parameter_plan(stack.get("Parameters", []), target.parameters)
-            if (
-                digest == target.digest
-                and plan.current_template_url == target.url
-                and rollout.parameters_unchanged(plan, stack)
+            same_source = digest == target.digest and plan.current_template_url == target.url
+            if rollout.up_to_date_or_previewed(
+                report, plan, stack, target.parameters, same_source, target.url
             ):
-                plan.outcome = "up to date"
-                rollout.progress("preview", report, plan)
                 return plan
-            plan.changes = rollout.preview(plan, target.url)
         except (RolloutError, ClientError) as exc:
             return rollout.fail(report, plan, f"preview failed: {_message(exc)}")
         return rollout.proceed(report, plan, self.start_update)

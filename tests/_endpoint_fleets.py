@@ -25,15 +25,21 @@ def failing_artifact() -> bytes:
 SCRIPT_ENVIRONMENT = {"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code"}
 
 
-def model(aws, name: str, artifact: bytes | None = None, environment: dict | None = None) -> str:
-    s3, sagemaker = aws.client("s3"), aws.client("sagemaker")
+def _container(aws, name: str, artifact: bytes | None, environment: dict | None) -> dict:
+    """A container serving ``artifact`` (default: the test booster), uploaded to ``s3://BUCKET/<name>/``."""
+    s3 = aws.client("s3")
     if BUCKET not in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
         s3.create_bucket(Bucket=BUCKET)
     s3.put_object(Bucket=BUCKET, Key=f"{name}/model.tar.gz", Body=artifact or model_artifact())
     container = {"Image": "xgb", "ModelDataUrl": f"s3://{BUCKET}/{name}/model.tar.gz"}
     if environment:
         container["Environment"] = environment
-    sagemaker.create_model(ModelName=name, ExecutionRoleArn=ROLE, PrimaryContainer=container)
+    return container
+
+
+def model(aws, name: str, artifact: bytes | None = None, environment: dict | None = None) -> str:
+    container = _container(aws, name, artifact, environment)
+    aws.client("sagemaker").create_model(ModelName=name, ExecutionRoleArn=ROLE, PrimaryContainer=container)
     return name
 
 
@@ -64,13 +70,8 @@ def endpoint(aws, name: str, instances: int = 1) -> str:
 
 def package(aws, name: str, artifact: bytes | None = None, environment: dict | None = None) -> str:
     """A model package (in group ``<name>-group``) whose container serves ``artifact``; its ARN."""
-    s3, sagemaker = aws.client("s3"), aws.client("sagemaker")
-    if BUCKET not in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
-        s3.create_bucket(Bucket=BUCKET)
-    s3.put_object(Bucket=BUCKET, Key=f"{name}/model.tar.gz", Body=artifact or model_artifact())
-    container = {"Image": "xgb", "ModelDataUrl": f"s3://{BUCKET}/{name}/model.tar.gz"}
-    if environment:
-        container["Environment"] = environment
+    container = _container(aws, name, artifact, environment)
+    sagemaker = aws.client("sagemaker")
     sagemaker.create_model_package_group(ModelPackageGroupName=f"{name}-group")
     return sagemaker.create_model_package(
         ModelPackageGroupName=f"{name}-group",

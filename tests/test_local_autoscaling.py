@@ -125,28 +125,9 @@ def test_target_tracking_scales_out_under_load_and_in_after(embedded):
     assert "AlarmLow" in activities[0]["Cause"] and "AlarmHigh" in activities[-1]["Cause"]
     assert activities[-1]["Description"].startswith("Setting desired instance count to ")
 
-    now = datetime.datetime.now(datetime.UTC)
-    dimensions = [{"Name": "EndpointName", "Value": "scaled"}, {"Name": "VariantName", "Value": "AllTraffic"}]
-    points = embedded.client("cloudwatch").get_metric_statistics(
-        Namespace="AWS/SageMaker",
-        MetricName="Invocations",
-        Dimensions=dimensions,
-        StartTime=now - datetime.timedelta(minutes=5),
-        EndTime=now + datetime.timedelta(minutes=1),
-        Period=60,
-        Statistics=["Sum"],
-    )["Datapoints"]
+    points = _variant_datapoints(embedded, "Invocations", "Sum")
     assert sum(p["Sum"] for p in points) > 30
-    latency = embedded.client("cloudwatch").get_metric_statistics(
-        Namespace="AWS/SageMaker",
-        MetricName="ModelLatency",
-        Dimensions=dimensions,
-        StartTime=now - datetime.timedelta(minutes=5),
-        EndTime=now + datetime.timedelta(minutes=1),
-        Period=60,
-        Statistics=["Maximum"],
-        Unit="Microseconds",
-    )["Datapoints"]
+    latency = _variant_datapoints(embedded, "ModelLatency", "Maximum", Unit="Microseconds")
     assert latency and 0 < latency[0]["Maximum"] < 5_000_000
 
 
@@ -177,3 +158,21 @@ def test_registering_a_missing_variant_is_refused(embedded):
             MaxCapacity=2,
         )
     assert "nowhere does not exist" in error.value.response["Error"]["Message"]
+
+
+def _variant_datapoints(embedded, metric: str, statistic: str, **extra) -> list[dict]:
+    """The last five minutes of ``metric`` of the scaled endpoint's variant, per minute."""
+    now = datetime.datetime.now(datetime.UTC)
+    return embedded.client("cloudwatch").get_metric_statistics(
+        Namespace="AWS/SageMaker",
+        MetricName=metric,
+        Dimensions=[
+            {"Name": "EndpointName", "Value": "scaled"},
+            {"Name": "VariantName", "Value": "AllTraffic"},
+        ],
+        StartTime=now - datetime.timedelta(minutes=5),
+        EndTime=now + datetime.timedelta(minutes=1),
+        Period=60,
+        Statistics=[statistic],
+        **extra,
+    )["Datapoints"]
