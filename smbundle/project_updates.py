@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 
 from botocore.exceptions import ClientError
 
-from smbundle.publish import client_with_retries
+from smbundle import aws_clients
 from smbundle.validation import UsageError
 
 log = logging.getLogger(__name__)
@@ -328,12 +328,8 @@ def kind_of(project: dict) -> str:
 
 class Rollout:
     def __init__(self, options: RolloutOptions, session=None, progress: Progress | None = None):
-        import boto3  # imported when needed (0.1 s): the script answers a usage error at once
-
         self.options = options
-        self.session = session or boto3.session.Session(
-            profile_name=options.profile, region_name=options.region
-        )
+        self.session = session or aws_clients.session(options.profile, options.region)
         self.progress = progress or (lambda event, report, project: None)
         self._clients: dict = {}
         self.account = ""
@@ -341,7 +337,9 @@ class Rollout:
 
     def client(self, service: str):
         if service not in self._clients:
-            self._clients[service] = client_with_retries(self.session, service, self.options.endpoint_url)
+            self._clients[service] = aws_clients.client_with_retries(
+                self.session, service, self.options.endpoint_url
+            )
         return self._clients[service]
 
     # -- which projects ---------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from urllib.parse import urlencode
 from botocore.exceptions import ClientError
 
 from smbundle import (
+    aws_clients,
     packaging,
     permission_plan,
     region_support,
@@ -115,13 +116,6 @@ class Content:
     template: dict  # the rendered template, as a document
 
 
-def client_with_retries(session, service: str, endpoint_url: str | None):
-    """A client with the standard retry mode (throttles and transient errors retried with backoff)."""
-    from botocore.config import Config
-
-    return session.client(service, endpoint_url=endpoint_url, config=Config(retries={"mode": "standard"}))
-
-
 def build_content(
     repo_root: Path, product_name: str, bucket: str, role_defaults: dict[str, str] | None = None
 ) -> Content:
@@ -170,12 +164,8 @@ class Publisher:
         progress: Callable[[str], None] | None = None,
         say: Callable[[str], None] | None = None,
     ):
-        import boto3  # imported when needed (0.1 s): the scripts answer a usage error at once
-
         self.options = options
-        self.session = session or boto3.session.Session(
-            profile_name=options.profile, region_name=options.region
-        )
+        self.session = session or aws_clients.session(options.profile, options.region)
         self.region = self.session.region_name or "us-east-1"
         self.before_write = before_write or (lambda step: None)
         self.progress = progress or (lambda step: None)  # told each write once it is done
@@ -191,7 +181,9 @@ class Publisher:
 
     def client(self, service: str):
         if service not in self.clients:
-            self.clients[service] = client_with_retries(self.session, service, self.options.endpoint_url)
+            self.clients[service] = aws_clients.client_with_retries(
+                self.session, service, self.options.endpoint_url
+            )
         return self.clients[service]
 
     def write(self, step: str, function, *args, **kwargs):

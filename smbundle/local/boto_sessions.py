@@ -11,6 +11,8 @@ whose EC2 models make three sessions at import to list Regions (0.25 s of parsin
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 
 import boto3
@@ -50,22 +52,42 @@ def client(service: str, region_name: str | None, endpoint_url: str | None, conf
         return _shared[region_name].client(service, endpoint_url=endpoint_url, config=config, **credentials)
 
 
-def share_loader_with_every_session() -> None:
-    """Every botocore session this process creates from now on reads the service models through the shared loader.
+_admin: dict[tuple, object] = {}
 
-    Called when this module is imported: moto makes sessions at import and per backend it creates, the local run's
-    own callers make theirs, and boto3's default session is new in every test. Sessions given their own
-    ``data_path`` keep their own loader. Idempotent.
+
+def admin_client(service: str, region_name: str | None, endpoint_url: str | None):
+    """A client with this process's own credentials (the embedded AWS's executors acting as the account, before they
+    assume a role): one per service, Region, endpoint and credentials environment, made once and shared (botocore
+    clients may be used from several threads; an executor used to make two to four per pipeline run and job)."""
+    environment = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("AWS_") or k == "HOME"))
+    key = (service, region_name, endpoint_url, environment)
+    with _shared_lock:
+        if key not in _admin:
+            _admin[key] = session(region_name).client(service, endpoint_url=endpoint_url)
+        return _admin[key]
+
+
+def share_loader_with_every_session() -> None:
+    """Every botocore loader this process creates from now on is the shared one.
+
+    Called when this module is imported: moto makes sessions at import and per backend it creates, and reads the
+    models of the services it answers with a loader of its own; the local run's own callers make sessions, and
+    boto3's default session is new in every test. Sessions given their own ``data_path`` keep their own loader.
+    Idempotent.
     """
-    if getattr(botocore.session.create_loader, "shared", False):
+    if getattr(botocore.loaders.create_loader, "shared", False):
         return
-    original = botocore.session.create_loader
+    original = botocore.loaders.create_loader
 
     def create_loader(search_path_string=None):
         return _LOADER if not search_path_string else original(search_path_string)
 
     create_loader.shared = True
+    botocore.loaders.create_loader = create_loader
     botocore.session.create_loader = create_loader
+    moto_utils = sys.modules.get("moto.core.utils")  # imported by name there; later imports get this one
+    if moto_utils is not None:
+        moto_utils.create_loader = create_loader
 
 
 share_loader_with_every_session()

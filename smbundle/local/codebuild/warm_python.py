@@ -562,9 +562,11 @@ SERVICES = ("sagemaker", "sagemaker-runtime", "s3", "sts", "codepipeline", "clou
 
 def _read_service_data_once() -> None:
     """botocore reads and parses its JSON data files (service models, endpoint rules, Regions) again for every
-    session a command makes: a quarter of a second of a short command's time. The files are the installed botocore's
-    and never change, so the worker keeps each file it parsed and its forks start with the services above parsed.
-    What a command gets is what botocore's loader would give it (the same content; botocore does not change it)."""
+    session a command makes, and lists its data directories again for every loader: a quarter of a second of a short
+    command's time. The files are the installed botocore's and never change, so the worker keeps each file it parsed,
+    and the sessions of its forks share one loader (smbundle.local.boto_sessions; a session given its own data path
+    keeps its own) that has listed the services and read the models of those above. What a command gets is what
+    botocore's loader would give it (the same content; botocore does not change it)."""
     if "botocore.loaders" not in sys.modules:
         return
     import botocore.exceptions
@@ -579,7 +581,9 @@ def _read_service_data_once() -> None:
         return parsed[file_path]
 
     botocore.loaders.JSONFileLoader.load_file = load_file
-    loader = botocore.loaders.create_loader()  # no session: no configuration or credentials are read here
+    from smbundle.local import boto_sessions
+
+    loader = boto_sessions._LOADER  # no session: no configuration or credentials are read here
     for name in ("endpoints", "partitions", "sdk-default-configuration", "_retry"):
         with contextlib.suppress(botocore.exceptions.DataNotFoundError):
             loader.load_data(name)

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from botocore.exceptions import ClientError
 
+from smbundle.local import boto_sessions
 from smbundle.local.codebuild.executor import BuildspecError, run_build
 from smbundle.local.codepipeline.artifacts import ArtifactStore
 from smbundle.local.codepipeline.cloudformation_action import DeployError, deploy
@@ -131,7 +132,7 @@ class PipelineRunner:
         self.local_build_overrides = local_build_overrides or {}
 
     def _client(self, service: str):
-        return self.session.client(service, endpoint_url=self.endpoint_url)
+        return boto_sessions.admin_client(service, self.session.region_name, self.endpoint_url)
 
     def run(self, pipeline_name: str) -> PipelineResult:
         started = time.monotonic()

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import threading
 import uuid
-import weakref
 from dataclasses import dataclass, field
 from urllib.parse import unquote
 
@@ -113,15 +112,7 @@ def assume(
     return RoleSession(role_arn, session_name, credentials, admin.region_name, admin, endpoint_url)
 
 
-# The clients the executors' administrator sessions assume roles with, one per session, service and endpoint (an
-# executor assumes a role for each pipeline run, build and job).
-_admin_clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_admin_lock = threading.Lock()
-
-
 def _admin_client(admin: boto3.session.Session, service: str, endpoint_url: str | None):
-    with _admin_lock:  # boto3 sessions may not create clients from several threads at once
-        clients = _admin_clients.setdefault(admin, {})
-        if (service, endpoint_url) not in clients:
-            clients[service, endpoint_url] = admin.client(service, endpoint_url=endpoint_url)
-        return clients[service, endpoint_url]
+    """The client an executor assumes roles with (it assumes one for each pipeline run, build and job): the
+    administrator sessions all hold the process's own credentials, so one client per service, Region and endpoint."""
+    return boto_sessions.admin_client(service, admin.region_name, endpoint_url)
