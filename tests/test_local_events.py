@@ -137,6 +137,22 @@ def test_a_failed_step_of_a_sagemaker_pipeline_starts_the_rule_that_matches_it(e
         "triggerDetail": f"arn:aws:events:us-east-1:{ACCOUNT}:rule/sagemaker-retrain",
     }
     assert executions(embedded, "sagemaker-other-target") == []
+    # Each rule an event triggers is counted, as AWS counts it (AWS/Events TriggeredRules, dimension RuleName)
+    assert [triggered(embedded, rule) for rule in ("sagemaker-retrain", "sagemaker-other")] == [1, 0]
+
+
+def triggered(embedded, rule: str) -> float:
+    now = datetime.now(UTC)
+    points = embedded.client("cloudwatch").get_metric_statistics(
+        Namespace="AWS/Events",
+        MetricName="TriggeredRules",
+        Dimensions=[{"Name": "RuleName", "Value": rule}],
+        StartTime=now - timedelta(hours=1),
+        EndTime=now + timedelta(minutes=1),
+        Period=3600,
+        Statistics=["Sum"],
+    )["Datapoints"]
+    return sum(p["Sum"] for p in points)
 
 
 def test_a_target_the_events_role_may_not_start_is_refused_as_that_role(embedded):

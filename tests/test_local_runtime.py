@@ -90,6 +90,8 @@ def test_serverless_throttles_beyond_max_concurrency(embedded, monkeypatch):
 
 def test_boto3_sees_a_retryable_throttle(embedded, monkeypatch):
     monkeypatch.setenv("SMBUNDLE_COLD_START_SECONDS", "0")
+    # boto3 retries without its backoff sleeps (up to 1 s and 2 s): what is tested is the embedded AWS's answer
+    monkeypatch.setattr("botocore.retries.standard.ExponentialBackoff.delay_amount", lambda self, context: 0)
     deploy_endpoint("retryable", {"MemorySizeInMB": 1024, "MaxConcurrency": 1}, endpoint_url=embedded.url)
     state = runtime.runtime_for("123456789012", "us-east-1", "retryable")
     state.in_flight = 1  # the only slot is taken

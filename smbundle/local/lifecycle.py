@@ -23,6 +23,7 @@ import time
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import boto3
@@ -626,9 +627,12 @@ def change_approval(run: LifecycleRun, arn: str, status: str, account: str) -> l
     group = run.client("sagemaker").describe_model_package(ModelPackageName=arn)["ModelPackageGroupName"]
     pipelines = [p for p in _pipeline_names(codepipeline) if p.startswith(f"sagemaker-{group}-")]
     before = {name: _event_started(codepipeline, name) for name in pipelines}
+    triggered = _triggered_rules(run, f"sagemaker-{group}-")
     run.client("sagemaker").update_model_package(
         ModelPackageArn=arn, ModelApprovalStatus=status, ApprovalDescription=f"{status} by run_local"
     )
+    if _triggered_rules(run, f"sagemaker-{group}-") == triggered:
+        return []  # none of the project's rules matched the event: nothing starts
     deadline = time.monotonic() + EVENT_WAIT_SECONDS
     while True:
         started = [
@@ -642,9 +646,32 @@ def change_approval(run: LifecycleRun, arn: str, status: str, account: str) -> l
         time.sleep(0.05)
 
 
-# How long a person waits for a rule to start a pipeline after an approval (the embedded EventBridge delivers within
-# milliseconds; none started after this long means no rule matched).
+# How long a person waits for a rule that matched an approval to start its pipeline (the embedded EventBridge delivers
+# within milliseconds; none started after this long means the delivery failed).
 EVENT_WAIT_SECONDS = 2.0
+
+
+def _triggered_rules(run: LifecycleRun, prefix: str) -> dict[str, float]:
+    """How many times each of the project's rules was triggered (``AWS/Events`` ``TriggeredRules``, its sum over the
+    last day). The embedded EventBridge counts a rule before the call that emitted the event answers (AWS publishes
+    the metric within minutes), so comparing the counts around a call says whether the call's event matched a rule."""
+    cloudwatch = run.client("cloudwatch")
+    now = datetime.now(UTC)
+    counts = {}
+    for metric in cloudwatch.list_metrics(Namespace="AWS/Events", MetricName="TriggeredRules")["Metrics"]:
+        rule = next((d["Value"] for d in metric["Dimensions"] if d["Name"] == "RuleName"), "")
+        if rule.startswith(prefix):
+            points = cloudwatch.get_metric_statistics(
+                Namespace="AWS/Events",
+                MetricName="TriggeredRules",
+                Dimensions=metric["Dimensions"],
+                StartTime=now - timedelta(days=1),
+                EndTime=now + timedelta(minutes=1),
+                Period=86400,
+                Statistics=["Sum"],
+            )["Datapoints"]
+            counts[rule] = sum(p["Sum"] for p in points)
+    return counts
 
 
 def _pipeline_names(codepipeline) -> list[str]:

@@ -6,11 +6,14 @@ a schedule rule's firing (``scheduler``) is matched against the account's rules 
 each matching enabled rule's CodePipeline targets are started as EventBridge starts them: as the target's
 ``RoleArn``, which must trust ``events.amazonaws.com`` and may call ``codepipeline:StartPipelineExecution`` (the
 embedded IAM decides). An execution a rule starts shows the trigger AWS shows: ``CloudWatchEvent`` with the rule's
-ARN. Each delivery counts in the rule's CloudWatch metrics as EventBridge's do (``AWS/Events`` ``Invocations`` or
-``FailedInvocations``, dimension ``RuleName``); a target that cannot be started is also logged with the reason, and
-delivery moves on. Other target kinds are logged as not delivered locally.
+ARN. Each rule an event triggers, and each delivery, counts in the rule's CloudWatch metrics as EventBridge's do
+(``AWS/Events`` ``TriggeredRules``, then ``Invocations`` or ``FailedInvocations``, dimension ``RuleName``); a target
+that cannot be started is also logged with the reason, and delivery moves on. Other target kinds are logged as not
+delivered locally.
 
 Delivery runs in its own thread, so the service that emitted the event never waits for its consumers (as on AWS).
+Matching does not: ``TriggeredRules`` is counted before the call that emitted the event answers (AWS publishes its
+metrics within minutes), so a client of the embedded AWS knows at once whether a rule matched.
 """
 
 from __future__ import annotations
@@ -33,16 +36,22 @@ def _rules(account: str, region: str, bus: str = "default") -> list:
     return list(event_bus.rules.values()) if event_bus is not None else []
 
 
-def matching(event: dict, account: str, region: str) -> list[Delivery]:
-    """The targets of every enabled rule of the default bus whose pattern matches ``event``."""
+def matching(event: dict, account: str, region: str) -> list:
+    """Every enabled rule of the default bus whose pattern matches ``event``."""
     document = json.loads(json.dumps(event, default=str))
-    found = []
-    for rule in _rules(account, region):
-        if rule.state != "ENABLED" or rule.event_pattern.dump() is None:
-            continue
-        if rule.event_pattern.matches_event(document):
-            found.extend(Delivery(rule.name, t["Arn"], t.get("RoleArn")) for t in rule.targets)
-    return found
+    return [
+        rule
+        for rule in _rules(account, region)
+        if rule.state == "ENABLED"
+        and rule.event_pattern.dump() is not None
+        and rule.event_pattern.matches_event(document)
+    ]
+
+
+def triggered(rule, account: str, region: str) -> list[Delivery]:
+    """A rule an event matched: counted (``TriggeredRules``); its targets, to deliver to."""
+    _count(account, region, rule.name, "TriggeredRules")
+    return [Delivery(rule.name, t["Arn"], t.get("RoleArn")) for t in rule.targets]
 
 
 def put(
@@ -50,7 +59,7 @@ def put(
 ) -> dict:
     """A service's event on the default bus: delivered to the matching rules' targets in the background."""
     event = make_event(source, detail_type, detail, account=account, region=region, resources=resources)
-    deliveries = matching(event, account, region)
+    deliveries = [d for rule in matching(event, account, region) for d in triggered(rule, account, region)]
     if deliveries:
         start_in_background(deliveries, account, region, f"{detail_type} ({source})")
     return event

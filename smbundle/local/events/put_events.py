@@ -17,7 +17,6 @@ import copy
 from moto.events.models import EventsBackend, Rule
 
 from smbundle.local.events import bus
-from smbundle.local.events.delivery import Delivery
 
 RESERVED_PREFIX = "aws."
 _applied = False
@@ -43,8 +42,9 @@ def apply() -> None:
         if not self.event_pattern.matches_event(original_event):
             return
         pipelines = [t for t in self.targets if ":codepipeline:" in str(t.get("Arn"))]
-        if pipelines:
-            deliveries = [Delivery(self.name, t["Arn"], t.get("RoleArn")) for t in pipelines]
+        triggered = bus.triggered(self, self.account_id, self.region_name)
+        deliveries = [d for d in triggered if ":codepipeline:" in d.target_arn]
+        if deliveries:
             bus.start_in_background(deliveries, self.account_id, self.region_name, "PutEvents")
         others = [t for t in self.targets if t not in pipelines]
         if others:

@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from moto.events.models import EventsBackend, events_backends
 
 from smbundle.local.events import bus
-from smbundle.local.events.delivery import Delivery, make_event
+from smbundle.local.events.delivery import make_event
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +147,7 @@ def fire(rule) -> None:
         region=rule.region_name,
         resources=[rule.arn],
     )
-    deliveries = [Delivery(rule.name, t["Arn"], t.get("RoleArn")) for t in rule.targets]
+    deliveries = bus.triggered(rule, rule.account_id, rule.region_name)
     bus.start_in_background(
         deliveries, rule.account_id, rule.region_name, f"schedule {rule.scheduled_expression}"
     )
