@@ -215,22 +215,6 @@ def test_an_endpoint_that_is_not_the_embedded_aws_is_refused(free_port):
         server.wait()
 
 
-def test_local_aws_reads_no_profile():
-    """A local server: an AWS_PROFILE that does not exist here (e.g. a left-over "admin") cannot stop it."""
-    server = subprocess.Popen(
-        [sys.executable, str(REPO / "scripts" / "local_aws.py")],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=environment(AWS_PROFILE="admin"),
-    )
-    try:
-        assert server.stdout.readline().startswith("AWS_ENDPOINT_URL=http://127.0.0.1:")
-    finally:
-        server.terminate()
-        server.communicate(timeout=30)
-
-
 @pytest.mark.parametrize("name", ["run_local.py", "local_aws.py"])
 def test_a_bad_cold_start_setting_is_refused_before_anything_starts(tmp_path, name):
     run = script(name, cwd=REPO, TMPDIR=str(tmp_path), SMBUNDLE_COLD_START_BASE_SECONDS="-2")

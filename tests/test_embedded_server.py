@@ -20,23 +20,21 @@ def test_a_server_started_after_another_does_not_see_its_resources():
 
 
 def test_what_local_aws_lists_as_served_answers_and_the_rest_is_an_unknown_operation(tmp_path):
-    import subprocess
-    import sys
-    from pathlib import Path
+    import os
 
     import pytest
     from botocore.exceptions import ClientError
 
     from smbundle.local import served
+    from tests._in_process import run_script
 
-    script = Path(__file__).resolve().parents[1] / "scripts" / "local_aws.py"
-    listed = subprocess.run(
-        [sys.executable, str(script), "--served", "codebuild"], capture_output=True, text=True, check=True
-    ).stdout.split()
+    listing = run_script("local_aws.py", "--served", "codebuild", env=dict(os.environ))
+    assert listing.returncode == 0, listing.stderr
+    listed = listing.stdout.split()
     assert listed == served.served_operations("codebuild")
     assert {"BatchGetBuilds", "StartBuild", "ListBuildsForProject"} <= set(listed)
     assert "CreateWebhook" not in listed
-    refused = subprocess.run([sys.executable, str(script), "--served", "ec2"], capture_output=True, text=True)
+    refused = run_script("local_aws.py", "--served", "ec2", env=dict(os.environ))
     assert refused.returncode == 2 and refused.stderr.count("\n") == 1
     assert "is not one the product uses" in refused.stderr
     with server.start() as aws:

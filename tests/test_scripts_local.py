@@ -43,7 +43,8 @@ def environment(**extra) -> dict:
 @pytest.fixture(scope="module")
 def local_aws(tmp_path_factory):
     """scripts/local_aws.py, started as docs/local.md starts it: (its URL, the lines it printed first); it must end
-    with status 0 on SIGTERM."""
+    with status 0 on SIGTERM. An AWS_PROFILE that does not exist here (a left-over "admin") cannot stop it: it reads
+    no profile."""
     log = tmp_path_factory.mktemp("local-aws") / "stderr.log"
     with open(log, "w") as stderr:
         server = subprocess.Popen(
@@ -51,7 +52,7 @@ def local_aws(tmp_path_factory):
             stdout=subprocess.PIPE,
             stderr=stderr,
             text=True,
-            env=environment(),
+            env=environment(AWS_PROFILE="admin"),
         )
     try:
         lines = [server.stdout.readline().strip() for _ in range(3)]
