@@ -316,9 +316,7 @@ def test_requests_are_authorized_as_the_caller_with_the_connections_tags(embedde
     )["ConnectionArn"]
     theirs = admin.create_connection(ConnectionName="other", ProviderType="GitHub")["ConnectionArn"]
 
-    role = sessions.assume(
-        boto_sessions.session("us-east-1"), embedded.url, role_arn, "codebuild.amazonaws.com"
-    )
+    role = sessions.assume("us-east-1", embedded.url, role_arn, "codebuild.amazonaws.com")
     connections = role.client("codeconnections")
     assert connections.get_connection(ConnectionArn=ours)["Connection"]["ConnectionName"] == "ml"
     with pytest.raises(ClientError) as denied:
@@ -360,9 +358,7 @@ def test_the_pipeline_role_may_use_a_connection_once_it_is_tagged_sagemaker_true
     set with TagResource is the one its source action is authorized with."""
     admin = client(embedded, "codeconnections")
     arn = admin.create_connection(ConnectionName="ml-source", ProviderType="GitHub")["ConnectionArn"]
-    pipeline = sessions.assume(
-        boto_sessions.session("us-east-1"), embedded.url, PIPELINE_ROLE, "codepipeline.amazonaws.com"
-    )
+    pipeline = sessions.assume("us-east-1", embedded.url, PIPELINE_ROLE, "codepipeline.amazonaws.com")
     with pytest.raises(sessions.Denied, match=f"codeconnections:UseConnection on resource: {re.escape(arn)}"):
         pipeline.authorize("codeconnections:UseConnection", arn)
     admin.tag_resource(ResourceArn=arn, Tags=[{"Key": "sagemaker", "Value": "true"}])

@@ -38,7 +38,7 @@ def admin(embedded):
 
 
 def role_session(embedded, admin, role_arn, service):
-    return sessions.assume(admin, embedded.url, role_arn, service)
+    return sessions.assume(admin.region_name, embedded.url, role_arn, service)
 
 
 def test_project_roles_have_their_trust_and_the_aws_managed_policies(embedded, admin):

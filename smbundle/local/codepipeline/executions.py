@@ -27,7 +27,7 @@ from pathlib import Path
 from moto.codepipeline import models, responses
 from moto.codepipeline.exceptions import PipelineNotFoundException
 
-from smbundle.local import boto_sessions, crashes
+from smbundle.local import crashes
 from smbundle.local.codebuild import warm_python
 from smbundle.validation import LOAD_DURATION_VARIABLE, load_duration_problem
 
@@ -228,7 +228,6 @@ def _event(backend, run: Run, level: str, state: str, **extra) -> None:
 def _execute(backend, execution, run: Run) -> None:
     from smbundle.local.codepipeline.executor import ActionFailed, PipelineRunner
 
-    session = boto_sessions.session(backend.region_name)
     declared = backend.pipelines.get(run.pipeline)
     if declared is None:  # deleted (e.g. its stack rolled back) before the execution began: nothing runs
         execution.status, execution.status_summary = "Stopped", f"pipeline {run.pipeline} was deleted"
@@ -304,7 +303,7 @@ def _execute(backend, execution, run: Run) -> None:
         report(event, record)
 
     runner = PipelineRunner(
-        session,
+        backend.region_name,
         settings.work_directory(),
         endpoint_url=settings.endpoint_url,
         source_provider=_source_provider(backend, run),

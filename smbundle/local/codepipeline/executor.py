@@ -105,14 +105,14 @@ ApprovalHandler = Callable[[dict], None]
 class PipelineRunner:
     """Runs a pipeline as CodePipeline does: as the pipeline's role, with the artifacts in its S3 store.
 
-    ``session`` is the administrator's (it reads the pipeline's definition and project settings, as the console
-    would); every call the service makes on the pipeline's behalf is made as the role CodePipeline assumes, every
-    call of a build as the role CodeBuild assumes, so the embedded IAM decides each one.
+    It reads the pipeline's definition and project settings as the administrator (the process's own credentials, as
+    the console would); every call the service makes on the pipeline's behalf is made as the role CodePipeline
+    assumes, every call of a build as the role CodeBuild assumes, so the embedded IAM decides each one.
     """
 
     def __init__(
         self,
-        session,
+        region: str,
         workdir: Path,
         *,
         endpoint_url: str | None,
@@ -123,7 +123,7 @@ class PipelineRunner:
         run_name: str | None = None,
     ):
         self.run_name = run_name
-        self.session = session
+        self.region = region
         self.workdir = Path(workdir)
         self.endpoint_url = endpoint_url
         self.source_provider = source_provider
@@ -132,7 +132,7 @@ class PipelineRunner:
         self.local_build_overrides = local_build_overrides or {}
 
     def _client(self, service: str):
-        return boto_sessions.admin_client(service, self.session.region_name, self.endpoint_url)
+        return boto_sessions.admin_client(service, self.region, self.endpoint_url)
 
     def run(self, pipeline_name: str) -> PipelineResult:
         started = time.monotonic()
@@ -170,7 +170,7 @@ class PipelineRunner:
     def _role(self, execution: _Execution) -> RoleSession:
         if execution.role is None:
             execution.role = sessions.assume(
-                self.session,
+                self.region,
                 self.endpoint_url,
                 execution.declaration["roleArn"],
                 "codepipeline.amazonaws.com",
@@ -234,7 +234,7 @@ class PipelineRunner:
         return handlers[key]
 
     def _arn(self, execution: _Execution, service: str, resource: str) -> str:
-        return f"arn:aws:{service}:{self.session.region_name}:{execution.account}:{resource}"
+        return f"arn:aws:{service}:{self.region}:{execution.account}:{resource}"
 
     def _source(self, configuration: dict, step: _Step) -> dict:
         repository, branch = configuration.get("RepositoryName"), configuration.get("BranchName", "main")
@@ -270,7 +270,7 @@ class PipelineRunner:
         codebuild = step.role.client("codebuild")
         build_id = codebuild.start_build(projectName=name)["build"]["id"]
         build_role = sessions.assume(
-            self.session,
+            self.region,
             self.endpoint_url,
             projects[0]["serviceRole"],
             "codebuild.amazonaws.com",
@@ -287,7 +287,7 @@ class PipelineRunner:
             projects[0],
             source_dir,
             output_dir,
-            region=self.session.region_name,
+            region=self.region,
             endpoint_url=self.endpoint_url,
             secondary_sources=sources,
             action_variables=action_vars,

@@ -16,7 +16,6 @@ import uuid
 from dataclasses import dataclass, field
 from urllib.parse import unquote
 
-import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
@@ -39,7 +38,6 @@ class RoleSession:
     session_name: str
     credentials: Credentials
     region: str | None
-    admin: boto3.session.Session
     endpoint_url: str | None
     _clients: dict = field(default_factory=dict, repr=False, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
@@ -81,14 +79,15 @@ class RoleSession:
 
 
 def assume(
-    admin: boto3.session.Session,
+    region: str | None,
     endpoint_url: str | None,
     role_arn: str,
     service: str,
     session_name: str | None = None,
 ) -> RoleSession:
-    """Assume ``role_arn`` as ``service`` would."""
-    iam = _admin_client(admin, "iam", endpoint_url)
+    """Assume ``role_arn`` as ``service`` would, with the process's own credentials (the embedded AWS's
+    administrator's), in ``region`` of the embedded AWS at ``endpoint_url``."""
+    iam = boto_sessions.admin_client("iam", region, endpoint_url)
     name = role_arn.rsplit("/", 1)[-1]
     try:
         role = iam.get_role(RoleName=name)["Role"]
@@ -104,15 +103,9 @@ def assume(
             f"{service} cannot assume role {role_arn}: its trust policy does not allow {service} to call sts:AssumeRole"
         )
     session_name = (session_name or f"{service.split('.')[0]}-{uuid.uuid4().hex[:12]}")[:64]
-    answer = _admin_client(admin, "sts", endpoint_url).assume_role(
+    answer = boto_sessions.admin_client("sts", region, endpoint_url).assume_role(
         RoleArn=role_arn, RoleSessionName=session_name
     )
     raw = answer["Credentials"]
     credentials = Credentials(raw["AccessKeyId"], raw["SecretAccessKey"], raw["SessionToken"])
-    return RoleSession(role_arn, session_name, credentials, admin.region_name, admin, endpoint_url)
-
-
-def _admin_client(admin: boto3.session.Session, service: str, endpoint_url: str | None):
-    """The client an executor assumes roles with (it assumes one for each pipeline run, build and job): the
-    administrator sessions all hold the process's own credentials, so one client per service, Region and endpoint."""
-    return boto_sessions.admin_client(service, admin.region_name, endpoint_url)
+    return RoleSession(role_arn, session_name, credentials, region, endpoint_url)

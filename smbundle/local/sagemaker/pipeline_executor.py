@@ -353,7 +353,6 @@ class PipelineExecutor:
     def _job_credentials(self, job_role: str | None) -> dict[str, str]:
         """The job role's temporary credentials and the embedded AWS's endpoint, for the job's own AWS calls (none
         when the pipeline runs without a server, as in unit tests: the job then has no AWS access at all)."""
-        from smbundle.local import boto_sessions
         from smbundle.local.codepipeline.executions import settings
         from smbundle.local.iam import sessions
 
@@ -361,7 +360,7 @@ class PipelineExecutor:
             return {}
         try:
             role = sessions.assume(
-                boto_sessions.session(self.region),
+                self.region,
                 settings.endpoint_url,
                 job_role,
                 "sagemaker.amazonaws.com",
