@@ -162,7 +162,7 @@ phases:
       - pid=  # the background command's, below
       - started() { for i in $(seq 200); do [ -s "$1" ] && return; sleep 0.05; done; }
       - running() { for i in $(seq 100); do kill -0 "$(cat "$1")" 2>/dev/null || return 1; sleep 0.05; done; }
-      - timeout 1 python tools/sleeps.py timeout.pid || echo "timeout $?" >> statuses.txt
+      - timeout 0.5 python tools/sleeps.py timeout.pid || echo "timeout $?" >> statuses.txt
       - running timeout.pid || echo "timeout stopped" >> statuses.txt
       - python tools/sleeps.py term.pid & pid=$!; started term.pid; kill -TERM $pid; wait $pid || echo "term $?" >> statuses.txt
       - running term.pid || echo "term stopped" >> statuses.txt

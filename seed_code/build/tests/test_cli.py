@@ -42,17 +42,6 @@ def command(name: str, *args: str, **env) -> subprocess.CompletedProcess:
     return subprocess.run([executable, *args], capture_output=True, text=True, env=environment, check=False)
 
 
-def test_definition_is_json_on_stdout_and_needs_no_aws():
-    run = command("get-pipeline-definition", *ARGS)
-    assert run.returncode == 0, run.stderr[-2000:]
-    definition = json.loads(run.stdout)  # nothing but the JSON on stdout
-    assert [s["Name"] for s in definition["Steps"]][0] == "PreprocessAbaloneData"
-    assert "sagemaker.config" not in run.stdout
-    text = json.dumps(definition)
-    assert ".dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:" in text  # the Region's own images
-    assert "s3://artifacts/demo-p-abc/code/" in text  # where run-pipeline uploads the code
-
-
 # The command's function, run by a Python that counts the botocore loaders made (each parses the JSON endpoint data
 # and service models again).
 COUNTING_LOADERS = """
@@ -70,14 +59,19 @@ sys.exit(code)
 """
 
 
-def test_definition_to_a_file_with_one_loader_of_the_service_models(tmp_path):
-    """The command's own session, the Region check and the SDK's sessions (the default one its estimators make
-    included) share one loader: the service models are parsed once per command. The second loader is the one the
-    SDK's sagemaker.workflow.properties makes for itself when imported."""
-    target = tmp_path / "definition.json"
-    run = command("python", "-c", COUNTING_LOADERS, *ARGS, "--file-name", str(target))
-    assert run.returncode == 0 and run.stdout == "", run.stderr[-2000:]
-    assert json.loads(target.read_text())["Version"]
+def test_definition_is_json_on_stdout_needs_no_aws_and_one_loader_of_the_service_models():
+    """The definition alone on stdout, with no AWS call. The command's own session, the Region check and the SDK's
+    sessions (the default one its estimators make included) share one loader: the service models are parsed once
+    per command. The second loader is the one the SDK's sagemaker.workflow.properties makes for itself when
+    imported. (--file-name writes the same JSON to a file: test_pipeline_definition.py.)"""
+    run = command("python", "-c", COUNTING_LOADERS, *ARGS)
+    assert run.returncode == 0, run.stderr[-2000:]
+    definition = json.loads(run.stdout)  # nothing but the JSON on stdout
+    assert [s["Name"] for s in definition["Steps"]][0] == "PreprocessAbaloneData"
+    assert "sagemaker.config" not in run.stdout
+    text = json.dumps(definition)
+    assert ".dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:" in text  # the Region's own images
+    assert "s3://artifacts/demo-p-abc/code/" in text  # where run-pipeline uploads the code
     assert run.stderr.splitlines()[-1] == "loaders: 2"
 
 
