@@ -223,7 +223,7 @@ def test_bad_input_is_refused_before_anything_is_done(account):
     assert sagemaker.describe_project(ProjectName="alpha")["ProjectStatus"] == "CreateCompleted"
 
 
-# -- the command, against a running embedded AWS, for both kinds of project ------------------------------------
+# -- the command, for both kinds of project (its mistakes against a running embedded AWS) ----------------------
 @pytest.fixture(scope="module")
 def embedded():
     with server.start() as aws:
@@ -233,7 +233,8 @@ def embedded():
 
 
 def command(embedded, *args):
-    return run_script("update_projects.py", *args, env=environment(AWS_ENDPOINT_URL=embedded.url))
+    endpoint = {"AWS_ENDPOINT_URL": embedded.url} if embedded.url else {}
+    return run_script("update_projects.py", *args, env=environment(**endpoint))
 
 
 def publish_s3(embedded, root) -> dict:
@@ -252,41 +253,54 @@ def publish_s3(embedded, root) -> dict:
 OLDER_IMAGE = ("amazonlinux-x86_64-standard:5.0", "amazonlinux-x86_64-standard:4.0")
 
 
-def test_project_name_finds_each_project_s_product_or_template(embedded, tmp_path):
+@pytest.fixture
+def in_process(aws):
+    """The in-process embedded AWS with the domain, bucket and launch role ``embedded`` has. Projects created in it
+    start no pipeline: in a running one they would each run a model build that the rollout does not look at."""
+    roles = server.prepare_account()
+    aws = _InProcess()
+    aws.url = None
+    aws.domain_id = prepare_domain(boto3.client("sagemaker"), roles[server.STUDIO_EXECUTION_ROLE_NAME])
+    boto3.client("s3").create_bucket(Bucket=BUCKET)
+    aws.launch_role = launch_role(aws)
+    return aws
+
+
+def test_project_name_finds_each_project_s_product_or_template(in_process, tmp_path):
     """Two projects, one from the Service Catalog product and one from the S3 template, each created from an older
     version: named without --product-name, each is previewed against its own product's or template's new version,
     then both are updated."""
     session = boto3.session.Session(region_name=REGION)
     older = product_version(tmp_path / "old", lambda t: t.replace(*OLDER_IMAGE))
-    old = publish(older, session, embedded.url)
-    create_project(embedded.client("sagemaker"), "from-catalog", old)
-    old_s3 = publish_s3(embedded, older)
-    embedded.client("sagemaker").create_project(
+    old = publish(older, session, in_process.url)
+    create_project(in_process.client("sagemaker"), "from-catalog", old)
+    old_s3 = publish_s3(in_process, older)
+    in_process.client("sagemaker").create_project(
         ProjectName="from-s3",
         TemplateProviders=[
             {
                 "CfnTemplateProvider": {
                     "TemplateName": "mlops",
                     "TemplateURL": old_s3["template_url"],
-                    "RoleARN": embedded.launch_role,
+                    "RoleARN": in_process.launch_role,
                 }
             }
         ],
     )
-    assert embedded.client("sagemaker").describe_project(ProjectName="from-s3")["ProjectStatus"] == (
+    assert in_process.client("sagemaker").describe_project(ProjectName="from-s3")["ProjectStatus"] == (
         "CreateCompleted"
     )
-    new = publish(product_version(tmp_path / "new"), session, embedded.url)
-    new_s3 = publish_s3(embedded, tmp_path / "new")
+    new = publish(product_version(tmp_path / "new"), session, in_process.url)
+    new_s3 = publish_s3(in_process, tmp_path / "new")
     assert new_s3["template_url"] == old_s3["template_url"]  # each version is written to the same object
     # the publisher's rollout commands for the S3 path, as it prints them, work as written
     rollout = shlex.split(new_s3["rollout"]["preview"])
     assert rollout[:2] == [".venv/bin/python", "scripts/update_projects.py"]
-    as_printed = command(embedded, *rollout[2:])
+    as_printed = command(in_process, *rollout[2:])
     assert as_printed.returncode == 0, as_printed.stderr
     assert f"template {new_s3['template_url']}: target {new_s3['version']}; 1 project(s)" in as_printed.stdout
 
-    preview = command(embedded, "--project-name", "from-catalog", "--project-name", "from-s3", "--dry-run")
+    preview = command(in_process, "--project-name", "from-catalog", "--project-name", "from-s3", "--dry-run")
     assert preview.returncode == 0, preview.stderr
     lines = preview.stdout.splitlines()
     assert lines[0].startswith("product 'MLOps template") and f"target {new['version']}" in lines[0]
@@ -303,7 +317,7 @@ def test_project_name_finds_each_project_s_product_or_template(embedded, tmp_pat
         "dry run: 2 would be updated, 0 would be skipped, 0 up to date, 0 failed; nothing was changed"
     )
 
-    run = command(embedded, "--project-name", "from-catalog", "--project-name", "from-s3", "--json")
+    run = command(in_process, "--project-name", "from-catalog", "--project-name", "from-s3", "--json")
     assert run.returncode == 0, run.stderr
     report = json.loads(run.stdout)
     outcomes = {
@@ -317,9 +331,9 @@ def test_project_name_finds_each_project_s_product_or_template(embedded, tmp_pat
         {"template_url": new_s3["template_url"], "version": new_s3["version"], "projects": 1}
     ]
     assert run.stderr.splitlines()[-1] == "summary: 2 updated, 0 skipped, 0 failed, 0 up to date"
-    s3_project = embedded.client("sagemaker").describe_project(ProjectName="from-s3")
+    s3_project = in_process.client("sagemaker").describe_project(ProjectName="from-s3")
     assert s3_project["ProjectStatus"] == "UpdateCompleted"
-    (build,) = embedded.client("codebuild").batch_get_projects(
+    (build,) = in_process.client("codebuild").batch_get_projects(
         names=[f"sagemaker-from-s3-{s3_project['ProjectId']}-modelbuild"]
     )["projects"]
     assert build["environment"]["image"].endswith(OLDER_IMAGE[0])

@@ -21,6 +21,7 @@ import pytest
 
 from smbundle.local.sample_data import generate_csv
 from smbundle.publish import DEFAULT_PRODUCT_NAME
+from tests._in_process import run_script
 from tests.test_docs import demo_labels
 
 REPO = Path(__file__).resolve().parents[1]
@@ -175,11 +176,8 @@ def test_local_aws_serves_and_run_local_uses_it(local_aws, tmp_path):
         Body=b"M,0.455,0.365,0.095,0.514,0.2245,0.101,0.15",
     )
     assert 2 < float(answer["Body"].read()) < 25
-    again = subprocess.run(  # the same project name on the same server: refused before anything starts
-        [sys.executable, str(REPO / "scripts" / "run_local.py"), "--project-name", "cli-demo"],
-        capture_output=True,
-        text=True,
-        env=environment(AWS_ENDPOINT_URL=url, AWS_REGION=REGION),
+    again = run_script(  # the same project name on the same server: refused before anything starts
+        "run_local.py", "--project-name", "cli-demo", env=environment(AWS_ENDPOINT_URL=url, AWS_REGION=REGION)
     )
     assert again.returncode == 1 and again.stdout == ""
     assert again.stderr.strip() == (
