@@ -217,7 +217,10 @@ def embedded():
 
 
 def command(embedded, *args):
-    return run_script("update_projects.py", *args, env=environment(AWS_ENDPOINT_URL=embedded.url))
+    """update_projects.py against a running embedded AWS, or (``embedded`` None) the in-process one: projects made
+    there start no pipeline (in a running one each would run a model build that a rollout does not look at)."""
+    endpoint = {"AWS_ENDPOINT_URL": embedded.url} if embedded is not None else {}
+    return run_script("update_projects.py", *args, env=environment(**endpoint))
 
 
 @pytest.mark.parametrize(
@@ -235,12 +238,11 @@ def test_command_line_mistakes_are_one_line(embedded, args, code, fragment):
     one_line(command(embedded, *args), code, fragment)
 
 
-def test_the_command_reports_each_project_and_the_json(embedded, tmp_path):
-    session = boto3.session.Session(region_name="us-east-1")
-    old = publish(product_version(tmp_path / "old", older_image), session, embedded.url)
-    create_project(embedded.client("sagemaker"), "cmd-one", old)
-    new = publish(product_version(tmp_path / "new"), session, embedded.url)
-    preview = command(embedded, "--project-name", "cmd-one", "--dry-run")
+def test_the_command_reports_each_project_and_the_json(account, tmp_path):
+    old = publish(product_version(tmp_path / "old", older_image))
+    create_project(account, "cmd-one", old)
+    new = publish(product_version(tmp_path / "new"))
+    preview = command(None, "--project-name", "cmd-one", "--dry-run")
     assert preview.returncode == 0, preview.stderr
     lines = preview.stdout.splitlines()
     assert lines[0].startswith("product 'MLOps template") and f"target {new['version']}" in lines[0]
@@ -253,7 +255,7 @@ def test_the_command_reports_each_project_and_the_json(embedded, tmp_path):
         lines[-1]
         == "dry run: 1 would be updated, 0 would be skipped, 0 up to date, 0 failed; nothing was changed"
     )
-    run = command(embedded, "--project-name", "cmd-one", "--json")
+    run = command(None, "--project-name", "cmd-one", "--json")
     assert run.returncode == 0, run.stderr
     report = json.loads(run.stdout)
     (project,) = report["projects"]
@@ -264,17 +266,12 @@ def test_the_command_reports_each_project_and_the_json(embedded, tmp_path):
     assert run.stderr.splitlines()[-1] == "summary: 1 updated, 0 skipped, 0 failed, 0 up to date"
 
 
-def test_the_command_exits_1_when_an_update_fails(embedded, tmp_path):
-    session = boto3.session.Session(region_name="us-east-1")
+def test_the_command_exits_1_when_an_update_fails(account, tmp_path):
     text = "RepositoryDescription: !Sub Model deploy code of SageMaker project ${SageMakerProjectName}"
-    base = publish(product_version(tmp_path / "base"), session, embedded.url)
-    create_project(embedded.client("sagemaker"), "cmd-two", base)
-    publish(
-        product_version(tmp_path / "new", lambda t: t.replace(text, text + " (deploy)")),
-        session,
-        embedded.url,
-    )
-    run = command(embedded, "--project-name", "cmd-two")
+    base = publish(product_version(tmp_path / "base"))
+    create_project(account, "cmd-two", base)
+    publish(product_version(tmp_path / "new", lambda t: t.replace(text, text + " (deploy)")))
+    run = command(None, "--project-name", "cmd-two")
     assert run.returncode == 1, run.stderr
     assert any(line.startswith("cmd-two: FAILED: UpdateFailed: ") for line in run.stdout.splitlines())
     assert run.stdout.splitlines()[-1] == "summary: 0 updated, 0 skipped, 1 failed, 0 up to date"
