@@ -209,7 +209,7 @@ def test_bad_input_is_refused_before_anything_is_done(account, tmp_path):
         rollout(product_name="Other")
 
 
-# -- the command, against a running embedded AWS ------------------------------------------------------------
+# -- the command (its mistakes against a running embedded AWS) ----------------------------------------------
 @pytest.fixture(scope="module")
 def embedded():
     with server.start() as aws:
