@@ -101,8 +101,14 @@ def aws_credentials(monkeypatch):
 
 @pytest.fixture
 def aws():
-    """moto (all services) with the embedded-AWS extensions applied."""
+    """moto (all services) with the embedded-AWS extensions applied. Not while an embedded AWS server runs in this
+    process (a module's server fixture): they share moto's backends, and the end of this one resets them."""
+    from smbundle.local.codepipeline.executions import settings
+
     apply_extensions()
+    assert not settings.endpoint_url, (
+        f"an embedded AWS runs in this process ({settings.endpoint_url}): move the test"
+    )
     with mock_aws():
         yield
 

@@ -328,6 +328,7 @@ def test_a_type_outside_the_reviewed_table_publishes_and_fails_at_create_project
             "Region's CloudFormation registry schema (as cfn-lint ships them) has the type",
         ),
     ],
+    ids=["misspelled", "custom"],  # no "::" in a test id: xdist would take it for another module's
 )
 def test_a_type_without_known_permissions_fails_the_preflight_naming_it(
     embedded, tmp_path, resource_type, problem

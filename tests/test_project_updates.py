@@ -209,35 +209,6 @@ def test_bad_input_is_refused_before_anything_is_done(account, tmp_path):
         rollout(product_name="Other")
 
 
-# -- the command (its mistakes against a running embedded AWS) ----------------------------------------------
-@pytest.fixture(scope="module")
-def embedded():
-    with server.start() as aws:
-        yield aws
-
-
-def command(embedded, *args):
-    """update_projects.py against a running embedded AWS, or (``embedded`` None) the in-process one: projects made
-    there start no pipeline (in a running one each would run a model build that a rollout does not look at)."""
-    endpoint = {"AWS_ENDPOINT_URL": embedded.url} if embedded is not None else {}
-    return run_script("update_projects.py", *args, env=environment(**endpoint))
-
-
-@pytest.mark.parametrize(
-    ("args", "code", "fragment"),
-    [
-        (["--project-name", "bad_name"], 2, "is not a valid SageMaker project name"),
-        (["--parameter", "NoEquals"], 2, "--parameter 'NoEquals' is not KEY=VALUE"),
-        (["--to-version", "v 1"], 2, "--to-version 'v 1' is not a version label"),
-        (["--wait-seconds", "0"], 2, "--wait-seconds must be positive"),
-        (["--region", "mars-1"], 2, "--region mars-1 is not an AWS Region"),
-        (["--product-name", "Nothing here"], 2, "no Service Catalog product named 'Nothing here'"),
-    ],
-)
-def test_command_line_mistakes_are_one_line(embedded, args, code, fragment):
-    one_line(command(embedded, *args), code, fragment)
-
-
 def test_the_command_reports_each_project_and_the_json(account, tmp_path):
     old = publish(product_version(tmp_path / "old", older_image))
     create_project(account, "cmd-one", old)
@@ -275,6 +246,55 @@ def test_the_command_exits_1_when_an_update_fails(account, tmp_path):
     assert run.returncode == 1, run.stderr
     assert any(line.startswith("cmd-two: FAILED: UpdateFailed: ") for line in run.stdout.splitlines())
     assert run.stdout.splitlines()[-1] == "summary: 0 updated, 0 skipped, 1 failed, 0 up to date"
+
+
+def test_the_publisher_prints_the_commands_that_roll_its_version_out(account, tmp_path):
+    from smbundle.publish import rollout as rollout_commands
+
+    result = publish(product_version(tmp_path / "v"))
+    script = update_projects_script()
+    preview = shlex.split(result["rollout"]["preview"])
+    assert preview[:2] == [".venv/bin/python", "scripts/update_projects.py"]
+    parsed = script.parse_args(preview[2:])
+    assert (parsed.to_version, parsed.dry_run) == (result["version"], True)
+    named = shlex.split(rollout_commands("Team's product", "v-123456789abc")["update"])
+    parsed = script.parse_args(named[2:])
+    assert (parsed.product_name, parsed.to_version, parsed.dry_run) == (
+        "Team's product",
+        "v-123456789abc",
+        False,
+    )
+
+
+# -- the command (its mistakes against a running embedded AWS) ----------------------------------------------
+# (The in-process tests come before the module's server starts: an in-process test's end resets moto's backends,
+# the running server's too.)
+@pytest.fixture(scope="module")
+def embedded():
+    with server.start() as aws:
+        yield aws
+
+
+def command(embedded, *args):
+    """update_projects.py against a running embedded AWS, or (``embedded`` None) the in-process one: projects made
+    there start no pipeline (in a running one each would run a model build that a rollout does not look at)."""
+    endpoint = {"AWS_ENDPOINT_URL": embedded.url} if embedded is not None else {}
+    return run_script("update_projects.py", *args, env=environment(**endpoint))
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "fragment"),
+    [
+        (["--project-name", "bad_name"], 2, "is not a valid SageMaker project name"),
+        (["--parameter", "NoEquals"], 2, "--parameter 'NoEquals' is not KEY=VALUE"),
+        (["--to-version", "v 1"], 2, "--to-version 'v 1' is not a version label"),
+        (["--wait-seconds", "0"], 2, "--wait-seconds must be positive"),
+        (["--region", "mars-1"], 2, "--region mars-1 is not an AWS Region"),
+        (["--product-name", "Nothing here"], 2, "no Service Catalog product named 'Nothing here'"),
+    ],
+)
+def test_command_line_mistakes_are_one_line(embedded, args, code, fragment):
+    one_line(command(embedded, *args), code, fragment)
 
 
 # -- the product stays update-safe ----------------------------------------------------------------------------
@@ -351,21 +371,3 @@ def test_a_project_of_the_previous_version_updates_safely_and_its_pipelines_stil
         )
         model = sagemaker.describe_model(ModelName=config["ProductionVariants"][0]["ModelName"])
         assert model["PrimaryContainer"]["ModelPackageName"] == newest
-
-
-def test_the_publisher_prints_the_commands_that_roll_its_version_out(account, tmp_path):
-    from smbundle.publish import rollout as rollout_commands
-
-    result = publish(product_version(tmp_path / "v"))
-    script = update_projects_script()
-    preview = shlex.split(result["rollout"]["preview"])
-    assert preview[:2] == [".venv/bin/python", "scripts/update_projects.py"]
-    parsed = script.parse_args(preview[2:])
-    assert (parsed.to_version, parsed.dry_run) == (result["version"], True)
-    named = shlex.split(rollout_commands("Team's product", "v-123456789abc")["update"])
-    parsed = script.parse_args(named[2:])
-    assert (parsed.product_name, parsed.to_version, parsed.dry_run) == (
-        "Team's product",
-        "v-123456789abc",
-        False,
-    )

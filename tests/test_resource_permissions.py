@@ -63,6 +63,11 @@ def test_unreviewed_types_get_their_registry_schemas_handler_permissions():
         ("Custom::Thing", "no Region's CloudFormation registry schema"),
         ("AWS::CDK::Metadata", "its CloudFormation registry schema lists no handler permissions"),
     ],
+    ids=[
+        "misspelled",
+        "custom",
+        "no-handlers",
+    ],  # no "::" in a test id: xdist would take it for another module's
 )
 def test_types_without_known_permissions_fail_loudly(resource_type, reason):
     with pytest.raises(resource_permissions.UnknownResourceType) as failure:

@@ -28,81 +28,6 @@ CUSTOM_LAUNCH = roles_stack.role_arn(roles_stack.LAUNCH_ROLE, ACCOUNT)
 BUCKET = s3_project_templates.default_bucket(ACCOUNT, REGION)
 
 
-# -- the whole lifecycle from the S3 template ---------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def s3_lifecycle(tmp_path_factory):
-    notes = []
-
-    def reporter(event, name, status, seconds):
-        if event == "note":
-            notes.append(name)
-
-    with denials_logged() as denials, server.start() as embedded:
-        summary = run_lifecycle(
-            LocalRunOptions(
-                workdir=tmp_path_factory.mktemp("s3-lifecycle"),
-                project_name="s3-demo",
-                endpoint_url=embedded.url,
-                roles="custom",
-                target="s3",
-            ),
-            reporter,
-        )
-        session = boto3.session.Session(region_name=REGION)
-        clients = {s: session.client(s, endpoint_url=embedded.url) for s in ("cloudformation", "codebuild")}
-        project_id = summary["project"]["ProjectId"]
-        stack = clients["cloudformation"].describe_stacks(StackName=f"SP-{ACCOUNT}-{project_id}")["Stacks"][0]
-        builds = clients["codebuild"].batch_get_projects(
-            names=clients["codebuild"].list_projects()["projects"]
-        )
-        catalog = session.client("servicecatalog", endpoint_url=embedded.url)
-        state = {
-            "stack": stack,
-            "build_roles": {p["serviceRole"] for p in builds["projects"]},
-            "products": catalog.search_products_as_admin()["ProductViewDetails"],
-            "domain_tags": session.client("sagemaker", endpoint_url=embedded.url).list_tags(
-                ResourceArn=f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:domain/{embedded.domain_id}"
-            )["Tags"],
-        }
-        yield summary, denials, notes, state
-
-
-def test_the_whole_lifecycle_runs_from_the_s3_template_with_no_denial(s3_lifecycle):
-    summary, denied, _, state = s3_lifecycle
-    assert denied == []
-    assert all(e["status"] == "Succeeded" for n, e in summary["stages"].items() if ".OnCreation" not in n)
-    assert {"Publish", "CreateProject", "ApproveModelPackage", "ModelDeploy.DeployProd"} <= set(
-        summary["stages"]
-    )
-    assert summary["prod"]["DescribeEndpoint"]["EndpointStatus"] == "InService"
-    assert summary["staging"]["DescribeEndpoint"]["EndpointStatus"] == "InService"
-    assert summary["first_runs"]["build"]["status"] == "Succeeded"
-    # published as an S3 template only: no Service Catalog product; the domain points at the templates
-    assert state["products"] == []
-    assert {
-        "Key": "sagemaker:projectS3TemplatesLocation",
-        "Value": f"s3://{BUCKET}/templates/",
-    } in state["domain_tags"]
-
-
-def test_the_project_comes_from_the_template_its_stack_built_by_the_launch_role(s3_lifecycle):
-    summary, _, notes, state = s3_lifecycle
-    source = summary["project"]["provisioned_from"]
-    assert source["target"] == "s3"
-    assert source["TemplateURL"].startswith(f"https://{BUCKET}.s3.{REGION}.amazonaws.com/templates/")
-    assert source["RoleARN"] == CUSTOM_LAUNCH
-    assert source["StackDetail"]["Name"] == f"SP-{ACCOUNT}-{summary['project']['ProjectId']}"
-    assert source["StackDetail"]["StatusMessage"] == "CREATE_COMPLETE"
-    assert state["stack"]["RoleARN"] == CUSTOM_LAUNCH
-    assert {"Key": "sagemaker:project-name", "Value": "s3-demo"} in state["stack"]["Tags"]
-    # the project's services run as the roles stack's roles (the template's role parameters' defaults)
-    assert state["build_roles"] == {
-        roles_stack.role_arn("AmazonSageMakerServiceCatalogCustomCodeBuildRole", ACCOUNT)
-    }
-    # the Studio role was given what creating projects from S3 templates needs, then created the project
-    assert any(n.startswith(f"studio access: {STUDIO} may read s3://{BUCKET}/templates/") for n in notes)
-
-
 # -- the preflight of publish_product.py --target s3 ---------------------------------------------------------------
 @pytest.fixture
 def account(aws):
@@ -275,3 +200,78 @@ def test_the_studio_policy_allows_exactly_what_the_preflight_asks_of_the_studio_
     assert not evaluation.evaluate(
         policy, untagged.action, untagged.resource, {"aws:TagKeys": ["team"]}
     ).allowed
+
+
+# -- the whole lifecycle from the S3 template ---------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def s3_lifecycle(tmp_path_factory):
+    notes = []
+
+    def reporter(event, name, status, seconds):
+        if event == "note":
+            notes.append(name)
+
+    with denials_logged() as denials, server.start() as embedded:
+        summary = run_lifecycle(
+            LocalRunOptions(
+                workdir=tmp_path_factory.mktemp("s3-lifecycle"),
+                project_name="s3-demo",
+                endpoint_url=embedded.url,
+                roles="custom",
+                target="s3",
+            ),
+            reporter,
+        )
+        session = boto3.session.Session(region_name=REGION)
+        clients = {s: session.client(s, endpoint_url=embedded.url) for s in ("cloudformation", "codebuild")}
+        project_id = summary["project"]["ProjectId"]
+        stack = clients["cloudformation"].describe_stacks(StackName=f"SP-{ACCOUNT}-{project_id}")["Stacks"][0]
+        builds = clients["codebuild"].batch_get_projects(
+            names=clients["codebuild"].list_projects()["projects"]
+        )
+        catalog = session.client("servicecatalog", endpoint_url=embedded.url)
+        state = {
+            "stack": stack,
+            "build_roles": {p["serviceRole"] for p in builds["projects"]},
+            "products": catalog.search_products_as_admin()["ProductViewDetails"],
+            "domain_tags": session.client("sagemaker", endpoint_url=embedded.url).list_tags(
+                ResourceArn=f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:domain/{embedded.domain_id}"
+            )["Tags"],
+        }
+        yield summary, denials, notes, state
+
+
+def test_the_whole_lifecycle_runs_from_the_s3_template_with_no_denial(s3_lifecycle):
+    summary, denied, _, state = s3_lifecycle
+    assert denied == []
+    assert all(e["status"] == "Succeeded" for n, e in summary["stages"].items() if ".OnCreation" not in n)
+    assert {"Publish", "CreateProject", "ApproveModelPackage", "ModelDeploy.DeployProd"} <= set(
+        summary["stages"]
+    )
+    assert summary["prod"]["DescribeEndpoint"]["EndpointStatus"] == "InService"
+    assert summary["staging"]["DescribeEndpoint"]["EndpointStatus"] == "InService"
+    assert summary["first_runs"]["build"]["status"] == "Succeeded"
+    # published as an S3 template only: no Service Catalog product; the domain points at the templates
+    assert state["products"] == []
+    assert {
+        "Key": "sagemaker:projectS3TemplatesLocation",
+        "Value": f"s3://{BUCKET}/templates/",
+    } in state["domain_tags"]
+
+
+def test_the_project_comes_from_the_template_its_stack_built_by_the_launch_role(s3_lifecycle):
+    summary, _, notes, state = s3_lifecycle
+    source = summary["project"]["provisioned_from"]
+    assert source["target"] == "s3"
+    assert source["TemplateURL"].startswith(f"https://{BUCKET}.s3.{REGION}.amazonaws.com/templates/")
+    assert source["RoleARN"] == CUSTOM_LAUNCH
+    assert source["StackDetail"]["Name"] == f"SP-{ACCOUNT}-{summary['project']['ProjectId']}"
+    assert source["StackDetail"]["StatusMessage"] == "CREATE_COMPLETE"
+    assert state["stack"]["RoleARN"] == CUSTOM_LAUNCH
+    assert {"Key": "sagemaker:project-name", "Value": "s3-demo"} in state["stack"]["Tags"]
+    # the project's services run as the roles stack's roles (the template's role parameters' defaults)
+    assert state["build_roles"] == {
+        roles_stack.role_arn("AmazonSageMakerServiceCatalogCustomCodeBuildRole", ACCOUNT)
+    }
+    # the Studio role was given what creating projects from S3 templates needs, then created the project
+    assert any(n.startswith(f"studio access: {STUDIO} may read s3://{BUCKET}/templates/") for n in notes)

@@ -224,6 +224,8 @@ def test_bad_input_is_refused_before_anything_is_done(account):
 
 
 # -- the command, for both kinds of project (its mistakes against a running embedded AWS) ----------------------
+# (The in-process test comes before the module's server starts: an in-process test's end resets moto's backends,
+# the running server's too.)
 @pytest.fixture(scope="module")
 def embedded():
     with server.start() as aws:
