@@ -43,10 +43,12 @@ $(STAMP): pyproject.toml constraints.txt $(wildcard seed_code/build/pyproject.to
 	@echo "install: done (log: $(INSTALL_LOG))"
 
 # Two workers (the machines this runs on have 2 cores); a test module runs in one of them, so the embedded AWS and
-# the lifecycle run a module shares are set up once. Python caches bytecode (in __pycache__, ignored by git) even
-# where PYTHONDONTWRITEBYTECODE is set: the suite starts dozens of interpreters that import the same modules.
+# the lifecycle run a module shares are set up once. The modules are handed out in the collection's order, the
+# longest first (tests/conftest.py), not xdist's (by number of tests). Python caches bytecode (in __pycache__,
+# ignored by git) even where PYTHONDONTWRITEBYTECODE is set: the suite starts dozens of interpreters that import the
+# same modules.
 test: $(STAMP)
-	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -q -n 2 --dist loadscope
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -q -n 2 --dist loadscope --no-loadscope-reorder
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
