@@ -170,7 +170,7 @@ def test_a_feature_scaled_by_one_and_a_half_is_a_drift_violation_naming_it(aws):
 
 def test_a_string_in_a_numeric_column_is_a_data_type_violation(aws):
     name = prod_endpoint(aws, "mon-type", artifact=tar_gz({"code/inference.py": TOLERANT_SCRIPT}))
-    rows = [list(row) for row in aws.held_out]
+    rows = [list(row) for row in aws.held_out[:300]]  # a share of strings, whatever the number of records
     for row in rows[::50]:
         row[2] = "wide"
     send(aws, name, rows)
@@ -184,7 +184,7 @@ def test_a_string_in_a_numeric_column_is_a_data_type_violation(aws):
 
 def test_a_column_missing_in_more_rows_than_the_baseline_allows_is_a_completeness_violation(aws):
     name = prod_endpoint(aws, "mon-complete")
-    rows = [list(row) for row in aws.held_out]
+    rows = [list(row) for row in aws.held_out[:300]]  # a share of empty heights, whatever the number of records
     for row in rows[::5]:
         row[3] = ""  # the model imputes an empty height, so these requests are answered and captured
     send(aws, name, rows)
