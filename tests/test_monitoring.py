@@ -184,7 +184,8 @@ def test_a_string_in_a_numeric_column_is_a_data_type_violation(aws):
 
 def test_a_column_missing_in_more_rows_than_the_baseline_allows_is_a_completeness_violation(aws):
     name = prod_endpoint(aws, "mon-complete")
-    rows = [list(row) for row in aws.held_out[:300]]  # a share of empty heights, whatever the number of records
+    # a share of empty heights, whatever the number of records
+    rows = [list(row) for row in aws.held_out[:300]]
     for row in rows[::5]:
         row[3] = ""  # the model imputes an empty height, so these requests are answered and captured
     send(aws, name, rows)
