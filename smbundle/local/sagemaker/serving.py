@@ -85,9 +85,8 @@ class AlgorithmModeModel:
             raise ServingError(500, f"{source} holds no xgboost-model file")
         self.booster = xgboost.Booster()
         self.booster.load_model(bytearray(path.read_bytes()))
-        self.booster.set_param(
-            {"nthread": 1}
-        )  # one request's rows: threads would only spin (same predictions)
+        # one request's rows: more threads would only spin (the predictions are the same)
+        self.booster.set_param({"nthread": 1})
         self.features = self.booster.num_features()
 
     def invoke(self, body: bytes, content_type: str | None, accept: str | None) -> Answer:
