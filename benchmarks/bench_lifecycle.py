@@ -59,7 +59,6 @@ def bench_lifecycle(workdir: Path, iam: str = "on") -> dict:
 
 def bench_load(rate_per_minute: int, duration_s: int, concurrency: int, workdir: Path) -> dict:
     """Run a lifecycle to staging in-process, then drive the staging test's load phase at it."""
-    import boto3
 
     from smbundle.local import server as embedded
     from smbundle.local.iam import sessions
@@ -79,7 +78,7 @@ def bench_load(rate_per_minute: int, duration_s: int, concurrency: int, workdir:
         )
         results = workdir / "load-results.json"
         build_role = sessions.assume(
-            boto3.session.Session(region_name=options.region),
+            options.region,
             aws.url,
             aws.roles["AmazonSageMakerServiceCatalogProductsCodeBuildRole"],
             "codebuild.amazonaws.com",
