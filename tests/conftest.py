@@ -16,12 +16,12 @@ REGION = "us-east-1"
 @pytest.fixture(scope="session", autouse=True)
 def short_local_waits():
     """The embedded AWS's waits made short with its documented knobs (docs/local.md), for the whole session and
-    every process it starts: the staging test's load phase lasts 0.5 s instead of 2 s, a cold start takes 0.1 s
+    every process it starts: the staging test's load phase lasts 0.25 s instead of 2 s, a cold start takes 0.1 s
     plus the model's download instead of 1 s plus it, and AWS's clocks run 6000 times faster (a prod update's new
     fleet and its 600 s bake take 0.13 s, a metric minute 10 ms). Tests about metrics, alarms, autoscaling and
     traffic shifting set their own values (600)."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("SMBUNDLE_LOAD_DURATION_SECONDS", "0.5")
+        patch.setenv("SMBUNDLE_LOAD_DURATION_SECONDS", "0.25")
         patch.setenv("SMBUNDLE_COLD_START_BASE_SECONDS", "0.1")
         patch.setenv("SMBUNDLE_TIME_SCALE", "6000")
         yield

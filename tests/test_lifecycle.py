@@ -132,7 +132,7 @@ def test_staging_test_really_invoked_the_model(happy):
     assert results["passed"] is True
     assert results["errors"] == 0
     load = results["load"]
-    # 1,200/min (the buildspec's rate) during the load phase the suite sets (tests/conftest.py: 0.5 s)
+    # 1,200/min (the buildspec's rate) during the load phase the suite sets (tests/conftest.py: 0.25 s)
     duration = float(os.environ["SMBUNDLE_LOAD_DURATION_SECONDS"])
     assert load["succeeded"] == load["requests"] == int(duration * 1200 / 60)
     assert results["invocations"] > load["requests"]  # and the functional and replay phases
