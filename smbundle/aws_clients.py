@@ -19,7 +19,8 @@ _sessions: dict[tuple, object] = {}
 _clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def _environment() -> tuple:
+def credentials_environment() -> tuple:
+    """What a session's credentials and configuration are read from: the ``AWS_*`` variables and ``HOME``."""
     return tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("AWS_") or k == "HOME"))
 
 
@@ -27,7 +28,7 @@ def session(profile: str | None, region: str | None):
     """A boto3 session for this profile and Region (read as boto3 reads them: AWS_PROFILE, AWS_REGION, the files)."""
     import boto3  # imported when needed (0.1 s): the scripts answer a usage error at once
 
-    key = (profile, region, _environment())
+    key = (profile, region, credentials_environment())
     with _lock:
         if key not in _sessions:
             _sessions[key] = boto3.session.Session(profile_name=profile, region_name=region)

@@ -11,13 +11,14 @@ whose EC2 models make three sessions at import to list Regions (0.25 s of parsin
 
 from __future__ import annotations
 
-import os
 import sys
 import threading
 
 import boto3
 import botocore.loaders
 import botocore.session
+
+from smbundle.aws_clients import credentials_environment
 
 
 class _UniquePaths(list):
@@ -59,8 +60,7 @@ def admin_client(service: str, region_name: str | None, endpoint_url: str | None
     """A client with this process's own credentials (the embedded AWS's executors acting as the account, before they
     assume a role): one per service, Region, endpoint and credentials environment, made once and shared (botocore
     clients may be used from several threads; an executor used to make two to four per pipeline run and job)."""
-    environment = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("AWS_") or k == "HOME"))
-    key = (service, region_name, endpoint_url, environment)
+    key = (service, region_name, endpoint_url, credentials_environment())
     with _shared_lock:
         if key not in _admin:
             _admin[key] = session(region_name).client(service, endpoint_url=endpoint_url)

@@ -18,7 +18,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-import threading
 import time
 import zipfile
 from collections.abc import Callable
@@ -30,6 +29,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from smbundle import aws_clients
 from smbundle.local import boto_sessions, production_runs
 from smbundle.local.codepipeline import watch
 from smbundle.local.codepipeline.executor import ActionRecord
@@ -99,19 +99,10 @@ class LifecycleRun:
     session: boto3.session.Session = None
     stages: dict[str, dict] = field(default_factory=dict)
     pipelines: dict[str, Outcome] = field(default_factory=dict)
-    _clients: dict = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def client(self, service: str):
-        """One client per service (thread-safe once made; a boto3 session makes one at a time)."""
-        with self._lock:
-            if service not in self._clients:
-                self._clients[service] = self.session.client(
-                    service,
-                    endpoint_url=self.options.endpoint_url,
-                    config=Config(retries={"mode": "standard"}),
-                )
-            return self._clients[service]
+        """The run's client for this service, made once (smbundle.aws_clients)."""
+        return aws_clients.client_with_retries(self.session, service, self.options.endpoint_url)
 
     def note(self, text: str) -> None:
         """A line of what a stage sees as it goes (the reporter's "note" event)."""

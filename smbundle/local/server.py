@@ -41,7 +41,6 @@ class EmbeddedAWS:
     roles: dict[str, str] = field(default_factory=dict)
     domain_id: str | None = None  # the Studio domain, projects enabled (sagemaker/studio_domain.py)
     _server: object = None
-    _clients: dict = field(default_factory=dict)
 
     def stop(self) -> None:
         """Stop serving and forget the account: the next ``start()`` in this process begins empty, as a new
@@ -52,7 +51,6 @@ class EmbeddedAWS:
             crashes.set_serving(False)  # work still running ends quietly
             self._server.stop()
             self._server = None
-            self._clients.clear()
             ours = executions.settings.endpoint_url == self.url
             if ours:
                 # While the account still exists: buffered captures are written as the endpoint's role.
@@ -68,12 +66,9 @@ class EmbeddedAWS:
                 scheduler.reset()
 
     def client(self, service: str):
-        """A boto3 client of this embedded AWS, as the environment's credentials; one per service and credentials
-        (boto3's clients are thread-safe, and making one takes a session and a dozen milliseconds)."""
-        key = (service, tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("AWS_"))))
-        if key not in self._clients:
-            self._clients[key] = boto_sessions.session(self.region).client(service, endpoint_url=self.url)
-        return self._clients[key]
+        """A boto3 client of this embedded AWS, as the environment's credentials (made once per service and
+        credentials: boto_sessions.admin_client)."""
+        return boto_sessions.admin_client(service, self.region, self.url)
 
     def __enter__(self) -> EmbeddedAWS:
         return self

@@ -43,7 +43,7 @@ def apply() -> None:
             return
         pipelines = [t for t in self.targets if ":codepipeline:" in str(t.get("Arn"))]
         triggered = bus.triggered(self, self.account_id, self.region_name)
-        deliveries = [d for d in triggered if ":codepipeline:" in d.target_arn]
+        deliveries = [d for d in triggered if d.service == "codepipeline"]
         if deliveries:
             bus.start_in_background(deliveries, self.account_id, self.region_name, "PutEvents")
         others = [t for t in self.targets if t not in pipelines]
