@@ -51,8 +51,7 @@ _frozen_module = None
 
 
 def pytest_collection_finish(session):
-    gc.freeze()
-    gc.set_threshold(*WORKER_GC_THRESHOLDS)
+    gc.set_threshold(*WORKER_GC_THRESHOLDS)  # the first module's first test freezes what collecting made
 
 
 def pytest_runtest_setup(item):
